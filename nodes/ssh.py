@@ -1,0 +1,205 @@
+"""A pool of pinned-host-key asyncssh connections, one per node, with bounded channels."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from pathlib import Path
+
+import asyncssh
+
+from nodes.errors import NodeError
+from nodes.target import NodeTarget
+
+log = logging.getLogger(__name__)
+
+_Key = tuple[str, str, int, str, str]
+STDERR_LIMIT = 300
+KEEPALIVE_COUNT_MAX = 3
+
+
+def _trim(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= STDERR_LIMIT else text[: STDERR_LIMIT - 1] + "…"
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """A short human reason for a failed connection."""
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return "host key changed/not trusted"
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return "authentication failed (is the bot's key in authorized_keys?)"
+    if isinstance(exc, TimeoutError):
+        return "connection timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "host name not resolved"
+    if isinstance(exc, asyncssh.DisconnectError):
+        return f"ssh disconnected: {_trim(exc.reason)}"
+    if isinstance(exc, asyncssh.Error):
+        return f"ssh error: {_trim(exc.reason)}"
+    if isinstance(exc, OSError):
+        return f"cannot connect: {exc.strerror or type(exc).__name__}"
+    return f"cannot connect: {type(exc).__name__}"
+
+
+class SshPool:
+    """Runs commands on nodes over one reused SSH connection per node."""
+
+    def __init__(
+        self,
+        client_key_path: Path,
+        *,
+        connect_timeout: float = 10.0,
+        command_timeout: float = 30.0,
+        keepalive_interval: float = 15.0,
+        max_channels: int = 8,
+    ) -> None:
+        self._client_key_path = client_key_path
+        self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
+        self._keepalive_interval = keepalive_interval
+        self._max_channels = max_channels
+        self._conns: dict[_Key, asyncssh.SSHClientConnection] = {}
+        self._locks: dict[_Key, asyncio.Lock] = {}
+        self._channels: dict[_Key, asyncio.Semaphore] = {}
+
+    @staticmethod
+    def ensure_client_key(path: Path) -> str:
+        """Create an ed25519 key at path (0600) if missing; return its OpenSSH public line."""
+        if path.exists():
+            key = asyncssh.read_private_key(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = asyncssh.generate_private_key("ssh-ed25519", comment="vpnservice")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(key.export_private_key("openssh"))
+            log.info("created SSH client key %s", path)
+        return key.export_public_key("openssh").decode("ascii").strip()
+
+    async def scan_host_key(self, host: str, port: int = 22, *, name: str | None = None) -> str:
+        """The server's host key (ed25519 preferred) as one OpenSSH public key line."""
+        node = name or f"{host}:{port}"
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                key = await asyncssh.get_server_host_key(
+                    host,
+                    port,
+                    server_host_key_algs=["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-256"],
+                    config=[],
+                )
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise NodeError(node, _connect_reason(exc)) from None
+        if key is None:
+            raise NodeError(node, "server sent no host key")
+        key.set_comment(None)
+        return key.export_public_key("openssh").decode("ascii").strip()
+
+    async def run(
+        self,
+        target: NodeTarget,
+        command: str,
+        *,
+        stdin: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - part of the pool's API
+    ) -> str:
+        """Run command on the node and return its stdout; any failure is a NodeError."""
+        if target.host_key is None:
+            raise NodeError(target.name, "host key not pinned")
+        key: _Key = (target.name, target.host, target.port, target.username, target.host_key)
+        limit = self._command_timeout if timeout is None else timeout
+        channels = self._channels.setdefault(key, asyncio.Semaphore(self._max_channels))
+        async with channels:
+            for attempt in (1, 2):
+                conn = await self._connection(key, target)
+                try:
+                    result = await conn.run(command, input=stdin, check=True, timeout=limit)
+                except asyncssh.TimeoutError:
+                    raise NodeError(target.name, f"command timed out after {limit:g}s") from None
+                except asyncssh.ProcessError as exc:
+                    stderr = exc.stderr if isinstance(exc.stderr, str) else ""
+                    status = exc.exit_status if exc.exit_status is not None else exc.exit_signal
+                    reason = f"command failed (exit {status})"
+                    detail = f"{reason}: {_trim(stderr)}" if stderr else reason
+                    raise NodeError(target.name, detail) from None
+                except asyncssh.ChannelOpenError as exc:
+                    # The command never started: safe to reconnect and try once more.
+                    self._forget(key, conn)
+                    if attempt == 2:
+                        raise NodeError(target.name, f"cannot open channel: {exc.reason}") from None
+                    continue
+                except (asyncssh.Error, OSError) as exc:
+                    self._forget(key, conn)
+                    reason = f"connection lost: {_connect_reason(exc)}"
+                    raise NodeError(target.name, reason) from None
+                out = result.stdout
+                return out if isinstance(out, str) else ""
+        raise AssertionError("unreachable")
+
+    async def _connection(self, key: _Key, target: NodeTarget) -> asyncssh.SSHClientConnection:
+        conn = self._conns.get(key)
+        if conn is not None and not conn.is_closed():
+            return conn
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            conn = self._conns.get(key)
+            if conn is not None and not conn.is_closed():
+                return conn
+            if conn is not None:
+                log.info("node %s: connection closed, reconnecting", target.name)
+                self._forget(key, conn)
+            conn = await self._connect(target)
+            self._conns[key] = conn
+            return conn
+
+    async def _connect(self, target: NodeTarget) -> asyncssh.SSHClientConnection:
+        assert target.host_key is not None
+        try:
+            pinned = asyncssh.import_public_key(target.host_key)
+        except (asyncssh.KeyImportError, ValueError):
+            raise NodeError(target.name, "pinned host key is not a valid public key") from None
+        try:
+            # asyncssh's connect_timeout covers TCP, kex and auth; the outer one is a guard.
+            async with asyncio.timeout(self._connect_timeout + 1):
+                conn = await asyncssh.connect(
+                    target.host,
+                    target.port,
+                    username=target.username,
+                    client_keys=[str(self._client_key_path)],
+                    known_hosts=([pinned], [], []),
+                    config=[],
+                    agent_path=None,
+                    password=None,
+                    preferred_auth="publickey",
+                    connect_timeout=self._connect_timeout,
+                    keepalive_interval=self._keepalive_interval,
+                    keepalive_count_max=KEEPALIVE_COUNT_MAX,
+                )
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            reason = _connect_reason(exc)
+            log.warning("node %s: %s", target.name, reason)
+            raise NodeError(target.name, reason) from None
+        log.info("node %s: connected to %s:%d", target.name, target.host, target.port)
+        return conn
+
+    def _forget(self, key: _Key, conn: asyncssh.SSHClientConnection) -> None:
+        if self._conns.get(key) is conn:
+            del self._conns[key]
+        conn.close()
+
+    def drop(self, name: str) -> None:
+        """Close the connection(s) to the node called name; the next run reconnects."""
+        for key in [k for k in self._conns if k[0] == name]:
+            self._conns.pop(key).close()
+
+    async def close(self) -> None:
+        """Close every connection."""
+        conns = list(self._conns.values())
+        self._conns.clear()
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            await conn.wait_closed()

@@ -1,0 +1,417 @@
+"""Real nodes for tests: sshd and WireGuard in network namespaces on a private bridge."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+
+log = logging.getLogger(__name__)
+
+PREFIX = "vpnl"  # every namespace/link this module creates starts with it (or with "vl"/"wl")
+WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
+TARGET_PORT = 8081
+NETNS_ETC = Path("/etc/netns")
+WG_RUN = Path("/var/run/wireguard")
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+TOOLS = ("ip", "wg", "wg-quick", "wireguard-go", "ssh-keygen", "iptables", "resolvconf", "zbarimg")
+
+_TARGET_SERVER = """
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(64)
+while True:
+    conn, peer = srv.accept()
+    with conn:
+        conn.sendall(peer[0].encode() + b"\\n")
+"""
+
+_FETCH = """
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])) as s:
+    s.settimeout(float(sys.argv[3]))
+    print(s.makefile().readline().strip())
+"""
+
+
+def require_root_lab() -> None:
+    """Skip (or fail when CI is set) unless root, namespaces and the lab's tools are here."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if not Path(SSHD).exists():
+        missing.append("sshd")
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("needs root")
+    if missing:
+        problems.append("missing tools: " + ", ".join(missing))
+    if not Path("/dev/net/tun").exists():
+        problems.append("no /dev/net/tun")
+    if problems:
+        reason = "network lab unavailable: " + "; ".join(problems)
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def _run(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+def _ns(
+    ns: str, *argv: str, check: bool = True, env: bool = False
+) -> subprocess.CompletedProcess[str]:
+    prefix = ["env", *(f"{k}={v}" for k, v in WG_ENV.items())] if env else []
+    return _run("ip", "netns", "exec", ns, *prefix, *argv, check=check)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_netns(ns: str) -> None:
+    pids = _run("ip", "netns", "pids", ns, check=False).stdout.split()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    _run("ip", "netns", "del", ns, check=False)
+    shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
+
+
+def _wait_port(ns: str, host: str, port: int, timeout: float = 10) -> None:
+    script = (
+        "import socket,sys,time\n"
+        "end = time.monotonic() + float(sys.argv[3])\n"
+        "while True:\n"
+        "    try:\n"
+        "        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()\n"
+        "        break\n"
+        "    except OSError:\n"
+        "        if time.monotonic() > end: sys.exit(1)\n"
+        "        time.sleep(0.05)\n"
+    )
+    _ns(ns, sys.executable, "-c", script, host, str(port), str(timeout))
+
+
+def clean_stale() -> None:
+    """Remove namespaces, bridges and sockets left by labs whose process is gone."""
+    for line in _run("ip", "netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = re.fullmatch(rf"{PREFIX}(\d+)-\w+", name)
+        if m and not _pid_alive(int(m.group(1))):
+            _kill_netns(name)
+    for line in _run("ip", "-o", "link", "show", "type", "bridge", check=False).stdout.splitlines():
+        m = re.search(r"^\d+: (vlb(\d+)):", line)
+        if m and not _pid_alive(int(m.group(2))):
+            _run("ip", "link", "del", m.group(1), check=False)
+    for tmp in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
+        m = re.fullmatch(rf"{PREFIX}(\d+)-\w+", tmp.name)
+        if m and tmp.is_dir() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(tmp, ignore_errors=True)
+    for sock in WG_RUN.glob("w[lc]*-*.sock") if WG_RUN.exists() else []:
+        m = re.fullmatch(r"w[lc](\d+)-\d+\.sock", sock.name)
+        if m and not _pid_alive(int(m.group(1))):
+            sock.unlink(missing_ok=True)
+
+
+def _free_subnet() -> int:
+    used = _run("ip", "-4", "-o", "addr", "show", check=False).stdout
+    start = os.getpid() % 200
+    for i in range(250):
+        third = (start + i) % 250 + 1
+        if f" 10.213.{third}." not in used:
+            return third
+    raise RuntimeError("no free 10.213.X.0/24 subnet for the lab")
+
+
+def _genkey() -> tuple[str, str]:
+    private = _run("wg", "genkey").stdout.strip()
+    public = subprocess.run(
+        ["wg", "pubkey"], input=private, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return private, public
+
+
+class LabNode:
+    """One node: a namespace with sshd and a WireGuard interface brought up by wg-quick."""
+
+    def __init__(self, lab: Lab, name: str, index: int, ip: str) -> None:
+        self.lab = lab
+        self.name = name
+        self.ns = f"{lab.tag}-n{index}"
+        self.ip = ip
+        self.ssh_port = 22
+        self.interface = f"wl{os.getpid()}-{index}"
+        self.public_key = ""
+        self.host_key = ""
+        self.listen_port = 0
+        self.endpoint = ""
+        self.dir = lab.dir / self.ns
+        self._sshd: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        """The node's wg-quick config as seen from the root namespace."""
+        return NETNS_ETC / self.ns / "wireguard" / f"{self.interface}.conf"
+
+    def exec(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the node's namespace (not checked)."""
+        return _ns(self.ns, *argv, check=False)
+
+    def wg_dump(self) -> str:
+        """`wg show IFACE dump` on the node."""
+        return _ns(self.ns, "wg", "show", self.interface, "dump").stdout
+
+    def start_sshd(self) -> None:
+        """Start sshd on the node's bridge address and wait until it accepts connections."""
+        if self._sshd is not None and self._sshd.poll() is None:
+            return
+        log_file = (self.dir / "sshd.log").open("ab")
+        self._sshd = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")],
+            stdout=log_file,
+            stderr=log_file,
+        )
+        log_file.close()
+        _wait_port(self.ns, self.ip, self.ssh_port)
+
+    def stop_sshd(self) -> None:
+        """Kill sshd and every SSH session it serves, as if the node's sshd died."""
+        if self._sshd is not None:
+            self._sshd.kill()
+            self._sshd.wait()
+            self._sshd = None
+        for pid in _run("ip", "netns", "pids", self.ns, check=False).stdout.split():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().startswith("sshd"):
+                    os.kill(int(pid), signal.SIGKILL)
+
+    def _setup(
+        self, wg_subnet: str, wg_subnet6: str | None, listen_port: int, authorized_key: str
+    ) -> None:
+        self.dir.mkdir()
+        (NETNS_ETC / self.ns / "wireguard").mkdir(parents=True)
+        self.lab.attach(self.ns, self.ip)
+        _ns(self.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        net = ipaddress.ip_interface(wg_subnet).network
+        _ns(self.ns, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", str(net), "-o", "eth0",
+            "-j", "MASQUERADE")  # fmt: skip
+        addresses = [wg_subnet]
+        if wg_subnet6:
+            _ns(self.ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+            addresses.append(wg_subnet6)
+        private, self.public_key = _genkey()
+        self.listen_port = listen_port
+        self.endpoint = f"{self.ip}:{listen_port}"
+        self.config_path.write_text(
+            "[Interface]\n"
+            f"Address = {', '.join(addresses)}\n"
+            f"ListenPort = {listen_port}\n"
+            f"PrivateKey = {private}\n"
+        )
+        self.config_path.chmod(0o600)
+        _ns(self.ns, "wg-quick", "up", self.interface, env=True)
+        # sshd: own host key, key-only root login, sessions see the namespace's /etc/wireguard
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f",
+             str(self.dir / "host_ed25519"))  # fmt: skip
+        self.host_key = " ".join((self.dir / "host_ed25519.pub").read_text().split()[:2])
+        (self.dir / "authorized_keys").write_text(authorized_key.strip() + "\n")
+        (self.dir / "sshd_config").write_text(
+            f"ListenAddress {self.ip}\nPort {self.ssh_port}\n"
+            f"HostKey {self.dir / 'host_ed25519'}\n"
+            f"AuthorizedKeysFile {self.dir / 'authorized_keys'}\n"
+            f"PidFile {self.dir / 'sshd.pid'}\n"
+            "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "UsePAM no\nStrictModes no\nMaxSessions 10\nMaxStartups 100:30:200\n"
+            "LogLevel ERROR\n"
+        )
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+        self.start_sshd()
+
+
+class LabClient:
+    """The user's device: a namespace where a client .conf is brought up with wg-quick."""
+
+    def __init__(self, lab: Lab, ip: str) -> None:
+        self.lab = lab
+        self.ns = f"{lab.tag}-cl"
+        self.ip = ip
+        self.interface = ""
+        self._count = 0
+        self._conf: Path | None = None
+
+    def up(self, conf_text: str) -> None:
+        """Bring conf_text up with wg-quick in the client namespace (one at a time)."""
+        self.down()
+        self._count += 1
+        self.interface = f"wc{os.getpid()}-{self._count}"
+        self._conf = self.lab.dir / f"{self.interface}.conf"
+        self._conf.write_text(conf_text)
+        self._conf.chmod(0o600)
+        _ns(self.ns, "wg-quick", "up", str(self._conf), env=True)
+
+    def down(self) -> None:
+        """Take the client's interface down if one is up."""
+        if self._conf is not None:
+            _ns(self.ns, "wg-quick", "down", str(self._conf), check=False)
+            self._conf = None
+
+    def fetch_source_ip(self, timeout: float = 5) -> str | None:
+        """Ask the target host which source address it sees; None if unreachable."""
+        try:
+            proc = _run(
+                "ip", "netns", "exec", self.ns, sys.executable, "-c", _FETCH,
+                self.lab.target_ip, str(self.lab.target_port), str(timeout),
+                check=False, timeout=timeout + 5,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return None
+        return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+    def latest_handshake(self) -> int:
+        """Unix time of the last handshake with the (first) peer, 0 if none."""
+        out = _ns(self.ns, "wg", "show", self.interface, "latest-handshakes").stdout.split()
+        return int(out[1]) if len(out) >= 2 else 0
+
+    def exec(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the client's namespace (not checked)."""
+        return _ns(self.ns, *argv, check=False)
+
+
+class Lab:
+    """A private 'internet' bridge with a target host, a client and nodes added on demand."""
+
+    def __init__(self) -> None:
+        self.tag = f"{PREFIX}{os.getpid()}"
+        self.bridge = f"vlb{os.getpid()}"
+        self.nodes: list[LabNode] = []
+        self.namespaces: list[str] = []
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        self.subnet = 0
+        self.target_ip = ""
+        self.target_port = TARGET_PORT
+        self.client: LabClient
+
+    def ip(self, host: int) -> str:
+        """An address on the lab's bridge subnet."""
+        return f"10.213.{self.subnet}.{host}"
+
+    def __enter__(self) -> Lab:
+        require_root_lab()
+        clean_stale()
+        self.close()  # a lab of a previous run of this same pid
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _setup(self) -> None:
+        self.dir.mkdir(exist_ok=True)
+        self.subnet = _free_subnet()
+        _run("ip", "link", "add", self.bridge, "type", "bridge")
+        _run("ip", "addr", "add", f"{self.ip(1)}/24", "dev", self.bridge)
+        _run("ip", "link", "set", self.bridge, "up")
+        self.target_ip = self.ip(2)
+        self.attach(f"{self.tag}-tg", self.target_ip)
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", f"{self.tag}-tg", sys.executable, "-c", _TARGET_SERVER,
+             self.target_ip, str(self.target_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._server = server
+        _wait_port(f"{self.tag}-tg", self.target_ip, self.target_port)
+        self.client = LabClient(self, self.ip(3))
+        # The client reaches only the nodes' endpoints directly (host routes added per node):
+        # a route to the bridge subnet would beat wg-quick's 0.0.0.0/0 and bypass the tunnel.
+        self.attach(self.client.ns, self.client.ip, prefix=32)
+        (NETNS_ETC / self.client.ns).mkdir(parents=True, exist_ok=True)
+        # wg-quick's DNS= runs resolvconf: without this file it would rewrite the host's.
+        (NETNS_ETC / self.client.ns / "resolv.conf").write_text("")
+
+    def attach(self, ns: str, ip: str, *, prefix: int = 24) -> None:
+        """Create namespace ns with eth0 = ip/prefix on the bridge and lo up."""
+        _run("ip", "netns", "add", ns)
+        self.namespaces.append(ns)
+        outer = f"vl{ns.removeprefix(PREFIX).replace('-', '')}"[:15]
+        _run("ip", "link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        _run("ip", "link", "set", outer, "master", self.bridge, "up")
+        _ns(ns, "ip", "link", "set", "lo", "up")
+        # wireguard-go's tun would get an IPv6 link-local that `wg-quick save` then writes
+        # into the config as an Address; kernel WireGuard links get none, so do the same.
+        _ns(ns, "sysctl", "-qw", "net.ipv6.conf.default.addr_gen_mode=1", check=False)
+        _ns(ns, "ip", "addr", "add", f"{ip}/{prefix}", "dev", "eth0")
+        _ns(ns, "ip", "link", "set", "eth0", "up")
+
+    def add_node(
+        self,
+        name: str,
+        *,
+        wg_subnet: str = "10.8.0.1/24",
+        wg_subnet6: str | None = None,
+        listen_port: int = 51820,
+        authorized_key: str,
+    ) -> LabNode:
+        """A new node namespace with sshd, forwarding, NAT and a WireGuard interface up."""
+        index = len(self.nodes) + 1
+        node = LabNode(self, name, index, self.ip(10 + index))
+        self.nodes.append(node)
+        node._setup(wg_subnet, wg_subnet6, listen_port, authorized_key)
+        _ns(self.client.ns, "ip", "route", "add", f"{node.ip}/32", "dev", "eth0")
+        return node
+
+    def close(self) -> None:
+        """Tear everything down; safe to call more than once and after a failed setup."""
+        with contextlib.suppress(Exception):
+            self.client.down()
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                node.stop_sshd()
+        names = _run("ip", "netns", "list", check=False).stdout.split()
+        for ns in [n for n in names if n.startswith(f"{self.tag}-")]:
+            _kill_netns(ns)
+        _run("ip", "link", "del", self.bridge, check=False)
+        if WG_RUN.exists():
+            for sock in WG_RUN.glob(f"w[lc]{os.getpid()}-*.sock"):
+                sock.unlink(missing_ok=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.namespaces.clear()
+        self.nodes.clear()
+
+
+def decode_qr(png_bytes: bytes) -> str:
+    """The text in a QR code image, exactly as encoded."""
+    with tempfile.NamedTemporaryFile(suffix=".png") as tmp:
+        tmp.write(png_bytes)
+        tmp.flush()
+        proc = _run("zbarimg", "--raw", "-q", tmp.name)
+    return proc.stdout.removesuffix("\n")
