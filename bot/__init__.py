@@ -1,0 +1,1 @@
+"""Composition root: settings, database, middlewares, i18n, the app factory."""

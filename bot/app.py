@@ -1,0 +1,61 @@
+"""Composition root: the Bot and the Dispatcher over the services, and polling until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+
+import handlers
+from bot.commands import set_commands
+from bot.container import Services, open_services
+from bot.middlewares import UserContextMiddleware
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_dispatcher(services: Services) -> Dispatcher:
+    dispatcher = Dispatcher(
+        settings=services.settings,
+        users=services.users,
+        devices=services.devices,
+        nodes=services.nodes,
+    )
+    dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
+    handlers.setup(dispatcher)
+    return dispatcher
+
+
+async def run_polling(settings: Settings) -> None:
+    """Run the bot until SIGINT or SIGTERM, then close everything cleanly."""
+    services = await open_services(settings)
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(services)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(dispatcher.stop_polling()))
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        await set_commands(bot)
+        me = await bot.get_me()
+        log.info("bot @%s started, polling", me.username)
+        await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=True)
+    finally:
+        await services.close()
+        log.info("stopped")

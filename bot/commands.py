@@ -1,0 +1,50 @@
+"""The command menu Telegram shows: user commands in ru and en, admin commands in admins' chats."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator_for
+
+log = logging.getLogger(__name__)
+
+USER_COMMANDS = {
+    "start": "cmd-start",
+    "get_config": "cmd-get-config",
+    "server": "cmd-server",
+    "status": "cmd-status",
+    "regen": "cmd-regen",
+    "language": "cmd-language",
+    "help": "cmd-help",
+}
+ADMIN_COMMANDS = {"add_user": "cmd-add-user", "users": "cmd-users", "nodes": "cmd-nodes"}
+
+
+def command_list(language: str, *, admin: bool = False) -> list[BotCommand]:
+    t = translator_for(language)
+    names = USER_COMMANDS | ADMIN_COMMANDS if admin else USER_COMMANDS
+    return [BotCommand(command=name, description=t(key)) for name, key in names.items()]
+
+
+async def set_commands(bot: Bot) -> None:
+    """Set the menu for everyone: Russian by default, English for `en` clients."""
+    for language in LANGUAGES:
+        await bot.set_my_commands(
+            command_list(language),
+            scope=BotCommandScopeDefault(),
+            language_code=None if language == DEFAULT_LANGUAGE else language,
+        )
+
+
+async def set_admin_commands(bot: Bot, chat_id: int, language: str) -> None:
+    """Add the admin commands to one admin's menu; a failure only costs the menu."""
+    try:
+        await bot.set_my_commands(
+            command_list(language, admin=True), scope=BotCommandScopeChat(chat_id=chat_id)
+        )
+    except TelegramAPIError as error:
+        log.info("admin menu for %s not set: %s", chat_id, error.message)

@@ -1,0 +1,93 @@
+"""The long-lived objects of one process: database, keys, node pool and services (no aiogram)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.db.cipher import SecretCipher, load_or_create_key
+from bot.db.engine import create_engine, create_session_factory, safe_url
+from bot.db.migrate import upgrade
+from bot.settings import Settings, SettingsError
+from nodes import SshPool, WireGuard
+from services.clock import Clock, system_clock
+from services.devices import DeviceService
+from services.nodes import NodeService
+from services.users import UserService
+
+log = logging.getLogger(__name__)
+
+SSH_KEY_FILE = "ssh_ed25519"
+SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
+
+
+@dataclass
+class Services:
+    """The long-lived objects of one process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    pool: SshPool
+    users: UserService
+    devices: DeviceService
+    nodes: NodeService
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.engine.dispose()
+
+
+async def open_services(
+    settings: Settings, clock: Clock = system_clock, wireguard: WireGuard | None = None
+) -> Services:
+    """Create DATA_DIR, the bot's SSH and encryption keys, migrate the database, wire services."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = await _open_database(settings.effective_database_url)
+    if settings.encryption_key is not None:
+        key = base64.urlsafe_b64decode(settings.encryption_key.get_secret_value())
+    else:
+        key = load_or_create_key(settings.data_dir / SECRET_KEY_FILE)
+    cipher = SecretCipher(key)
+    key_path = settings.data_dir / SSH_KEY_FILE
+    SshPool.ensure_client_key(key_path)
+    pool = SshPool(
+        key_path,
+        connect_timeout=settings.node_connect_timeout,
+        command_timeout=settings.node_command_timeout,
+    )
+    wireguard = wireguard or WireGuard(pool)
+    sessions = create_session_factory(engine)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        pool=pool,
+        users=UserService(sessions, settings.admin_ids, clock),
+        devices=DeviceService(sessions, wireguard, cipher, clock),
+        nodes=NodeService(sessions, pool, wireguard),
+    )
+
+
+async def _open_database(url: str) -> AsyncEngine:
+    """Connect and migrate; any failure becomes one line naming DATABASE_URL."""
+    engine: AsyncEngine | None = None
+    try:
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        await upgrade(engine)
+    except Exception as error:
+        if engine is not None:
+            await engine.dispose()
+        reason = (
+            f"{type(error).__name__}: {error}"
+            if isinstance(error, ImportError)
+            else type(error).__name__
+        )
+        raise SettingsError(f"DATABASE_URL: cannot open {safe_url(url)} ({reason})") from None
+    return engine

@@ -1,0 +1,1 @@
+"""Database: typed models, the engine, and encryption of secrets at rest."""

@@ -1,0 +1,58 @@
+"""Authenticated encryption of secrets at rest (client private and preshared keys)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_VERSION = "v1"
+
+
+class CipherError(Exception):
+    """A stored secret could not be decrypted (wrong key or tampered data)."""
+
+
+class SecretCipher:
+    """AES-256-GCM with a random nonce; `purpose` is bound as associated data."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("encryption key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    def encrypt(self, plaintext: str, purpose: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), purpose.encode())
+        return f"{_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def decrypt(self, token: str, purpose: str) -> str:
+        version, _, payload = token.partition(":")
+        if version != _VERSION:
+            raise CipherError("unknown secret format")
+        try:
+            raw = base64.b64decode(payload, validate=True)
+            return self._aead.decrypt(raw[:12], raw[12:], purpose.encode()).decode()
+        except (InvalidTag, ValueError) as error:
+            raise CipherError("stored secret cannot be decrypted with this key") from error
+
+    def __repr__(self) -> str:
+        return "SecretCipher(<hidden>)"
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The 32-byte key kept at `path`, created (mode 0600) on first run."""
+    if path.exists():
+        raw = base64.urlsafe_b64decode(path.read_text().strip())
+        if len(raw) != 32:
+            raise ValueError(f"{path} does not hold a 32-byte key")
+        return raw
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = AESGCM.generate_key(bit_length=256)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(base64.urlsafe_b64encode(key).decode() + "\n")
+    return key

@@ -1,0 +1,27 @@
+"""aiogram routers, in the order they are tried, and the error handlers."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher, Router
+from aiogram.filters import ExceptionTypeFilter
+
+from handlers import admin, config, errors, fallback, server, start, status
+from services.errors import ServiceError
+
+ROUTERS = (start.router, config.router, server.router, status.router, admin.router, fallback.router)
+
+
+def setup(dispatcher: Dispatcher) -> None:
+    for router in ROUTERS:
+        _detach(router)
+    dispatcher.include_routers(*ROUTERS)
+    dispatcher.errors.register(errors.service_error, ExceptionTypeFilter(ServiceError))
+    dispatcher.errors.register(errors.unexpected_error)
+
+
+def _detach(router: Router) -> None:
+    """Free a module's router from an earlier Dispatcher (tests build one per test)."""
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None

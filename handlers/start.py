@@ -1,0 +1,90 @@
+"""/start, the main menu, /help and the language switch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+
+from bot.commands import set_admin_commands
+from bot.db.models import User
+from bot.i18n import LANGUAGES, Translator, translator_for
+from handlers.common import display_name, esc, format_date, notify
+from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
+from keyboards.menus import grant_access, languages, main_menu
+from services.users import UserService
+
+router = Router(name=__name__)
+
+
+@router.message(CommandStart())
+async def start(
+    message: Message, user: User, is_admin: bool, t: Translator, users: UserService, bot: Bot
+) -> None:
+    await users.mark_started(user.id)
+    if is_admin:
+        await set_admin_commands(bot, user.id, user.language)
+    now = users.clock()
+    if user.has_access(now):
+        await message.answer(welcome(user, t, now), reply_markup=main_menu(t))
+        return
+    if await users.request_access(user.id):
+        await message.answer(t("start-no-access", name=display_name(user)))
+        await notify(
+            bot,
+            await users.admins(),
+            "admin-access-request",
+            markup=lambda admin_t: grant_access(admin_t, user.id),
+            name=display_name(user),
+            username=f"@{esc(user.username)}" if user.username else "",
+            id=str(user.id),
+        )
+    else:
+        await message.answer(t("start-no-access-again"))
+
+
+def welcome(user: User, t: Translator, now: datetime) -> str:
+    if user.access_until is None:
+        until = t("start-access-forever")
+    else:
+        until = t("start-access-until", until=format_date(user.access_until))
+    if not user.has_access(now):
+        until = ""
+    return f"{t('start-welcome', name=display_name(user))}\n{until}".strip()
+
+
+@router.message(Command("help"))
+async def help_command(message: Message, t: Translator) -> None:
+    await message.answer(t("help-text"))
+
+
+@router.callback_query(MenuCD.filter(F.action == MenuAction.HELP))
+async def help_button(query: CallbackQuery, t: Translator) -> None:
+    await query.answer()
+    if query.message:
+        await query.message.answer(t("help-text"))
+
+
+@router.message(Command("language"))
+async def language_command(message: Message, t: Translator) -> None:
+    await message.answer(t("language-choose"), reply_markup=languages())
+
+
+@router.callback_query(MenuCD.filter(F.action == MenuAction.LANGUAGE))
+async def language_button(query: CallbackQuery, t: Translator) -> None:
+    await query.answer()
+    if query.message:
+        await query.message.answer(t("language-choose"), reply_markup=languages())
+
+
+@router.callback_query(LanguageCD.filter(F.language.in_(LANGUAGES)))
+async def language_chosen(
+    query: CallbackQuery, callback_data: LanguageCD, user: User, users: UserService
+) -> None:
+    await users.set_language(user.id, callback_data.language)
+    t = translator_for(callback_data.language)
+    await query.answer(t("language-set"))
+    if query.message:
+        await query.message.answer(t("menu-title"), reply_markup=main_menu(t))

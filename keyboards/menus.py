@@ -1,0 +1,90 @@
+"""Keyboard builders: one function per screen, taking the translator and the data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from keyboards.callbacks import (
+    GrantCD,
+    LanguageCD,
+    MenuAction,
+    MenuCD,
+    RegenAction,
+    RegenCD,
+    ServerCD,
+    UsersPageCD,
+)
+
+LANGUAGE_NAMES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
+
+
+class Tr(Protocol):
+    def __call__(self, key: str, /, **args: Any) -> str: ...
+
+
+class ServerOption(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def devices(self) -> int: ...
+
+
+def main_menu(t: Tr) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("menu-get-config"), callback_data=MenuCD(action=MenuAction.CONFIG))
+    builder.button(text=t("menu-server"), callback_data=MenuCD(action=MenuAction.SERVER))
+    builder.button(text=t("menu-status"), callback_data=MenuCD(action=MenuAction.STATUS))
+    builder.button(text=t("menu-help"), callback_data=MenuCD(action=MenuAction.HELP))
+    builder.button(text=t("menu-language"), callback_data=MenuCD(action=MenuAction.LANGUAGE))
+    builder.adjust(1, 2, 2)
+    return builder.as_markup()
+
+
+def servers(
+    t: Tr, options: Sequence[ServerOption], current_node_id: int | None
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for option in options:
+        key = "server-button-current" if option.id == current_node_id else "server-button"
+        builder.button(
+            text=t(key, label=option.label, devices=option.devices),
+            callback_data=ServerCD(node_id=option.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def regen_confirm(t: Tr) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("regen-yes"), callback_data=RegenCD(action=RegenAction.CONFIRM))
+    builder.button(text=t("button-cancel"), callback_data=RegenCD(action=RegenAction.CANCEL))
+    return builder.as_markup()
+
+
+def languages() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        builder.button(text=name, callback_data=LanguageCD(language=code))
+    return builder.as_markup()
+
+
+def grant_access(t: Tr, user_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("admin-grant-30"), callback_data=GrantCD(user_id=user_id, days=30))
+    builder.button(text=t("admin-grant-forever"), callback_data=GrantCD(user_id=user_id, days=0))
+    return builder.as_markup()
+
+
+def users_pages(t: Tr, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
+    builder = InlineKeyboardBuilder()
+    if page > 0:
+        builder.button(text=t("button-previous"), callback_data=UsersPageCD(page=page - 1))
+    if has_next:
+        builder.button(text=t("button-next"), callback_data=UsersPageCD(page=page + 1))
+    return builder.as_markup() if page > 0 or has_next else None

@@ -1,0 +1,149 @@
+# Command menu
+cmd-start = Main menu
+cmd-get-config = Get my config and QR code
+cmd-regen = New keys (the old config stops working)
+cmd-server = Choose a server
+cmd-status = My access and connection
+cmd-help = Help and how-to
+cmd-language = Language / Язык
+cmd-add-user = (admin) Grant access: /add_user ID [days]
+cmd-users = (admin) Users
+cmd-nodes = (admin) Servers
+
+# Start and menu
+start-welcome =
+    Hi, { $name }! 👋
+    This is a WireGuard VPN: press “Get config” to receive a file for your computer and a QR code for your phone.
+start-access-until = Your access is open until { $until }.
+start-access-forever = Your access has no end date.
+start-no-access =
+    Hi, { $name }! 👋
+    This is a private VPN service and you have no access yet.
+    To get it, ask the admin — we have already sent them your request. I will write as soon as access is open.
+start-no-access-again = The admin already has your request. I will write as soon as access is open.
+menu-get-config = 📥 Get config
+menu-server = 🌍 Server
+menu-status = 📊 Status
+menu-help = ❓ Help
+menu-language = 🌐 Language / Язык
+menu-title = What would you like to do?
+
+# Config
+config-preparing = ⏳ Preparing your config…
+config-document-caption =
+    Config for server <b>{ $node }</b>.
+    Computer: import this file into the WireGuard app.
+config-qr-caption = Phone: in the WireGuard app tap “+” → “Scan from QR code”.
+regen-confirm =
+    Create new keys?
+    Your current config stops working at once — every device will need the new one.
+regen-yes = 🔑 Yes, new keys
+regen-cancelled = Cancelled. Your config is unchanged.
+regen-done = Done: new keys. The old config no longer works — import the new one.
+button-cancel = Cancel
+
+# Server
+server-choose = Choose a server. In brackets: how many devices it serves now.
+server-current = Your server now: <b>{ $node }</b>.
+server-button = { $label } ({ $devices })
+server-button-current = ✅ { $label } ({ $devices })
+server-moved = Done: you are on server <b>{ $node }</b>. Import the new config — the old one no longer works.
+server-same = You are already on server <b>{ $node }</b>.
+
+# Status
+status-access-until = 🔓 Access: until { $until }
+status-access-forever = 🔓 Access: no end date
+status-no-access = 🔒 No access. Ask the admin.
+status-no-device = 📱 Device: none yet — press “Get config”.
+status-device =
+    🌍 Server: { $node }
+    📱 Device: { $address }
+status-handshake = 🤝 Last connected: { $ago } ago
+status-handshake-never = 🤝 No connection yet — import the config and switch the tunnel on.
+status-node-unreachable = ⚠️ The server is not answering right now; connection details are unavailable.
+status-traffic = 📶 Traffic: ↓ { $received } · ↑ { $sent }
+
+# Help
+help-text =
+    <b>Commands</b>
+    /get_config — config file and QR code
+    /server — choose a server (you get a new config)
+    /status — access end date, server, last connection and traffic
+    /regen — new keys, if your file fell into the wrong hands
+    /language — the bot's language
+    /help — this help
+
+    <b>Windows, macOS, Linux</b>
+    1. Install WireGuard from wireguard.com/install.
+    2. “Import tunnel(s) from file” → pick the .conf you received.
+    3. Press “Activate”.
+
+    <b>iPhone, iPad, Android</b>
+    1. Install the WireGuard app from the App Store or Google Play.
+    2. “+” → “Scan from QR code” → point the camera at the QR code in this chat.
+    3. Switch the tunnel on.
+
+    Not working? Send /status: if there was no connection, check the tunnel is on; if the server is not answering, pick another in /server.
+
+# Language
+language-choose = Choose a language:
+language-set = Done: the language is English.
+
+# Admin
+admin-only = This command is for admins only.
+admin-access-request =
+    🙋 Access request: <b>{ $name }</b> { $username } (id <code>{ $id }</code>).
+admin-grant-30 = ✅ 30 days
+admin-grant-forever = ✅ No end date
+admin-granted = ✅ { $name } (id <code>{ $id }</code>): access { $until }.
+admin-granted-forever = with no end date
+admin-granted-until = until { $until }
+admin-granted-notified = The user has been told.
+admin-granted-not-started = The user has not started the bot yet — they will see their access after /start.
+add-user-usage =
+    Usage: <code>/add_user ID [days]</code>
+    ID is a numeric Telegram id, days a whole number from 1 to 3650; without days access has no end date.
+user-access-granted-forever = 🎉 Your access is open with no end date. Press “Get config”.
+user-access-granted-until = 🎉 Your access is open until { $until }. Press “Get config”.
+users-header = 👥 Users { $from }–{ $to } of { $total }
+users-empty = No users yet.
+users-line = <code>{ $id }</code> { $name } · { $access } · { $node } · { $handshake }
+users-access-none = no access
+users-access-forever = no end date
+users-access-until = until { $until }
+users-no-node = no device
+users-handshake-never = never connected
+users-handshake-unknown = ?
+users-handshake-ago = { $ago } ago
+button-previous = ◀️ Previous
+button-next = Next ▶️
+nodes-empty = No servers yet. Add one: <code>python main.py node add NAME ssh://root@HOST</code>
+nodes-line-up = 🟢 <b>{ $name }</b> { $region } · { $endpoint }
+    devices: { $devices } · peers on the server: { $peers } · load: { $load } on { $cpus } CPU
+nodes-line-down = 🔴 <b>{ $name }</b> { $region } · { $endpoint }
+    devices: { $devices } · unreachable: { $reason }
+admin-node-full = ⚠️ Server <b>{ $node }</b> has run out of addresses: a new user could not get a config.
+
+# Errors
+error-generic = Something went wrong. Please try again a little later.
+error-no-access = You have no access. Ask the admin — /start sends them your request.
+error-no-nodes = There is no server available yet. The admin already knows.
+error-node-unavailable = Server { $node } is unavailable right now. Try another:
+error-node-full = Server { $node } has no free places. Choose another:
+error-node-not-found = That server is no longer on the list. Choose another:
+error-no-device = You have no device yet — press “Get config”.
+error-user-not-found = User { $user_id } has not started the bot yet. Ask them to send /start — you will get a request with a button.
+error-invalid-input = Invalid input.
+error-stale-button = This button is out of date. Open the menu again: /start
+error-too-long = That message is too long.
+unknown-message = I did not understand. Use the menu or /help.
+
+# Units
+unit-bytes = { $value } B
+unit-kib = { $value } KiB
+unit-mib = { $value } MiB
+unit-gib = { $value } GiB
+ago-seconds = { $value } s
+ago-minutes = { $value } min
+ago-hours = { $value } h
+ago-days = { $value } d

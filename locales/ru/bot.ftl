@@ -1,0 +1,149 @@
+# Command menu
+cmd-start = Главное меню
+cmd-get-config = Получить конфигурацию и QR-код
+cmd-regen = Новые ключи (старая конфигурация перестанет работать)
+cmd-server = Выбрать сервер
+cmd-status = Мой доступ и подключение
+cmd-help = Помощь и инструкции
+cmd-language = Язык / Language
+cmd-add-user = (админ) Выдать доступ: /add_user ID [дни]
+cmd-users = (админ) Пользователи
+cmd-nodes = (админ) Серверы
+
+# Start and menu
+start-welcome =
+    Привет, { $name }! 👋
+    Это VPN на WireGuard: нажмите «Получить конфигурацию» — придёт файл для компьютера и QR-код для телефона.
+start-access-until = Доступ открыт до { $until }.
+start-access-forever = Доступ открыт без ограничения срока.
+start-no-access =
+    Привет, { $name }! 👋
+    Это частный VPN-сервис. Сейчас у вас нет доступа.
+    Чтобы его получить, попросите администратора — мы уже отправили ему вашу заявку. Как только доступ откроют, я напишу.
+start-no-access-again = Заявка уже у администратора. Как только доступ откроют, я напишу.
+menu-get-config = 📥 Получить конфигурацию
+menu-server = 🌍 Сервер
+menu-status = 📊 Статус
+menu-help = ❓ Помощь
+menu-language = 🌐 Язык / Language
+menu-title = Что сделать?
+
+# Config
+config-preparing = ⏳ Готовлю конфигурацию…
+config-document-caption =
+    Конфигурация для сервера <b>{ $node }</b>.
+    Компьютер: импортируйте этот файл в приложение WireGuard.
+config-qr-caption = Телефон: в приложении WireGuard нажмите «+» → «Сканировать QR-код».
+regen-confirm =
+    Создать новые ключи?
+    Текущая конфигурация сразу перестанет работать — на всех устройствах придётся импортировать новую.
+regen-yes = 🔑 Да, новые ключи
+regen-cancelled = Отменено. Конфигурация осталась прежней.
+regen-done = Готово: новые ключи. Старая конфигурация больше не работает — импортируйте новую.
+button-cancel = Отмена
+
+# Server
+server-choose = Выберите сервер. В скобках — сколько устройств на нём сейчас.
+server-current = Сейчас ваш сервер: <b>{ $node }</b>.
+server-button = { $label } ({ $devices })
+server-button-current = ✅ { $label } ({ $devices })
+server-moved = Готово: вы на сервере <b>{ $node }</b>. Импортируйте новую конфигурацию — старая больше не работает.
+server-same = Вы уже на сервере <b>{ $node }</b>.
+
+# Status
+status-access-until = 🔓 Доступ: до { $until }
+status-access-forever = 🔓 Доступ: без ограничения срока
+status-no-access = 🔒 Доступа нет. Попросите администратора.
+status-no-device = 📱 Устройство: пока нет — нажмите «Получить конфигурацию».
+status-device =
+    🌍 Сервер: { $node }
+    📱 Устройство: { $address }
+status-handshake = 🤝 Последнее подключение: { $ago } назад
+status-handshake-never = 🤝 Подключений ещё не было — импортируйте конфигурацию и включите туннель.
+status-node-unreachable = ⚠️ Сервер сейчас не отвечает, данные о подключении недоступны.
+status-traffic = 📶 Трафик: ↓ { $received } · ↑ { $sent }
+
+# Help
+help-text =
+    <b>Команды</b>
+    /get_config — файл конфигурации и QR-код
+    /server — выбрать сервер (конфигурация придёт новая)
+    /status — срок доступа, сервер, последнее подключение и трафик
+    /regen — новые ключи, если файл попал в чужие руки
+    /language — язык бота
+    /help — эта справка
+
+    <b>Windows, macOS, Linux</b>
+    1. Установите WireGuard с wireguard.com/install.
+    2. «Import tunnel(s) from file» → выберите присланный .conf.
+    3. Нажмите «Activate».
+
+    <b>iPhone, iPad, Android</b>
+    1. Установите приложение WireGuard из App Store или Google Play.
+    2. «+» → «Сканировать QR-код» → наведите камеру на QR-код из чата.
+    3. Включите туннель.
+
+    Не работает? Нажмите /status: если подключений не было — проверьте, что туннель включён; если сервер не отвечает — выберите другой в /server.
+
+# Language
+language-choose = Выберите язык:
+language-set = Готово: язык — русский.
+
+# Admin
+admin-only = Эта команда только для администраторов.
+admin-access-request =
+    🙋 Запрос доступа: <b>{ $name }</b> { $username } (id <code>{ $id }</code>).
+admin-grant-30 = ✅ 30 дней
+admin-grant-forever = ✅ Без срока
+admin-granted = ✅ { $name } (id <code>{ $id }</code>): доступ { $until }.
+admin-granted-forever = без ограничения срока
+admin-granted-until = до { $until }
+admin-granted-notified = Пользователь уведомлён.
+admin-granted-not-started = Пользователь ещё не запускал бота — он увидит доступ после /start.
+add-user-usage =
+    Использование: <code>/add_user ID [дни]</code>
+    ID — числовой Telegram id, дни — целое от 1 до 3650; без дней — доступ без срока.
+user-access-granted-forever = 🎉 Вам открыли доступ без ограничения срока. Нажмите «Получить конфигурацию».
+user-access-granted-until = 🎉 Вам открыли доступ до { $until }. Нажмите «Получить конфигурацию».
+users-header = 👥 Пользователи { $from }–{ $to } из { $total }
+users-empty = Пользователей пока нет.
+users-line = <code>{ $id }</code> { $name } · { $access } · { $node } · { $handshake }
+users-access-none = нет доступа
+users-access-forever = бессрочно
+users-access-until = до { $until }
+users-no-node = без устройства
+users-handshake-never = не подключался
+users-handshake-unknown = ?
+users-handshake-ago = { $ago } назад
+button-previous = ◀️ Назад
+button-next = Вперёд ▶️
+nodes-empty = Серверов пока нет. Добавьте: <code>python main.py node add NAME ssh://root@HOST</code>
+nodes-line-up = 🟢 <b>{ $name }</b> { $region } · { $endpoint }
+    устройств: { $devices } · пиров на сервере: { $peers } · нагрузка: { $load } на { $cpus } CPU
+nodes-line-down = 🔴 <b>{ $name }</b> { $region } · { $endpoint }
+    устройств: { $devices } · недоступен: { $reason }
+admin-node-full = ⚠️ На сервере <b>{ $node }</b> закончились адреса: новый пользователь не смог получить конфигурацию.
+
+# Errors
+error-generic = Что-то пошло не так. Попробуйте ещё раз чуть позже.
+error-no-access = У вас нет доступа. Попросите администратора — /start отправит ему заявку.
+error-no-nodes = Пока нет ни одного доступного сервера. Администратор уже знает.
+error-node-unavailable = Сервер { $node } сейчас недоступен. Попробуйте другой:
+error-node-full = На сервере { $node } нет свободных мест. Выберите другой:
+error-node-not-found = Этого сервера больше нет в списке. Выберите другой:
+error-no-device = У вас ещё нет устройства — нажмите «Получить конфигурацию».
+error-user-not-found = Пользователь { $user_id } ещё не запускал бота. Попросите его отправить /start — вам придёт заявка с кнопкой.
+error-invalid-input = Неверные данные.
+error-stale-button = Эта кнопка устарела. Откройте меню заново: /start
+error-too-long = Слишком длинное сообщение.
+unknown-message = Не понял. Воспользуйтесь меню или /help.
+
+# Units
+unit-bytes = { $value } Б
+unit-kib = { $value } КБ
+unit-mib = { $value } МБ
+unit-gib = { $value } ГБ
+ago-seconds = { $value } с
+ago-minutes = { $value } мин
+ago-hours = { $value } ч
+ago-days = { $value } дн

@@ -1,0 +1,165 @@
+"""Entry point: runs the bot, and the operator CLI for nodes and users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from bot.container import SSH_KEY_FILE, open_services
+from bot.settings import Settings, SettingsError, load_settings
+from nodes import NodeError, SshPool
+from services.errors import ServiceError
+from services.nodes import NewNode
+
+EXIT_USAGE = 2
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python main.py", description="vpnservice bot")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+
+    node = commands.add_parser("node", help="manage nodes").add_subparsers(
+        dest="action", required=True
+    )
+    add = node.add_parser("add", help="adopt a node whose WireGuard interface is up")
+    add.add_argument("name", help="short name: a-z, 0-9, '-', up to 15 characters")
+    add.add_argument("ssh", help="ssh://USER@HOST[:PORT]")
+    add.add_argument(
+        "--endpoint", help="HOST:PORT clients connect to (default: SSH host and the listen port)"
+    )
+    add.add_argument("--interface", default="wg0")
+    add.add_argument("--region", default="")
+    add.add_argument("--dns", help="DNS servers for clients (default: DEFAULT_DNS)")
+    add.add_argument("--mtu", type=int, default=1420)
+    node.add_parser("list", help="list nodes")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True
+    )
+    grant = user.add_parser("add", help="grant a Telegram user access")
+    grant.add_argument("telegram_id", type=int)
+    grant.add_argument("--days", type=int, help="days of access (default: no end date)")
+    grant.add_argument("--admin", action="store_true", help="also make them an admin")
+    return parser.parse_args(argv)
+
+
+def parse_ssh_url(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "ssh" or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError("the SSH address must look like ssh://USER@HOST[:PORT]")
+    return parts.username or "root", parts.hostname, parts.port or 22
+
+
+async def node_add(settings: Settings, args: argparse.Namespace) -> int:
+    user, host, port = parse_ssh_url(args.ssh)
+    services = await open_services(settings)
+    try:
+        node = await services.nodes.adopt(
+            NewNode(
+                name=args.name,
+                ssh_host=host,
+                ssh_port=port,
+                ssh_user=user,
+                interface=args.interface,
+                endpoint=args.endpoint,
+                region=args.region,
+                dns=args.dns or settings.default_dns,
+                mtu=args.mtu,
+            )
+        )
+    except NodeError as error:
+        public_key = SshPool.ensure_client_key(settings.data_dir / "ssh_ed25519")
+        print(f"node {args.name}: {error.reason}", file=sys.stderr)
+        print(
+            f"The bot logs in with this key; put it in {user}'s ~/.ssh/authorized_keys:",
+            file=sys.stderr,
+        )
+        print(public_key, file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    print(
+        f"node {node.name} added: endpoint {node.endpoint}, subnet {node.server_address4}"
+        + (f" {node.server_address6}" if node.server_address6 else "")
+        + f", public key {node.public_key}"
+    )
+    return 0
+
+
+async def node_list(settings: Settings) -> int:
+    services = await open_services(settings)
+    try:
+        nodes = await services.nodes.all()
+        counts = await services.nodes.device_counts()
+    finally:
+        await services.close()
+    if not nodes:
+        print("no nodes yet: python main.py node add NAME ssh://root@HOST")
+    for node in nodes:
+        print(
+            f"{node.name}\t{node.status.value}\t{node.region or '-'}\t{node.endpoint}\t"
+            f"{node.server_address4}\tssh://{node.ssh_user}@{node.ssh_host}:{node.ssh_port}\t"
+            f"{counts.get(node.id, 0)} devices"
+        )
+    return 0
+
+
+async def user_add(settings: Settings, args: argparse.Namespace) -> int:
+    services = await open_services(settings)
+    try:
+        user = await services.users.grant(args.telegram_id, args.days, create=True)
+        if args.admin:
+            await services.users.make_admin(user.id)
+    finally:
+        await services.close()
+    until = user.access_until.isoformat(timespec="minutes") if user.access_until else "no end date"
+    print(f"user {user.id}: access until {until}" + (", admin" if args.admin else ""))
+    return 0
+
+
+async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command in (None, "run"):
+        from bot.app import run_polling  # aiogram loads in seconds: only when the bot runs
+
+        await run_polling(settings)
+        return 0
+    if args.command == "node":
+        return await (node_add(settings, args) if args.action == "add" else node_list(settings))
+    return await user_add(settings, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    for noisy in ("asyncssh", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+        return asyncio.run(dispatch(settings, args))
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ServiceError as error:
+        print(
+            f"error: {error.key.removeprefix('error-').replace('-', ' ')} "
+            f"{error.args_for_text or ''}".rstrip(),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""Alembic environment: runs migrations on the connection handed over by bot.db.migrate."""
+
+from alembic import context
+
+from bot.db.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Run the bot (or any operator command: scripts/run.sh node list). Reads BOT_TOKEN etc. from .env.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap-python.sh --no-dev
+exec uv run --frozen --no-dev python main.py "$@"

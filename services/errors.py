@@ -1,0 +1,51 @@
+"""Errors a user or admin can be told about; each carries the text key that explains it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """A refusal with a locale key and its arguments; never holds a secret."""
+
+    key = "error-generic"
+
+    def __init__(self, **args: Any) -> None:
+        super().__init__(self.key)
+        self.args_for_text = args
+
+
+class NoAccess(ServiceError):
+    key = "error-no-access"
+
+
+class NoNodes(ServiceError):
+    key = "error-no-nodes"
+
+
+class NodeUnavailable(ServiceError):
+    """The node could not be reached or refused the change; nothing was changed."""
+
+    key = "error-node-unavailable"
+
+
+class NodeFull(ServiceError):
+    """The node's tunnel subnet has no free address left."""
+
+    key = "error-node-full"
+
+
+class NodeNotFound(ServiceError):
+    key = "error-node-not-found"
+
+
+class NoDevice(ServiceError):
+    key = "error-no-device"
+
+
+class UserNotFound(ServiceError):
+    key = "error-user-not-found"
+
+
+class InvalidInput(ServiceError):
+    key = "error-invalid-input"

@@ -1,0 +1,177 @@
+"""Users: who talked to the bot, their language, role and access."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import AccessKind, Device, Node, Role, User
+from services.clock import Clock, system_clock
+from services.errors import InvalidInput, UserNotFound
+
+MAX_GRANT_DAYS = 3650
+ACCESS_REQUEST_INTERVAL = timedelta(hours=12)
+TELEGRAM_ID_MAX = 2**52
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """What an update tells about its sender."""
+
+    id: int
+    first_name: str
+    username: str | None
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A line of the admin's user list."""
+
+    user: User
+    node: Node | None
+    public_key: str | None
+
+
+class UserService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        admin_ids: frozenset[int],
+        clock: Clock = system_clock,
+    ) -> None:
+        self._sessions = sessions
+        self._admin_ids = admin_ids
+        self.clock = clock
+
+    async def touch(self, visitor: Visitor) -> User:
+        """Create or refresh the user behind an update and return them."""
+        now = self.clock()
+        async with self._sessions.begin() as session:
+            user = await session.get(User, visitor.id)
+            if user is None:
+                user = User(
+                    id=visitor.id,
+                    language=visitor.language,
+                    language_chosen=False,
+                    role=Role.USER,
+                    access_kind=AccessKind.NONE,
+                    started=False,
+                    created_at=now,
+                )
+                session.add(user)
+            user.first_name = visitor.first_name[:128]
+            user.username = visitor.username[:64] if visitor.username else None
+            if not user.language_chosen:
+                user.language = visitor.language
+            if visitor.id in self._admin_ids:
+                user.role = Role.ADMIN
+                if user.access_kind is AccessKind.NONE:
+                    user.access_kind, user.access_until = AccessKind.INVITE, None
+            user.last_seen_at = now
+        return user
+
+    def is_admin(self, user: User) -> bool:
+        return user.id in self._admin_ids or user.role is Role.ADMIN
+
+    async def admins(self) -> Sequence[User]:
+        """Admins who have talked to the bot (only they can be sent a message)."""
+        async with self._sessions() as session:
+            query = select(User).where((User.role == Role.ADMIN) | User.id.in_(self._admin_ids))
+            return (await session.scalars(query.order_by(User.id))).all()
+
+    async def get(self, user_id: int) -> User | None:
+        async with self._sessions() as session:
+            return await session.get(User, user_id)
+
+    async def mark_started(self, user_id: int) -> None:
+        async with self._sessions.begin() as session:
+            user = await session.get(User, user_id)
+            if user is not None:
+                user.started = True
+
+    async def request_access(self, user_id: int) -> bool:
+        """Record a request for access; True when the admins should hear of it now."""
+        now = self.clock()
+        async with self._sessions.begin() as session:
+            user = await session.get(User, user_id)
+            if user is None or user.has_access(now):
+                return False
+            last = user.access_requested_at
+            if last is not None and now - last < ACCESS_REQUEST_INTERVAL:
+                return False
+            user.access_requested_at = now
+            return True
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        async with self._sessions.begin() as session:
+            user = await session.get(User, user_id)
+            if user is not None:
+                user.language = language
+                user.language_chosen = True
+
+    async def grant(self, user_id: int, days: int | None, *, create: bool = False) -> User:
+        """Give invite access for `days` (None: without end), counted from the later of now
+        and the current end; `create` adds a user who has not talked to the bot yet."""
+        if not 0 < user_id < TELEGRAM_ID_MAX:
+            raise InvalidInput()
+        if days is not None and not 0 < days <= MAX_GRANT_DAYS:
+            raise InvalidInput()
+        now = self.clock()
+        async with self._sessions.begin() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                if not create:
+                    raise UserNotFound(user_id=user_id)
+                user = User(
+                    id=user_id,
+                    role=Role.USER,
+                    access_kind=AccessKind.NONE,
+                    language="ru",
+                    language_chosen=False,
+                    started=False,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+                session.add(user)
+            if days is None:
+                user.access_until = None
+            else:
+                current = user.access_until if user.has_access(now) else None
+                user.access_until = max(now, current or now) + timedelta(days=days)
+            if user.access_kind is AccessKind.NONE or days is None:
+                user.access_kind = AccessKind.INVITE
+            return user
+
+    async def make_admin(self, user_id: int) -> None:
+        async with self._sessions.begin() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFound(user_id=user_id)
+            user.role = Role.ADMIN
+
+    async def count(self) -> int:
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+    async def page(self, offset: int, limit: int) -> Sequence[UserRow]:
+        """Users newest first, each with the node and key of their device."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(User, Node, Device.public_key)
+                .outerjoin(Device, Device.user_id == User.id)
+                .outerjoin(Node, Node.id == Device.node_id)
+                .order_by(User.created_at.desc(), User.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+            return [UserRow(user, node, key) for user, node, key in rows.all()]
+
+
+def access_left(user: User, now: datetime) -> timedelta | None:
+    """Time until access ends, or None when it has no end."""
+    return None if user.access_until is None else max(user.access_until - now, timedelta(0))

@@ -1,0 +1,128 @@
+"""Shared fixtures: a fake Bot API, the real Dispatcher over a real SQLite file, fake nodes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+from sqlalchemy import func, select
+
+from bot.app import create_bot, create_dispatcher
+from bot.container import Services, open_services
+from bot.db.models import Device, Node, User
+from bot.settings import Settings, load_settings
+from tests.fakes.nodes import FakeWireGuard
+from tests.fakes.telegram_api import FakeTelegram
+
+ADMIN_ID = 1000
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class App:
+    """One bot process under test: feed it updates, read what Telegram received and the DB."""
+
+    telegram: FakeTelegram
+    services: Services
+    bot: Bot
+    dispatcher: Dispatcher
+    wireguard: FakeWireGuard
+    clock: Clock
+    settings: Settings
+
+    async def feed(self, update: dict[str, Any]) -> None:
+        await self.dispatcher.feed_update(
+            self.bot, Update.model_validate(update, context={"bot": self.bot})
+        )
+
+    async def say(self, user_id: int, text: str, language: str = "ru") -> list[Any]:
+        """Send a text as the user; return what the bot sent to their chat in answer."""
+        before = len(self.telegram.sent_to(user_id))
+        await self.feed(
+            self.telegram.send_text(self.telegram.user(user_id, language_code=language), text)
+        )
+        return self.telegram.sent_to(user_id)[before:]
+
+    async def press(self, user_id: int, message: Any, data: str, language: str = "ru") -> list[Any]:
+        before = len(self.telegram.sent_to(user_id))
+        await self.feed(
+            self.telegram.press(self.telegram.user(user_id, language_code=language), message, data)
+        )
+        return self.telegram.sent_to(user_id)[before:]
+
+    async def add_node(
+        self, name: str, region: str = "", subnet: str = "10.8.0.1/24", v6: str | None = None
+    ) -> Node:
+        addresses = (subnet,) + ((v6,) if v6 else ())
+        fake = self.wireguard.add_node(name, addresses)
+        node = Node(
+            name=name,
+            region=region,
+            ssh_host=f"{name}.example",
+            host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTestsOnly0000000000000",
+            endpoint=f"{name}.example:51820",
+            public_key=fake.public_key,
+            listen_port=51820,
+            server_address4=subnet,
+            server_address6=v6,
+        )
+        async with self.services.sessions.begin() as session:
+            session.add(node)
+        return node
+
+    async def count(self, model: type[Any]) -> int:
+        async with self.services.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+    async def user(self, user_id: int) -> User | None:
+        async with self.services.sessions() as session:
+            return await session.get(User, user_id)
+
+    async def devices(self) -> list[Device]:
+        async with self.services.sessions() as session:
+            return list((await session.scalars(select(Device).order_by(Device.id))).all())
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, telegram: FakeTelegram) -> AsyncIterator[App]:
+    settings = load_settings(
+        _env_file=None,
+        bot_token=telegram.token,
+        telegram_api_url=telegram.base_url,
+        data_dir=tmp_path / "data",
+        admin_ids=str(ADMIN_ID),
+    )
+    clock = Clock()
+    wireguard = FakeWireGuard()
+    services = await open_services(settings, clock=clock, wireguard=wireguard)  # type: ignore[arg-type]
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(services)
+    yield App(telegram, services, bot, dispatcher, wireguard, clock, settings)
+    await bot.session.close()
+    await services.close()

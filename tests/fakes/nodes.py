@@ -1,0 +1,73 @@
+"""An in-process stand-in for nodes.WireGuard: peers kept in memory, nodes can be switched off."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from nodes import InterfaceInfo, NodeError, NodeLoad, NodeTarget, PeerSpec, PeerState
+from nodes.keys import generate_private_key, public_key
+
+
+@dataclass
+class FakeNode:
+    public_key: str
+    listen_port: int = 51820
+    addresses: tuple[str, ...] = ("10.8.0.1/24",)
+    peers: dict[str, PeerSpec] = field(default_factory=dict)
+    handshakes: dict[str, PeerState] = field(default_factory=dict)
+    up: bool = True
+
+
+class FakeWireGuard:
+    """Same methods as nodes.WireGuard; every call is recorded as (node, action, public key)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, FakeNode] = {}
+        self.log: list[tuple[str, str, str]] = []
+
+    def add_node(self, name: str, addresses: tuple[str, ...] = ("10.8.0.1/24",)) -> FakeNode:
+        node = FakeNode(public_key(generate_private_key()), addresses=addresses)
+        self.nodes[name] = node
+        return node
+
+    def _node(self, target: NodeTarget) -> FakeNode:
+        node = self.nodes.get(target.name)
+        if node is None or not node.up:
+            raise NodeError(target.name, "connection refused")
+        return node
+
+    async def interface(self, target: NodeTarget) -> InterfaceInfo:
+        node = self._node(target)
+        addresses = tuple(ipaddress.ip_interface(a) for a in node.addresses)
+        return InterfaceInfo(node.public_key, node.listen_port, addresses)
+
+    async def add_peer(self, target: NodeTarget, peer: PeerSpec) -> None:
+        node = self._node(target)
+        for other in list(node.peers.values()):  # like wg: allowed IPs move to the new peer
+            if (
+                set(other.allowed_ips) & set(peer.allowed_ips)
+                and other.public_key != peer.public_key
+            ):
+                remaining = tuple(ip for ip in other.allowed_ips if ip not in peer.allowed_ips)
+                node.peers[other.public_key] = PeerSpec(
+                    other.public_key, other.preshared_key, remaining
+                )
+        node.peers[peer.public_key] = peer
+        self.log.append((target.name, "add", peer.public_key))
+
+    async def remove_peer(self, target: NodeTarget, public_key: str) -> None:
+        node = self._node(target)
+        node.peers.pop(public_key, None)
+        self.log.append((target.name, "remove", public_key))
+
+    async def peers(self, target: NodeTarget) -> list[PeerState]:
+        node = self._node(target)
+        return [
+            node.handshakes.get(key) or PeerState(key, None, spec.allowed_ips, None, 0, 0)
+            for key, spec in node.peers.items()
+        ]
+
+    async def load(self, target: NodeTarget) -> NodeLoad:
+        self._node(target)
+        return NodeLoad(load1=0.25, cpus=2)

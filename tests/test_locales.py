@@ -1,0 +1,81 @@
+"""Both languages define the same texts, and every text the code asks for exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fluent.syntax import FluentParser, ast
+
+from bot.i18n import LANGUAGES, LOCALES_DIR, translator_for
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE_DIRS = ("bot", "handlers", "keyboards", "services")
+KEY_IN_CODE = re.compile(r"""["']((?:[a-z0-9]+-)+[a-z0-9]+)["']""")
+
+
+def message_ids(language: str) -> set[str]:
+    ids: set[str] = set()
+    for path in (LOCALES_DIR / language).glob("*.ftl"):
+        resource = FluentParser().parse(path.read_text())
+        junk = [entry for entry in resource.body if isinstance(entry, ast.Junk)]
+        assert not junk, f"{path}: syntax error near {junk[0].content[:60]!r}"
+        ids |= {entry.id.name for entry in resource.body if isinstance(entry, ast.Message)}
+    return ids
+
+
+def test_languages_define_the_same_keys() -> None:
+    ru, en = message_ids("ru"), message_ids("en")
+    assert ru - en == set(), "missing in en"
+    assert en - ru == set(), "missing in ru"
+
+
+def test_every_key_used_in_code_exists() -> None:
+    defined = message_ids("ru")
+    used: set[str] = set()
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            used |= {
+                key
+                for key in KEY_IN_CODE.findall(path.read_text())
+                if key.split("-")[0] in PREFIXES
+            }
+    assert used, "the scan found no keys at all"
+    assert used - defined == set()
+
+
+PREFIXES = {m.split("-")[0] for m in message_ids("ru")}
+
+
+def test_every_message_formats_in_both_languages() -> None:
+    for language in LANGUAGES:
+        t = translator_for(language)
+        for key in message_ids(language):
+            text = t(
+                key,
+                name="N",
+                node="n",
+                until="u",
+                id="1",
+                user_id="1",
+                ago="a",
+                value="1",
+                received="r",
+                sent="s",
+                address="a",
+                label="l",
+                devices="0",
+                region="r",
+                endpoint="e",
+                peers="0",
+                load="0",
+                cpus="1",
+                reason="r",
+                access="a",
+                handshake="h",
+                username="u",
+                to="2",
+                total="3",
+                **{"from": "1"},
+            )
+            assert text and "{" not in text, (language, key, text)

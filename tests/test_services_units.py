@@ -1,0 +1,57 @@
+"""Small pure pieces: address allocation, encryption at rest, settings parsing, config text."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.db.cipher import CipherError, SecretCipher, load_or_create_key
+from bot.settings import SettingsError, load_settings
+from services.addresses import first_free_address, twin_address6
+from services.clientconfig import ClientConfig
+from services.errors import NodeFull
+
+
+def test_first_free_address_skips_server_and_used() -> None:
+    assert first_free_address("10.8.0.1/24", []) == "10.8.0.2"
+    assert first_free_address("10.8.0.1/24", ["10.8.0.2", "10.8.0.4"]) == "10.8.0.3"
+    assert first_free_address("10.8.0.5/29", ["10.8.0.1"]) == "10.8.0.2"
+
+
+def test_full_subnet_raises() -> None:
+    with pytest.raises(NodeFull):
+        first_free_address("10.8.0.1/30", ["10.8.0.2"])
+
+
+def test_twin_address6_keeps_the_host_number() -> None:
+    assert twin_address6("fd00::1/64", "10.8.0.7", "10.8.0.1/24") == "fd00::7"
+    assert twin_address6(None, "10.8.0.7", "10.8.0.1/24") is None
+
+
+def test_cipher_round_trip_and_tamper(tmp_path) -> None:
+    key = load_or_create_key(tmp_path / "k")
+    assert load_or_create_key(tmp_path / "k") == key
+    cipher = SecretCipher(key)
+    token = cipher.encrypt("secret-value", "purpose")
+    assert "secret-value" not in token
+    assert cipher.encrypt("secret-value", "purpose") != token, "nonce must be random"
+    assert cipher.decrypt(token, "purpose") == "secret-value"
+    with pytest.raises(CipherError):
+        cipher.decrypt(token, "other-purpose")
+    with pytest.raises(CipherError):
+        SecretCipher(bytes(32)).decrypt(token, "purpose")
+    assert "secret" not in repr(cipher)
+
+
+def test_settings_parse_and_hide_the_token() -> None:
+    settings = load_settings(_env_file=None, bot_token="123:abcdefghij", admin_ids="1, 2,3")
+    assert settings.admin_ids == frozenset({1, 2, 3})
+    assert "abcdefghij" not in repr(settings)
+    with pytest.raises(SettingsError, match="ADMIN_IDS"):
+        load_settings(_env_file=None, bot_token="123:abcdefghij", admin_ids="1;2")
+
+
+def test_config_text_has_no_comments_and_hides_keys_in_repr() -> None:
+    config = ClientConfig("nl1", "PRIV", ("10.8.0.2/32",), "1.1.1.1", 1420, "PUB", "PSK", "h:1")
+    assert "#" not in config.text
+    assert config.text.startswith("[Interface]\nPrivateKey = PRIV\n")
+    assert "PRIV" not in repr(config) and "PSK" not in repr(config)
