@@ -23,6 +23,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
 
+    commands.add_parser("ssh-key", help="print the bot's SSH public key for the nodes")
     node = commands.add_parser("node", help="manage nodes").add_subparsers(
         dest="action", required=True
     )
@@ -127,6 +128,10 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         from bot.app import run_polling  # aiogram loads in seconds: only when the bot runs
 
         await run_polling(settings)
+        return 0
+    if args.command == "ssh-key":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        print(SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE))
         return 0
     if args.command == "node":
         return await (node_add(settings, args) if args.action == "add" else node_list(settings))

@@ -82,3 +82,13 @@ def test_node_add_rejects_a_bad_address(tmp_path: Path) -> None:
     result = run_main(tmp_path, "node", "add", "nl1", "http://host", **env)
     assert result.returncode == 2
     assert "ssh://USER@HOST[:PORT]" in result.stderr
+
+
+def test_ssh_key_is_created_once_and_printed(tmp_path: Path) -> None:
+    env = {"BOT_TOKEN": TOKEN, "DATA_DIR": str(tmp_path / "data")}
+    first = run_main(tmp_path, "ssh-key", **env)
+    second = run_main(tmp_path, "ssh-key", **env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("ssh-ed25519 ")
+    assert first.stdout == second.stdout
+    assert "PRIVATE" not in first.stdout
