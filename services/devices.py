@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from bot.db.cipher import SecretCipher
 from bot.db.models import Device, Node, NodeStatus, User
 from nodes import NodeError, PeerSpec, PeerState, WireGuard
+from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from services.addresses import first_free_address, twin_address6
 from services.clientconfig import ClientConfig
 from services.clock import Clock, system_clock
