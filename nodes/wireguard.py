@@ -6,7 +6,7 @@ import ipaddress
 import logging
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv6Interface
 
 from nodes.dump import PeerState, parse_dump
@@ -34,8 +34,8 @@ class PeerSpec:
     """A peer to put on a node."""
 
     public_key: str
-    preshared_key: str
-    allowed_ips: tuple[str, ...]
+    preshared_key: str = field(repr=False)
+    allowed_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
