@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 PEER_FIELDS = 8
@@ -18,13 +18,15 @@ class PeerState:
     latest_handshake: datetime | None
     rx_bytes: int
     tx_bytes: int
+    # Compared by plan_reconcile explicitly; kept out of repr and of ==, like a password.
+    preshared_key: str | None = field(default=None, repr=False, compare=False)
 
 
 def _peer(fields: list[str], lineno: int) -> PeerState:
     # public-key, preshared-key, endpoint, allowed-ips, latest-handshake, rx, tx, keepalive
     if len(fields) != PEER_FIELDS or not fields[0]:
         raise ValueError(f"wg dump line {lineno}: expected {PEER_FIELDS} fields")
-    public_key, _psk, endpoint, allowed, handshake, rx, tx, _keepalive = fields
+    public_key, psk, endpoint, allowed, handshake, rx, tx, _keepalive = fields
     try:
         stamp = int(handshake)
         rx_bytes = int(rx)
@@ -40,6 +42,7 @@ def _peer(fields: list[str], lineno: int) -> PeerState:
         latest_handshake=datetime.fromtimestamp(stamp, UTC) if stamp else None,
         rx_bytes=rx_bytes,
         tx_bytes=tx_bytes,
+        preshared_key=None if psk in ("(none)", "") else psk,
     )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
@@ -47,7 +48,11 @@ def _connect_reason(exc: BaseException) -> str:
 
 
 class SshPool:
-    """Runs commands on nodes over one reused SSH connection per node."""
+    """Runs commands on nodes over one reused SSH connection per node.
+
+    on_connect, if given, runs as a background task after every new connection (the first
+    and each reconnect), e.g. to reconcile the node; its errors are logged, never raised.
+    """
 
     def __init__(
         self,
@@ -57,6 +62,7 @@ class SshPool:
         command_timeout: float = 30.0,
         keepalive_interval: float = 15.0,
         max_channels: int = 8,
+        on_connect: Callable[[NodeTarget], Awaitable[None]] | None = None,
     ) -> None:
         self._client_key_path = client_key_path
         self._connect_timeout = connect_timeout
@@ -66,6 +72,8 @@ class SshPool:
         self._conns: dict[_Key, asyncssh.SSHClientConnection] = {}
         self._locks: dict[_Key, asyncio.Lock] = {}
         self._channels: dict[_Key, asyncio.Semaphore] = {}
+        self._on_connect = on_connect
+        self._hooks: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def ensure_client_key(path: Path) -> str:
@@ -153,7 +161,21 @@ class SshPool:
                 self._forget(key, conn)
             conn = await self._connect(target)
             self._conns[key] = conn
+            if self._on_connect is not None:
+                task = asyncio.create_task(self._run_hook(self._on_connect, target))
+                self._hooks.add(task)
+                task.add_done_callback(self._hooks.discard)
             return conn
+
+    @staticmethod
+    async def _run_hook(hook: Callable[[NodeTarget], Awaitable[None]], target: NodeTarget) -> None:
+        """Run the on_connect hook; its failures are logged, never raised."""
+        try:
+            await hook(target)
+        except NodeError as exc:
+            log.warning("node %s: on_connect hook failed: %s", target.name, exc.reason)
+        except Exception:
+            log.exception("node %s: on_connect hook crashed", target.name)
 
     async def _connect(self, target: NodeTarget) -> asyncssh.SSHClientConnection:
         assert target.host_key is not None
@@ -196,7 +218,11 @@ class SshPool:
             self._conns.pop(key).close()
 
     async def close(self) -> None:
-        """Close every connection."""
+        """Cancel running on_connect hooks and close every connection."""
+        hooks = list(self._hooks)
+        for task in hooks:
+            task.cancel()
+        await asyncio.gather(*hooks, return_exceptions=True)
         conns = list(self._conns.values())
         self._conns.clear()
         for conn in conns:

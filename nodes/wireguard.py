@@ -6,14 +6,20 @@ import ipaddress
 import logging
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv6Interface
+from typing import TYPE_CHECKING
 
 from nodes.dump import PeerState, parse_dump
 from nodes.errors import NodeError
 from nodes.keys import is_valid_key
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
+
+if TYPE_CHECKING:
+    from nodes.probe import Probe
+    from nodes.reconcile import ReconcilePlan
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +64,15 @@ def _key(text: str, what: str) -> str:
     return shlex.quote(text)
 
 
-def _allowed_ips(values: tuple[str, ...]) -> str:
+def _networks(values: tuple[str, ...]) -> list[str]:
     try:
-        nets = [str(ipaddress.ip_network(v, strict=True)) for v in values]
+        return [str(ipaddress.ip_network(v, strict=True)) for v in values]
     except ValueError:
         raise ValueError("invalid allowed IPs") from None
-    return shlex.quote(",".join(nets))
+
+
+def _allowed_ips(values: tuple[str, ...]) -> str:
+    return shlex.quote(",".join(_networks(values)))
 
 
 def _persist(iface: str) -> str:
@@ -137,6 +146,32 @@ class WireGuard:
             return parse_dump(out)
         except ValueError as exc:
             raise NodeError(target.name, str(exc)) from None
+
+    async def private_key(self, target: NodeTarget) -> str:
+        """The running interface's private key, to adopt a node (store it encrypted; never log)."""
+        iface = shlex.quote(_iface(target))
+        out = await self._pool.run(
+            target, _CHECK.format(iface=iface) + f"wg show {iface} private-key"
+        )
+        key = out.strip()
+        if not is_valid_key(key):
+            raise NodeError(target.name, f"interface {target.interface} has no private key set")
+        return key
+
+    async def probe(self, target: NodeTarget) -> Probe:
+        """Load, memory, interface state and peers in one round trip (see nodes.probe)."""
+        from nodes.probe import probe  # it builds on this module
+
+        return await probe(self._pool, target)
+
+    async def reconcile(self, target: NodeTarget, desired: Iterable[PeerSpec]) -> ReconcilePlan:
+        """Make the node's peers equal desired, live and persisted; returns what was done."""
+        from nodes.reconcile import apply_reconcile, plan_reconcile  # it builds on this module
+
+        wanted = tuple(desired)
+        plan = plan_reconcile(wanted, await self.peers(target))
+        await apply_reconcile(self._pool, target, plan, wanted)
+        return plan
 
     async def load(self, target: NodeTarget) -> NodeLoad:
         """Load average over the last minute and number of CPUs."""

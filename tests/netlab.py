@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 PREFIX = "vpnl"  # every namespace/link this module creates starts with it (or with "vl"/"wl")
 WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
 TARGET_PORT = 8081
+LAB_USER = "vpnlab"  # a non-root login on bare nodes (no sudo installed)
+LAB_USER_UID = 4242
 NETNS_ETC = Path("/etc/netns")
 WG_RUN = Path("/var/run/wireguard")
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -78,6 +81,11 @@ def _ns(
     return _run("ip", "netns", "exec", ns, *prefix, *argv, check=check)
 
 
+def _outer(ns: str) -> str:
+    """The root-namespace end of ns's veth."""
+    return f"vl{ns.removeprefix(PREFIX).replace('-', '')}"[:15]
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -93,6 +101,7 @@ def _kill_netns(ns: str) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
+    _run("ip", "link", "del", _outer(ns), check=False)  # synchronous, unlike the netns's end
     _run("ip", "netns", "del", ns, check=False)
     shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
 
@@ -166,6 +175,8 @@ class LabNode:
         self.listen_port = 0
         self.endpoint = ""
         self.dir = lab.dir / self.ns
+        # Where bootstrap uploads node-setup.sh: per node, since /usr/local/sbin is the host's.
+        self.script_path = str(self.dir / "vpnservice-node-setup")
         self._sshd: subprocess.Popen[bytes] | None = None
 
     @property
@@ -173,9 +184,57 @@ class LabNode:
         """The node's wg-quick config as seen from the root namespace."""
         return NETNS_ETC / self.ns / "wireguard" / f"{self.interface}.conf"
 
+    @property
+    def sysctl_path(self) -> Path:
+        """The sysctl file node-setup.sh writes, as seen from the root namespace."""
+        return NETNS_ETC / self.ns / "sysctl.d" / "90-vpnservice.conf"
+
     def exec(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's namespace (not checked)."""
         return _ns(self.ns, *argv, check=False)
+
+    def wg_quick(self, action: str) -> subprocess.CompletedProcess[str]:
+        """`wg-quick up|down IFACE` on the node, with the userspace fallback allowed."""
+        return _ns(self.ns, "wg-quick", action, self.interface, env=True)
+
+    def nat_rules(self) -> list[str]:
+        """Every MASQUERADE rule in the namespace (nftables and iptables)."""
+        nft = _ns(self.ns, "nft", "list", "ruleset", check=False).stdout.splitlines()
+        ipt = _ns(self.ns, "iptables-save", "-t", "nat", check=False).stdout.splitlines()
+        return [line.strip() for line in nft + ipt if "masquerade" in line.lower()]
+
+    def sysctl(self, name: str) -> str:
+        """A sysctl value inside the node's namespace."""
+        return _ns(self.ns, "sysctl", "-n", name).stdout.strip()
+
+    def wipe(self) -> None:
+        """Rebuild the machine: WireGuard, its config, NAT, sysctl file gone; new SSH host key."""
+        for pid in _run("ip", "netns", "pids", self.ns, check=False).stdout.split():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "wireguard-go":
+                    os.kill(int(pid), signal.SIGKILL)
+        for _ in range(100):
+            if _ns(self.ns, "ip", "link", "show", "dev", self.interface, check=False).returncode:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"{self.interface} still exists after killing wireguard-go")
+        (WG_RUN / f"{self.interface}.sock").unlink(missing_ok=True)
+        for sub in ("wireguard", "sysctl.d"):
+            for path in (NETNS_ETC / self.ns / sub).iterdir():
+                path.unlink()
+        _ns(self.ns, "nft", "flush", "ruleset", check=False)
+        _ns(self.ns, "iptables", "-t", "nat", "-F", check=False)
+        _ns(self.ns, "ip6tables", "-t", "nat", "-F", check=False)
+        _ns(self.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0")
+        Path(self.script_path).unlink(missing_ok=True)
+        self.stop_sshd()
+        for name in ("host_ed25519", "host_ed25519.pub"):
+            (self.dir / name).unlink(missing_ok=True)
+        self._host_key()
+        self.start_sshd()
+        self.public_key = ""
+        self.listen_port = 0
 
     def wg_dump(self) -> str:
         """`wg show IFACE dump` on the node."""
@@ -230,10 +289,33 @@ class LabNode:
         )
         self.config_path.chmod(0o600)
         _ns(self.ns, "wg-quick", "up", self.interface, env=True)
-        # sshd: own host key, key-only root login, sessions see the namespace's /etc/wireguard
+        self._ssh_service(authorized_key)
+
+    def _setup_bare(self, authorized_key: str) -> None:
+        self.dir.mkdir()
+        # `ip netns exec` bind-mounts only the /etc/netns/NS entries that exist when it runs:
+        # create them before sshd starts, so its sessions write the node's own files.
+        for sub in ("wireguard", "sysctl.d"):
+            (NETNS_ETC / self.ns / sub).mkdir(parents=True)
+        # a non-root login without sudo, seen only inside this node (its own /etc/passwd)
+        passwd = Path("/etc/passwd").read_text().rstrip("\n") + "\n"
+        passwd += f"{LAB_USER}:x:{LAB_USER_UID}:65534:lab user:/tmp:/bin/sh\n"
+        (NETNS_ETC / self.ns / "passwd").write_text(passwd)
+        (NETNS_ETC / self.ns / "passwd").chmod(0o644)
+        self.lab.attach(self.ns, self.ip)
+        _ns(self.ns, "ip", "route", "add", "default", "via", self.lab.ip(1))
+        _ns(self.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0")
+        self._ssh_service(authorized_key)
+
+    def _host_key(self) -> None:
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f",
              str(self.dir / "host_ed25519"))  # fmt: skip
         self.host_key = " ".join((self.dir / "host_ed25519.pub").read_text().split()[:2])
+
+    def _ssh_service(self, authorized_key: str) -> None:
+        # sshd: own host key, key-only login, sessions see the namespace's /etc/wireguard;
+        # SetEnv lets wg-quick started over SSH fall back to wireguard-go (no kernel module).
+        self._host_key()
         (self.dir / "authorized_keys").write_text(authorized_key.strip() + "\n")
         (self.dir / "sshd_config").write_text(
             f"ListenAddress {self.ip}\nPort {self.ssh_port}\n"
@@ -243,6 +325,7 @@ class LabNode:
             "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "UsePAM no\nStrictModes no\nMaxSessions 10\nMaxStartups 100:30:200\n"
+            "SetEnv " + " ".join(f"{k}={v}" for k, v in WG_ENV.items()) + "\n"
             "LogLevel ERROR\n"
         )
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
@@ -362,7 +445,10 @@ class Lab:
         """Create namespace ns with eth0 = ip/prefix on the bridge and lo up."""
         _run("ip", "netns", "add", ns)
         self.namespaces.append(ns)
-        outer = f"vl{ns.removeprefix(PREFIX).replace('-', '')}"[:15]
+        outer = _outer(ns)
+        # A namespace's devices die asynchronously after `ip netns del`: a lab closed a moment
+        # ago in this same process (same names) may still hold this one.
+        _run("ip", "link", "del", outer, check=False)
         _run("ip", "link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", ns)
         _run("ip", "link", "set", outer, "master", self.bridge, "up")
         _ns(ns, "ip", "link", "set", "lo", "up")
@@ -386,6 +472,16 @@ class Lab:
         node = LabNode(self, name, index, self.ip(10 + index))
         self.nodes.append(node)
         node._setup(wg_subnet, wg_subnet6, listen_port, authorized_key)
+        _ns(self.client.ns, "ip", "route", "add", f"{node.ip}/32", "dev", "eth0")
+        return node
+
+    def add_bare_node(self, name: str, *, authorized_key: str) -> LabNode:
+        """A fresh machine: sshd (root and LAB_USER, no sudo), default route, no WireGuard,
+        forwarding off; bootstrap it with script_path=node.script_path."""
+        index = len(self.nodes) + 1
+        node = LabNode(self, name, index, self.ip(10 + index))
+        self.nodes.append(node)
+        node._setup_bare(authorized_key)
         _ns(self.client.ns, "ip", "route", "add", f"{node.ip}/32", "dev", "eth0")
         return node
 
