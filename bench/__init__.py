@@ -1,0 +1,1 @@
+"""Benchmarks: the bot's pooled SSH against one `ssh` process per command, on real nodes."""
