@@ -7,13 +7,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from bot.container import SSH_KEY_FILE, open_services
+from bot.i18n import translator_for
 from bot.settings import Settings, SettingsError, load_settings
 from nodes import NodeError, SshPool
-from services.errors import ServiceError
-from services.nodes import NewNode
+from services.errors import InvalidInput, ServiceError
+from services.nodes import NewNode, parse_ssh_address
 
 EXIT_USAGE = 2
 
@@ -27,7 +27,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     node = commands.add_parser("node", help="manage nodes").add_subparsers(
         dest="action", required=True
     )
-    add = node.add_parser("add", help="adopt a node whose WireGuard interface is up")
+    add = node.add_parser(
+        "add", help="adopt a node whose WireGuard interface is up, or bootstrap a bare one"
+    )
     add.add_argument("name", help="short name: a-z, 0-9, '-', up to 15 characters")
     add.add_argument("ssh", help="ssh://USER@HOST[:PORT]")
     add.add_argument(
@@ -37,7 +39,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add.add_argument("--region", default="")
     add.add_argument("--dns", help="DNS servers for clients (default: DEFAULT_DNS)")
     add.add_argument("--mtu", type=int, default=1420)
+    add.add_argument("--port", type=int, default=51820, help="listen port (bootstrap only)")
+    add.add_argument("--subnet", default="10.8.0.1/24", help="server address (bootstrap only)")
+    add.add_argument("--subnet6", help="IPv6 server address, e.g. fd08::1/64 (bootstrap only)")
     node.add_parser("list", help="list nodes")
+    restore = node.add_parser("restore", help="rebuild a wiped node with its keys and peers")
+    restore.add_argument("name")
+    restore.add_argument("ssh", nargs="?", help="new ssh://USER@HOST[:PORT], if it moved")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True
@@ -49,18 +57,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_ssh_url(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
-    if parts.scheme != "ssh" or not parts.hostname or parts.path not in ("", "/"):
-        raise ValueError("the SSH address must look like ssh://USER@HOST[:PORT]")
-    return parts.username or "root", parts.hostname, parts.port or 22
-
-
 async def node_add(settings: Settings, args: argparse.Namespace) -> int:
-    user, host, port = parse_ssh_url(args.ssh)
+    try:
+        user, host, port = parse_ssh_address(args.ssh)
+    except InvalidInput:
+        raise ValueError("the SSH address must look like ssh://USER@HOST[:PORT]") from None
     services = await open_services(settings)
     try:
-        node = await services.nodes.adopt(
+        node = await services.nodes.add(
             NewNode(
                 name=args.name,
                 ssh_host=host,
@@ -71,7 +75,11 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
                 region=args.region,
                 dns=args.dns or settings.default_dns,
                 mtu=args.mtu,
-            )
+                listen_port=args.port,
+                subnet4=args.subnet,
+                subnet6=args.subnet6,
+            ),
+            progress=print_step,
         )
     except NodeError as error:
         public_key = SshPool.ensure_client_key(settings.data_dir / "ssh_ed25519")
@@ -89,6 +97,34 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
         + (f" {node.server_address6}" if node.server_address6 else "")
         + f", public key {node.public_key}"
     )
+    return 0
+
+
+async def print_step(step: str) -> None:
+    print(f"… {step}", flush=True)
+
+
+async def node_restore(settings: Settings, args: argparse.Namespace) -> int:
+    address = None
+    if args.ssh:
+        try:
+            address = parse_ssh_address(args.ssh)
+        except InvalidInput:
+            raise ValueError("the SSH address must look like ssh://USER@HOST[:PORT]") from None
+    services = await open_services(settings)
+    try:
+        node = await services.nodes.restore(args.name, address, progress=print_step)
+        result = await services.reconcile.reconcile(node, report=False)
+    except NodeError as error:
+        print(f"node {args.name}: {error.reason}", file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    if result.error is not None:
+        print(f"node {node.name} rebuilt, but its peers were not restored: {result.error}")
+        return 1
+    added = len(result.plan.add) if result.plan else 0
+    print(f"node {node.name} restored: endpoint {node.endpoint}, {added} peers put back")
     return 0
 
 
@@ -134,7 +170,11 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         print(SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE))
         return 0
     if args.command == "node":
-        return await (node_add(settings, args) if args.action == "add" else node_list(settings))
+        if args.action == "add":
+            return await node_add(settings, args)
+        if args.action == "restore":
+            return await node_restore(settings, args)
+        return await node_list(settings)
     return await user_add(settings, args)
 
 
@@ -153,11 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ServiceError as error:
-        print(
-            f"error: {error.key.removeprefix('error-').replace('-', ' ')} "
-            f"{error.args_for_text or ''}".rstrip(),
-            file=sys.stderr,
+        field = error.args_for_text.get("field")
+        text = (
+            f"invalid {field}" if field else translator_for("en")(error.key, **error.args_for_text)
         )
+        print(f"error: {text}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -13,10 +13,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 import handlers
-from bot.commands import set_commands
 from bot.container import Services, open_services
 from bot.middlewares import UserContextMiddleware
+from bot.notifier import TelegramNotifier
+from bot.scheduler import create_scheduler
 from bot.settings import Settings
+from bot.web import create_web_app, start_web
+from handlers.commands import set_commands
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ def create_dispatcher(services: Services) -> Dispatcher:
         users=services.users,
         devices=services.devices,
         nodes=services.nodes,
+        reconcile=services.reconcile,
+        moves=services.moves,
     )
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     handlers.setup(dispatcher)
@@ -43,19 +48,26 @@ def create_dispatcher(services: Services) -> Dispatcher:
 
 
 async def run_polling(settings: Settings) -> None:
-    """Run the bot until SIGINT or SIGTERM, then close everything cleanly."""
+    """Run the bot, its web server and its scheduler until SIGINT or SIGTERM, then close all."""
     services = await open_services(settings)
     bot = create_bot(settings)
+    services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
     dispatcher = create_dispatcher(services)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(dispatcher.stop_polling()))
+    runner = await start_web(create_web_app(services.engine), settings.web_host, settings.web_port)
+    scheduler = create_scheduler(services)
     try:
         await bot.delete_webhook(drop_pending_updates=False)
         await set_commands(bot)
         me = await bot.get_me()
+        scheduler.start()
         log.info("bot @%s started, polling", me.username)
         await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=True)
     finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        await runner.cleanup()
         await services.close()
         log.info("stopped")

@@ -13,10 +13,15 @@ from bot.db.cipher import SecretCipher, load_or_create_key
 from bot.db.engine import create_engine, create_session_factory, safe_url
 from bot.db.migrate import upgrade
 from bot.settings import Settings, SettingsError
-from nodes import SshPool, WireGuard
+from nodes import NodeTarget, SshPool, WireGuard
 from services.clock import Clock, system_clock
 from services.devices import DeviceService
+from services.health import HealthService
+from services.locks import NodeLocks
+from services.moves import MoveService
 from services.nodes import NodeService
+from services.notify import Notifier
+from services.reconcile import ReconcileService
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,15 @@ class Services:
     users: UserService
     devices: DeviceService
     nodes: NodeService
+    reconcile: ReconcileService
+    health: HealthService
+    moves: MoveService
+
+    def set_notifier(self, notifier: Notifier) -> None:
+        """Let the services that tell people something reach them (once a Bot exists)."""
+        self.reconcile.notifier = notifier
+        self.health.notifier = notifier
+        self.moves.notifier = notifier
 
     async def close(self) -> None:
         await self.pool.close()
@@ -55,21 +69,35 @@ async def open_services(
     cipher = SecretCipher(key)
     key_path = settings.data_dir / SSH_KEY_FILE
     SshPool.ensure_client_key(key_path)
+    sessions = create_session_factory(engine)
+    reconcile: ReconcileService | None = None
+
+    async def reconcile_after_connect(target: NodeTarget) -> None:
+        if reconcile is not None:
+            await reconcile.on_connect(target)
+
     pool = SshPool(
         key_path,
         connect_timeout=settings.node_connect_timeout,
         command_timeout=settings.node_command_timeout,
+        on_connect=reconcile_after_connect,
     )
     wireguard = wireguard or WireGuard(pool)
-    sessions = create_session_factory(engine)
+    locks = NodeLocks()
+    devices = DeviceService(sessions, wireguard, cipher, locks, clock)
+    nodes = NodeService(sessions, pool, wireguard, cipher)
+    reconcile = ReconcileService(sessions, wireguard, cipher, locks)
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
         pool=pool,
         users=UserService(sessions, settings.admin_ids, clock),
-        devices=DeviceService(sessions, wireguard, cipher, clock),
-        nodes=NodeService(sessions, pool, wireguard),
+        devices=devices,
+        nodes=nodes,
+        reconcile=reconcile,
+        health=HealthService(sessions, wireguard, settings.health_failures, clock=clock),
+        moves=MoveService(sessions, devices, nodes, reconcile, locks),
     )
 
 

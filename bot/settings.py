@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     data_dir: Path = Path("data")
     encryption_key: SecretStr | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    alerts_chat_id: int | None = None
+    health_interval: int = Field(default=60, ge=10, le=3600)
+    health_failures: int = Field(default=3, ge=1, le=100)
+    reconcile_interval: int = Field(default=600, ge=60, le=86400)
     default_dns: str = "1.1.1.1, 1.0.0.1"
     node_connect_timeout: float = Field(default=10.0, gt=0, le=300)
     node_command_timeout: float = Field(default=30.0, gt=0, le=3600)

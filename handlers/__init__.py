@@ -5,10 +5,18 @@ from __future__ import annotations
 from aiogram import Dispatcher, Router
 from aiogram.filters import ExceptionTypeFilter
 
-from handlers import admin, config, errors, fallback, server, start, status
+from handlers import admin, admin_nodes, config, errors, fallback, server, start, status
 from services.errors import ServiceError
 
-ROUTERS = (start.router, config.router, server.router, status.router, admin.router, fallback.router)
+ROUTERS = (
+    start.router,
+    config.router,
+    server.router,
+    status.router,
+    admin.router,
+    admin_nodes.router,
+    fallback.router,
+)
 
 
 def setup(dispatcher: Dispatcher) -> None:

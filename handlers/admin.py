@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, Filter, or_f
+from aiogram.filters import Command, CommandObject, or_f
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.i18n import Translator
 from handlers.common import display_name, esc, format_ago, format_date, notify
+from handlers.filters import ADMIN_COMMANDS, IsAdmin
 from keyboards.callbacks import GrantCD, UsersPageCD
 from keyboards.menus import users_pages
 from services.devices import DeviceService, handshake_age
@@ -18,12 +19,6 @@ from services.users import MAX_GRANT_DAYS, TELEGRAM_ID_MAX, UserService
 router = Router(name=__name__)
 
 USERS_PER_PAGE = 10
-ADMIN_COMMANDS = ("add_user", "users", "nodes")
-
-
-class IsAdmin(Filter):
-    async def __call__(self, event: object, is_admin: bool) -> bool:
-        return is_admin
 
 
 @router.message(Command(*ADMIN_COMMANDS), ~IsAdmin())

@@ -9,25 +9,19 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator_for
+from handlers.filters import ADMIN_COMMANDS
 
 log = logging.getLogger(__name__)
 
-USER_COMMANDS = {
-    "start": "cmd-start",
-    "get_config": "cmd-get-config",
-    "server": "cmd-server",
-    "status": "cmd-status",
-    "regen": "cmd-regen",
-    "language": "cmd-language",
-    "help": "cmd-help",
-}
-ADMIN_COMMANDS = {"add_user": "cmd-add-user", "users": "cmd-users", "nodes": "cmd-nodes"}
+USER_COMMANDS = ("start", "get_config", "server", "status", "regen", "language", "help")
 
 
 def command_list(language: str, *, admin: bool = False) -> list[BotCommand]:
     t = translator_for(language)
-    names = USER_COMMANDS | ADMIN_COMMANDS if admin else USER_COMMANDS
-    return [BotCommand(command=name, description=t(key)) for name, key in names.items()]
+    names = USER_COMMANDS + ADMIN_COMMANDS if admin else USER_COMMANDS
+    return [
+        BotCommand(command=name, description=t(f"cmd-{name.replace('_', '-')}")) for name in names
+    ]
 
 
 async def set_commands(bot: Bot) -> None:

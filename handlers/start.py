@@ -8,9 +8,9 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.commands import set_admin_commands
 from bot.db.models import User
 from bot.i18n import LANGUAGES, Translator, translator_for
+from handlers.commands import set_admin_commands
 from handlers.common import display_name, esc, format_date, notify
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
 from keyboards.menus import grant_access, languages, main_menu

@@ -33,6 +33,8 @@ class ServerOption(Protocol):
     def label(self) -> str: ...
     @property
     def devices(self) -> int: ...
+    @property
+    def load_percent(self) -> int | None: ...
 
 
 def main_menu(t: Tr) -> InlineKeyboardMarkup:
@@ -52,10 +54,10 @@ def servers(
     builder = InlineKeyboardBuilder()
     for option in options:
         key = "server-button-current" if option.id == current_node_id else "server-button"
-        builder.button(
-            text=t(key, label=option.label, devices=option.devices),
-            callback_data=ServerCD(node_id=option.id),
-        )
+        text = t(key, label=option.label, devices=option.devices)
+        if option.load_percent is not None:
+            text = t("server-button-load", button=text, load=str(option.load_percent))
+        builder.button(text=text, callback_data=ServerCD(node_id=option.id))
     builder.adjust(1)
     return builder.as_markup()
 

@@ -1,21 +1,24 @@
-"""Tunnel addresses: the first free one in a node's subnet, and its IPv6 twin."""
+"""Tunnel addresses: free ones in a node's subnet, in order, and their IPv6 twins."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 from services.errors import NodeFull
 
 
-def first_free_address(server_address4: str, used: Collection[str]) -> str:
-    """The lowest host address of the server's subnet that neither the server nor a device holds."""
+def free_addresses(server_address4: str, used: Collection[str]) -> Iterator[str]:
+    """Addresses of the server's subnet held by neither the server nor a device, lowest first."""
     interface = ipaddress.IPv4Interface(server_address4)
     taken = {ipaddress.IPv4Address(address) for address in used}
     taken.add(interface.ip)
-    for host in interface.network.hosts():
-        if host not in taken:
-            return str(host)
+    return (str(host) for host in interface.network.hosts() if host not in taken)
+
+
+def first_free_address(server_address4: str, used: Collection[str]) -> str:
+    for address in free_addresses(server_address4, used):
+        return address
     raise NodeFull()
 
 

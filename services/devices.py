@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
 from bot.db.cipher import SecretCipher
-from bot.db.models import Device, Node, NodeStatus, User
+from bot.db.models import Device, Node, NodeHealth, NodeStatus, User
 from nodes import NodeError, PeerSpec, PeerState, WireGuard
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from services.addresses import first_free_address, twin_address6
 from services.clientconfig import ClientConfig
 from services.clock import Clock, system_clock
 from services.errors import NoAccess, NodeFull, NodeNotFound, NodeUnavailable, NoDevice, NoNodes
+from services.locks import NodeLocks
 from services.nodes import target_of
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,13 @@ class DeviceService:
         sessions: async_sessionmaker[AsyncSession],
         wireguard: WireGuard,
         cipher: SecretCipher,
+        node_locks: NodeLocks,
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
         self._wireguard = wireguard
         self._cipher = cipher
+        self._node_locks = node_locks
         self._clock = clock
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -85,20 +88,20 @@ class DeviceService:
             if device is None:
                 raise NoDevice()
             keys = _Keys.fresh()
-            old_public = device.public_key
             target = target_of(device.node)
-            try:
-                await self._wireguard.remove_peer(target, old_public)
-                await self._wireguard.add_peer(
-                    target, PeerSpec(keys.public, keys.preshared, _allowed_ips(device))
-                )
-            except NodeError as error:
-                log.warning("regenerate for device %s failed: %s", device.id, error)
-                await self._restore_peer(device)
-                raise NodeUnavailable(node=device.node.name) from error
-            async with self._sessions.begin() as session:
-                stored = await session.get_one(Device, device.id)
-                self._store_keys(stored, keys)
+            async with self._node_locks(device.node_id):
+                try:
+                    await self._wireguard.remove_peer(target, device.public_key)
+                    await self._wireguard.add_peer(
+                        target, PeerSpec(keys.public, keys.preshared, allowed_ips(device))
+                    )
+                except NodeError as error:
+                    log.warning("regenerate for device %s failed: %s", device.id, error)
+                    await self._restore_peer(device)
+                    raise NodeUnavailable(node=device.node.name) from error
+                async with self._sessions.begin() as session:
+                    stored = await session.get_one(Device, device.id)
+                    self._store_keys(stored, keys)
             self._store_keys(device, keys)
             return self._config(device)
 
@@ -119,19 +122,21 @@ class DeviceService:
 
     async def _move(self, device: Device, node: Node) -> None:
         old_node, old_address4, old_address6 = device.node, device.address4, device.address6
-        await self._allocate(node, device)
-        device.node = node
+        async with self._node_locks(node.id):
+            await self._allocate(node, device)
+            device.node = node
+            try:
+                await self._wireguard.add_peer(target_of(node), self._peer_spec(device))
+            except NodeError as error:
+                log.warning("moving device %s to %s failed: %s", device.id, node.name, error)
+                async with self._sessions.begin() as session:
+                    stored = await session.get_one(Device, device.id)
+                    stored.node_id, stored.address4 = old_node.id, old_address4
+                    stored.address6 = old_address6
+                raise NodeUnavailable(node=node.name) from error
         try:
-            await self._wireguard.add_peer(target_of(node), self._peer_spec(device))
-        except NodeError as error:
-            log.warning("moving device %s to %s failed: %s", device.id, node.name, error)
-            async with self._sessions.begin() as session:
-                stored = await session.get_one(Device, device.id)
-                stored.node_id, stored.address4 = old_node.id, old_address4
-                stored.address6 = old_address6
-            raise NodeUnavailable(node=node.name) from error
-        try:
-            await self._wireguard.remove_peer(target_of(old_node), device.public_key)
+            async with self._node_locks(old_node.id):
+                await self._wireguard.remove_peer(target_of(old_node), device.public_key)
         except NodeError as error:
             log.warning("old peer of device %s stays on %s: %s", device.id, old_node.name, error)
 
@@ -166,6 +171,11 @@ class DeviceService:
                 live.update((peer.public_key, peer) for peer in result)
         return live, failed
 
+    async def config_of_device(self, device_id: int) -> ClientConfig:
+        async with self._sessions() as session:
+            device = await session.get_one(Device, device_id, options=[joinedload(Device.node)])
+        return self._config(device)
+
     async def require_access(self, user_id: int) -> None:
         """Raise NoAccess unless the user may connect now."""
         await self._user_with_access(user_id)
@@ -192,45 +202,60 @@ class DeviceService:
             )
 
     async def _enabled_node(self, node_id: int) -> Node:
+        """A node that takes users: enabled, and not down by the last probes."""
         async with self._sessions() as session:
-            node = await session.get(Node, node_id)
-        if node is None or node.status is not NodeStatus.ENABLED:
+            row = (
+                await session.execute(
+                    select(Node, NodeHealth.up)
+                    .outerjoin(NodeHealth, NodeHealth.node_id == Node.id)
+                    .where(Node.id == node_id)
+                )
+            ).first()
+        if row is None or row[0].status is not NodeStatus.ENABLED or row[1] is False:
             raise NodeNotFound()
-        return node
+        return row[0]
 
     async def _pick_node(self, preferred_node_id: int | None) -> Node:
-        """The user's chosen node if it takes users, else the enabled node with fewest devices."""
+        """The user's chosen node if it takes users, else the least loaded node that does,
+        in the chosen node's region when there is one there."""
+        preferred_region = None
         if preferred_node_id is not None:
             try:
                 return await self._enabled_node(preferred_node_id)
             except NodeNotFound:
-                pass
+                async with self._sessions() as session:
+                    chosen = await session.get(Node, preferred_node_id)
+                preferred_region = chosen.region if chosen else None
         async with self._sessions() as session:
-            node = await session.scalar(
+            query = (
                 select(Node)
                 .outerjoin(Device, Device.node_id == Node.id)
+                .outerjoin(NodeHealth, NodeHealth.node_id == Node.id)
                 .where(Node.status == NodeStatus.ENABLED)
+                .where(NodeHealth.up.is_(None) | NodeHealth.up)
                 .group_by(Node.id)
                 .order_by(func.count(Device.id), Node.name)
-                .limit(1)
             )
-        if node is None:
+            candidates = (await session.scalars(query)).all()
+        in_region = [node for node in candidates if node.region == preferred_region]
+        if not candidates:
             raise NoNodes()
-        return node
+        return (in_region or list(candidates))[0]
 
     async def _create(self, user_id: int, node: Node, keys: _Keys) -> Device:
         """Reserve an address in the database, then add the peer; undo the row if the node fails."""
         device = Device(user_id=user_id, created_at=self._clock())
         self._store_keys(device, keys)
-        await self._allocate(node, device)
-        device.node = node
-        try:
-            await self._wireguard.add_peer(target_of(node), self._peer_spec(device))
-        except NodeError as error:
-            log.warning("adding device %s to %s failed: %s", device.id, node.name, error)
-            async with self._sessions.begin() as session:
-                await session.delete(await session.get_one(Device, device.id))
-            raise NodeUnavailable(node=node.name) from error
+        async with self._node_locks(node.id):
+            await self._allocate(node, device)
+            device.node = node
+            try:
+                await self._wireguard.add_peer(target_of(node), self._peer_spec(device))
+            except NodeError as error:
+                log.warning("adding device %s to %s failed: %s", device.id, node.name, error)
+                async with self._sessions.begin() as session:
+                    await session.delete(await session.get_one(Device, device.id))
+                raise NodeUnavailable(node=node.name) from error
         return device
 
     async def _allocate(self, node: Node, device: Device) -> None:
@@ -281,14 +306,14 @@ class DeviceService:
 
     def _peer_spec(self, device: Device) -> PeerSpec:
         preshared = self._cipher.decrypt(device.preshared_key_enc, PRESHARED_KEY)
-        return PeerSpec(device.public_key, preshared, _allowed_ips(device))
+        return PeerSpec(device.public_key, preshared, allowed_ips(device))
 
     def _config(self, device: Device) -> ClientConfig:
         node = device.node
         return ClientConfig(
             node_name=node.name,
             private_key=self._cipher.decrypt(device.private_key_enc, PRIVATE_KEY),
-            addresses=_allowed_ips(device),
+            addresses=allowed_ips(device),
             dns=node.dns,
             mtu=node.mtu,
             server_public_key=node.public_key,
@@ -297,7 +322,7 @@ class DeviceService:
         )
 
 
-def _allowed_ips(device: Device) -> tuple[str, ...]:
+def allowed_ips(device: Device) -> tuple[str, ...]:
     """The device's tunnel addresses: a /32 and, on a dual-stack node, a /128."""
     if device.address6:
         return (f"{device.address4}/32", f"{device.address6}/128")

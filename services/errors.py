@@ -39,6 +39,12 @@ class NodeNotFound(ServiceError):
     key = "error-node-not-found"
 
 
+class NodeKeyUnknown(ServiceError):
+    """The node's server private key is not in the database, so it cannot be rebuilt."""
+
+    key = "error-node-key-unknown"
+
+
 class NoDevice(ServiceError):
     key = "error-no-device"
 

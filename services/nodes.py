@@ -1,19 +1,27 @@
-"""Nodes: adopting a running WireGuard server, listing nodes with their load, checking them."""
+"""Nodes: adding (adopt or bootstrap), restoring, listing with their load, checking them."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Device, Node, NodeStatus
+from bot.db.cipher import SecretCipher
+from bot.db.models import Device, Node, NodeHealth, NodeStatus
 from nodes import NodeError, NodeLoad, NodeTarget, SshPool, WireGuard
-from services.errors import InvalidInput, NodeNotFound
+from nodes.bootstrap import InterfacePlan, bootstrap
+from nodes.keys import generate_private_key
+from services.errors import InvalidInput, NodeKeyUnknown, NodeNotFound
+
+SERVER_KEY = "server_private_key"
+Progress = Callable[[str], Awaitable[None]]
+SshAddress = tuple[str, str, int]  # user, host, port
 
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,14}$")
 INTERFACE_NAME = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
@@ -39,6 +47,7 @@ class NodeChoice:
     name: str
     region: str
     devices: int
+    load_percent: int | None = None
 
     @property
     def label(self) -> str:
@@ -46,7 +55,7 @@ class NodeChoice:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeHealth:
+class NodeCheck:
     """What an admin sees of a node right now."""
 
     node: Node
@@ -59,6 +68,8 @@ class NodeHealth:
 
 @dataclass(frozen=True, slots=True)
 class NewNode:
+    """A node to add; the subnet and port are used only when the node needs a bootstrap."""
+
     name: str
     ssh_host: str
     ssh_port: int = 22
@@ -68,6 +79,9 @@ class NewNode:
     region: str = ""
     dns: str = "1.1.1.1, 1.0.0.1"
     mtu: int = 1420
+    listen_port: int = 51820
+    subnet4: str = "10.8.0.1/24"
+    subnet6: str | None = None
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first field that is wrong."""
@@ -81,6 +95,9 @@ class NewNode:
             "region": len(self.region) <= 64 and self.region.isprintable(),
             "dns": _valid_dns(self.dns),
             "mtu": 1280 <= self.mtu <= 1500,
+            "listen_port": 0 < self.listen_port < 65536,
+            "subnet4": _valid_interface(self.subnet4, 4),
+            "subnet6": self.subnet6 is None or _valid_interface(self.subnet6, 6),
         }
         for field, ok in checks.items():
             if not ok:
@@ -92,6 +109,35 @@ def _valid_endpoint(endpoint: str) -> bool:
     return bool(sep and HOST.match(host) and port.isdigit() and 0 < int(port) < 65536)
 
 
+def parse_ssh_address(text: str) -> SshAddress:
+    """`ssh://USER@HOST[:PORT]` into (user, host, port); InvalidInput for anything else."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port or 22
+    except ValueError:
+        raise InvalidInput(field="ssh") from None
+    if parts.scheme != "ssh" or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise InvalidInput(field="ssh")
+    user = parts.username or "root"
+    if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user) or not HOST.match(parts.hostname):
+        raise InvalidInput(field="ssh")
+    return user, parts.hostname, port
+
+
+def _valid_interface(text: str, version: int) -> bool:
+    """An address with its prefix, like 10.8.0.1/24, leaving room for clients."""
+    try:
+        interface = ipaddress.ip_interface(text)
+    except ValueError:
+        return False
+    limit = 30 if version == 4 else 126
+    return (
+        interface.version == version
+        and interface.network.prefixlen <= limit
+        and interface.ip != interface.network.network_address
+    )
+
+
 def _valid_dns(dns: str) -> bool:
     try:
         return all(ipaddress.ip_address(part.strip()) for part in dns.split(","))
@@ -101,14 +147,20 @@ def _valid_dns(dns: str) -> bool:
 
 class NodeService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], pool: SshPool, wireguard: WireGuard
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pool: SshPool,
+        wireguard: WireGuard,
+        cipher: SecretCipher,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
         self._wireguard = wireguard
+        self._cipher = cipher
 
-    async def adopt(self, new: NewNode) -> Node:
-        """Pin the node's host key, read its running interface and store it as enabled."""
+    async def add(self, new: NewNode, progress: Progress | None = None) -> Node:
+        """Pin the node's host key, then adopt its running interface or bootstrap it, and store
+        it enabled with its server key encrypted."""
         new.validate()
         async with self._sessions() as session:
             if await session.scalar(select(Node.id).where(Node.name == new.name)) is not None:
@@ -122,7 +174,20 @@ class NodeService:
             host_key=host_key,
             interface=new.interface,
         )
-        info = await self._wireguard.interface(target)
+        if (await self._wireguard.probe(target)).interface_up:
+            info = await self._wireguard.interface(target)
+            private_key = await self._wireguard.private_key(target)
+        else:
+            private_key = generate_private_key()
+            plan = InterfacePlan(
+                interface=new.interface,
+                private_key=private_key,
+                listen_port=new.listen_port,
+                address4=new.subnet4,
+                address6=new.subnet6,
+                mtu=new.mtu,
+            )
+            info = await bootstrap(self._pool, target, plan, progress=progress)
         v4 = [a for a in info.addresses if a.version == 4 and a.network.num_addresses >= 4]
         v6 = [a for a in info.addresses if a.version == 6 and not a.ip.is_link_local]
         if not v4:
@@ -137,14 +202,52 @@ class NodeService:
             interface=new.interface,
             endpoint=new.endpoint or f"{_bare_host(new.ssh_host)}:{info.listen_port}",
             public_key=info.public_key,
+            private_key_enc=self._cipher.encrypt(private_key, SERVER_KEY),
             listen_port=info.listen_port,
             server_address4=str(v4[0]),
             server_address6=str(v6[0]) if v6 else None,
             dns=new.dns,
             mtu=new.mtu,
+            status=NodeStatus.ENABLED,
         )
         async with self._sessions.begin() as session:
             session.add(node)
+        return node
+
+    async def restore(
+        self, name: str, address: SshAddress | None = None, progress: Progress | None = None
+    ) -> Node:
+        """Rebuild a wiped or replaced machine with the node's stored key, port and subnet;
+        its peers come back with the reconcile that follows."""
+        async with self._sessions() as session:
+            node = await session.scalar(select(Node).where(Node.name == name))
+        if node is None:
+            raise NodeNotFound(node=name)
+        if node.private_key_enc is None:
+            raise NodeKeyUnknown(node=name)
+        if address is not None:
+            node.ssh_user, node.ssh_host, node.ssh_port = address
+        node.host_key = await self._pool.scan_host_key(node.ssh_host, node.ssh_port, name=name)
+        self._pool.drop(name)
+        plan = InterfacePlan(
+            interface=node.interface,
+            private_key=self._cipher.decrypt(node.private_key_enc, SERVER_KEY),
+            listen_port=node.listen_port,
+            address4=node.server_address4,
+            address6=node.server_address6,
+            mtu=node.mtu,
+        )
+        info = await bootstrap(self._pool, target_of(node), plan, progress=progress)
+        if info.public_key != node.public_key:
+            raise NodeError(name, "the restored interface has a different public key")
+        async with self._sessions.begin() as session:
+            stored = await session.get_one(Node, node.id)
+            stored.ssh_user, stored.ssh_host, stored.ssh_port = (
+                node.ssh_user,
+                node.ssh_host,
+                node.ssh_port,
+            )
+            stored.host_key = node.host_key
         return node
 
     async def all(self) -> Sequence[Node]:
@@ -166,27 +269,43 @@ class NodeService:
             return {node_id: count for node_id, count in rows.all()}
 
     async def choices(self) -> list[NodeChoice]:
-        """Enabled nodes for a user to pick, least loaded first."""
+        """Enabled nodes that are not down, for a user to pick, least loaded first."""
         counts = await self.device_counts()
-        nodes = [node for node in await self.all() if node.status is NodeStatus.ENABLED]
-        choices = [NodeChoice(n.id, n.name, n.region, counts.get(n.id, 0)) for n in nodes]
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Node, NodeHealth)
+                .outerjoin(NodeHealth, NodeHealth.node_id == Node.id)
+                .where(Node.status == NodeStatus.ENABLED)
+            )
+            nodes = rows.all()
+        choices = [
+            NodeChoice(
+                node.id,
+                node.name,
+                node.region,
+                counts.get(node.id, 0),
+                health.load_percent if health and health.checked_at else None,
+            )
+            for node, health in nodes
+            if health is None or health.up
+        ]
         return sorted(choices, key=lambda choice: (choice.devices, choice.name))
 
-    async def health(self) -> list[NodeHealth]:
+    async def health(self) -> list[NodeCheck]:
         """Every node checked over SSH at once: reachable, live peers, load."""
         counts = await self.device_counts()
         nodes = await self.all()
         return list(await asyncio.gather(*(self._check(n, counts.get(n.id, 0)) for n in nodes)))
 
-    async def _check(self, node: Node, devices: int) -> NodeHealth:
+    async def _check(self, node: Node, devices: int) -> NodeCheck:
         target = target_of(node)
         try:
             peers, load = await asyncio.gather(
                 self._wireguard.peers(target), self._wireguard.load(target)
             )
         except NodeError as error:
-            return NodeHealth(node, devices, False, None, None, error.reason)
-        return NodeHealth(node, devices, True, len(peers), load, None)
+            return NodeCheck(node, devices, False, None, None, error.reason)
+        return NodeCheck(node, devices, True, len(peers), load, None)
 
 
 def _bare_host(host: str) -> str:

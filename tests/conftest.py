@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.app import create_bot, create_dispatcher
 from bot.container import Services, open_services
 from bot.db.models import Device, Node, User
+from bot.notifier import TelegramNotifier
 from bot.settings import Settings, load_settings
 from tests.fakes.nodes import FakeWireGuard
 from tests.fakes.telegram_api import FakeTelegram
@@ -122,6 +123,7 @@ async def app(tmp_path: Path, telegram: FakeTelegram) -> AsyncIterator[App]:
     wireguard = FakeWireGuard()
     services = await open_services(settings, clock=clock, wireguard=wireguard)  # type: ignore[arg-type]
     bot = create_bot(settings)
+    services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
     dispatcher = create_dispatcher(services)
     yield App(telegram, services, bot, dispatcher, wireguard, clock, settings)
     await bot.session.close()

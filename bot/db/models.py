@@ -130,6 +130,7 @@ class Node(Base):
     listen_port: Mapped[int]
     server_address4: Mapped[str] = mapped_column(String(18))
     server_address6: Mapped[str | None] = mapped_column(String(43))
+    private_key_enc: Mapped[str | None] = mapped_column(Text)
     dns: Mapped[str] = mapped_column(String(255), default="1.1.1.1, 1.0.0.1")
     mtu: Mapped[int] = mapped_column(default=1420)
     status: Mapped[NodeStatus] = mapped_column(
@@ -140,6 +141,36 @@ class Node(Base):
     @property
     def label(self) -> str:
         return f"{self.name} · {self.region}" if self.region else self.name
+
+
+class NodeHealth(Base):
+    """The latest probe of a node and the alert state derived from the probes."""
+
+    __tablename__ = "node_health"
+
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    up: Mapped[bool] = mapped_column(default=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    alerted: Mapped[bool] = mapped_column(default=False)
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    error: Mapped[str | None] = mapped_column(String(300))
+    interface_up: Mapped[bool] = mapped_column(default=False)
+    load1: Mapped[float] = mapped_column(default=0.0)
+    cpus: Mapped[int] = mapped_column(default=1)
+    mem_total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    mem_available_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    peers: Mapped[int] = mapped_column(default=0)
+    recent_handshakes: Mapped[int] = mapped_column(default=0)
+    rx_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    tx_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_seconds: Mapped[float] = mapped_column(default=0.0)
+    reconcile_changes: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def load_percent(self) -> int:
+        return round(100 * self.load1 / max(self.cpus, 1))
 
 
 class Device(Base):
@@ -159,6 +190,28 @@ class Device(Base):
     address4: Mapped[str] = mapped_column(String(15))
     address6: Mapped[str | None] = mapped_column(String(39))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    rx_base: Mapped[int] = mapped_column(BigInteger, default=0)
+    tx_base: Mapped[int] = mapped_column(BigInteger, default=0)
+    rx_seen: Mapped[int] = mapped_column(BigInteger, default=0)
+    tx_seen: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_handshake_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     user: Mapped[User] = relationship(lazy="raise")
     node: Mapped[Node] = relationship(lazy="raise")
+
+    @property
+    def rx_total(self) -> int:
+        """Bytes the node received from this device, across node restarts."""
+        return self.rx_base + self.rx_seen
+
+    @property
+    def tx_total(self) -> int:
+        """Bytes the node sent to this device, across node restarts."""
+        return self.tx_base + self.tx_seen
+
+    def count_traffic(self, rx: int, tx: int) -> None:
+        """Take the node's counters; a counter that went down means the node restarted."""
+        if rx < self.rx_seen or tx < self.tx_seen:
+            self.rx_base += self.rx_seen
+            self.tx_base += self.tx_seen
+        self.rx_seen, self.tx_seen = rx, tx

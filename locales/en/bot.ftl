@@ -9,6 +9,11 @@ cmd-language = Language / Язык
 cmd-add-user = (admin) Grant access: /add_user ID [days]
 cmd-users = (admin) Users
 cmd-nodes = (admin) Servers
+cmd-add-node = (admin) Add a server: /add_node NAME ssh://root@HOST [region]
+cmd-reconcile = (admin) Bring a server in line with the database: /reconcile NAME
+cmd-restore-node = (admin) Restore a server: /restore_node NAME [ssh://…]
+cmd-migrate = (admin) Move everyone: /migrate FROM TO
+cmd-drain = (admin) Take a server out: /drain NAME
 
 # Start and menu
 start-welcome =
@@ -47,6 +52,7 @@ server-choose = Choose a server. In brackets: how many devices it serves now.
 server-current = Your server now: <b>{ $node }</b>.
 server-button = { $label } ({ $devices })
 server-button-current = ✅ { $label } ({ $devices })
+server-button-load = { $button } · CPU { $load }%
 server-moved = Done: you are on server <b>{ $node }</b>. Import the new config — the old one no longer works.
 server-same = You are already on server <b>{ $node }</b>.
 
@@ -147,3 +153,43 @@ ago-seconds = { $value } s
 ago-minutes = { $value } min
 ago-hours = { $value } h
 ago-days = { $value } d
+
+# Nodes (admin)
+add-node-usage =
+    Usage: <code>/add_node NAME ssh://root@HOST[:PORT] [region]</code>
+    NAME is a-z, 0-9 and “-”, up to 15 characters. A server with WireGuard up is adopted as it is; a bare one is set up: { $steps }.
+node-adding = 🛠 Adding server <b>{ $node }</b>…
+node-restoring = 🛠 Restoring server <b>{ $node }</b>…
+node-step = { $step ->
+    [check] checking the system
+    [packages] installing WireGuard
+    [forwarding] forwarding and BBR
+    [nat] NAT
+    [interface] WireGuard interface
+    [start] starting
+   *[other] { $step }
+}
+node-added =
+    ✅ Server <b>{ $node }</b> added.
+    Endpoint: <code>{ $endpoint }</code>, subnet: <code>{ $subnet }</code>
+    Public key: <code>{ $key }</code>
+node-add-failed = ❌ Server <b>{ $node }</b>: { $reason }
+node-restored = ✅ Server <b>{ $node }</b> restored ({ $endpoint }): { $peers } peers put back. Users' old configs work again.
+reconcile-usage = Usage: <code>/reconcile NAME</code>
+reconcile-clean = ✅ <b>{ $node }</b> matches the database; nothing had to change.
+reconcile-failed = ❌ Could not reconcile <b>{ $node }</b>: { $reason }
+admin-reconcile-changed = 🔧 <b>{ $node }</b> brought in line with the database: { $added } added, { $removed } removed, { $fixed } fixed.
+restore-usage = Usage: <code>/restore_node NAME [ssh://root@NEW_HOST]</code>
+migrate-usage = Usage: <code>/migrate FROM TO</code>
+drain-usage = Usage: <code>/drain NAME</code> — no new users go there, and the current ones move.
+moving = 🚚 Moving users: { $source } → { $target }…
+moved-report = ✅ { $source } → { $target }: { $moved } moved, { $delivered } got their config, { $undelivered } not delivered.
+moved-old-peers-left = ⚠️ { $source } is not answering: reconcile removes the old peers when it is back.
+moved-notice = 🔄 We moved you to server <b>{ $node }</b>. Import the new config — the old one stops working soon.
+admin-node-unknown = There is no server <b>{ $node }</b>. The list: /nodes
+admin-move-invalid = Cannot move like that: name two different servers, and the second must be enabled.
+admin-node-unreachable = ❌ Server <b>{ $node }</b> is unreachable; nothing was changed.
+admin-target-full = ❌ Server <b>{ $node }</b> does not have enough addresses; nothing was changed.
+error-node-key-unknown = Server <b>{ $node }</b> has no stored key, so it cannot be rebuilt with the same key. Add it again.
+admin-node-down = 🔴 Server <b>{ $node }</b> is down ({ $failures } checks in a row): { $reason }
+admin-node-recovered = 🟢 Server <b>{ $node }</b> is back.

@@ -9,6 +9,11 @@ cmd-language = Язык / Language
 cmd-add-user = (админ) Выдать доступ: /add_user ID [дни]
 cmd-users = (админ) Пользователи
 cmd-nodes = (админ) Серверы
+cmd-add-node = (админ) Добавить сервер: /add_node ИМЯ ssh://root@ХОСТ [регион]
+cmd-reconcile = (админ) Сверить сервер с базой: /reconcile ИМЯ
+cmd-restore-node = (админ) Восстановить сервер: /restore_node ИМЯ [ssh://…]
+cmd-migrate = (админ) Перенести всех: /migrate ОТКУДА КУДА
+cmd-drain = (админ) Вывести сервер: /drain ИМЯ
 
 # Start and menu
 start-welcome =
@@ -47,6 +52,7 @@ server-choose = Выберите сервер. В скобках — сколь�
 server-current = Сейчас ваш сервер: <b>{ $node }</b>.
 server-button = { $label } ({ $devices })
 server-button-current = ✅ { $label } ({ $devices })
+server-button-load = { $button } · CPU { $load }%
 server-moved = Готово: вы на сервере <b>{ $node }</b>. Импортируйте новую конфигурацию — старая больше не работает.
 server-same = Вы уже на сервере <b>{ $node }</b>.
 
@@ -147,3 +153,43 @@ ago-seconds = { $value } с
 ago-minutes = { $value } мин
 ago-hours = { $value } ч
 ago-days = { $value } дн
+
+# Nodes (admin)
+add-node-usage =
+    Использование: <code>/add_node ИМЯ ssh://root@ХОСТ[:ПОРТ] [регион]</code>
+    ИМЯ — a-z, 0-9 и «-», до 15 символов. Сервер с поднятым WireGuard будет подключён как есть, голый — настроен: { $steps }.
+node-adding = 🛠 Добавляю сервер <b>{ $node }</b>…
+node-restoring = 🛠 Восстанавливаю сервер <b>{ $node }</b>…
+node-step = { $step ->
+    [check] проверка системы
+    [packages] установка WireGuard
+    [forwarding] пересылка пакетов и BBR
+    [nat] NAT
+    [interface] интерфейс WireGuard
+    [start] запуск
+   *[other] { $step }
+}
+node-added =
+    ✅ Сервер <b>{ $node }</b> добавлен.
+    Точка входа: <code>{ $endpoint }</code>, подсеть: <code>{ $subnet }</code>
+    Публичный ключ: <code>{ $key }</code>
+node-add-failed = ❌ Сервер <b>{ $node }</b>: { $reason }
+node-restored = ✅ Сервер <b>{ $node }</b> восстановлен ({ $endpoint }): возвращено пиров — { $peers }. Старые конфигурации пользователей снова работают.
+reconcile-usage = Использование: <code>/reconcile ИМЯ</code>
+reconcile-clean = ✅ <b>{ $node }</b> совпадает с базой, ничего менять не пришлось.
+reconcile-failed = ❌ Не удалось сверить <b>{ $node }</b>: { $reason }
+admin-reconcile-changed = 🔧 <b>{ $node }</b> сверен с базой: добавлено { $added }, удалено { $removed }, исправлено { $fixed }.
+restore-usage = Использование: <code>/restore_node ИМЯ [ssh://root@НОВЫЙ_ХОСТ]</code>
+migrate-usage = Использование: <code>/migrate ОТКУДА КУДА</code>
+drain-usage = Использование: <code>/drain ИМЯ</code> — новые пользователи туда не попадут, текущие переедут.
+moving = 🚚 Переношу пользователей: { $source } → { $target }…
+moved-report = ✅ { $source } → { $target }: перенесено { $moved }, конфигурацию получили { $delivered }, не доставлено { $undelivered }.
+moved-old-peers-left = ⚠️ { $source } не отвечает: старые пиры уберёт сверка, когда он вернётся.
+moved-notice = 🔄 Мы перенесли вас на сервер <b>{ $node }</b>. Импортируйте новую конфигурацию — старая скоро перестанет работать.
+admin-node-unknown = Сервера <b>{ $node }</b> нет. Список: /nodes
+admin-move-invalid = Так перенести нельзя: укажите два разных сервера, и второй должен быть включён.
+admin-node-unreachable = ❌ Сервер <b>{ $node }</b> недоступен, ничего не изменено.
+admin-target-full = ❌ На сервере <b>{ $node }</b> не хватит адресов, ничего не изменено.
+error-node-key-unknown = У сервера <b>{ $node }</b> нет сохранённого ключа — восстановить его с тем же ключом нельзя. Добавьте его заново.
+admin-node-down = 🔴 Сервер <b>{ $node }</b> недоступен ({ $failures } проверки подряд): { $reason }
+admin-node-recovered = 🟢 Сервер <b>{ $node }</b> снова в строю.

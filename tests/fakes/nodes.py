@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from nodes import InterfaceInfo, NodeError, NodeLoad, NodeTarget, PeerSpec, PeerState
 from nodes.keys import generate_private_key, public_key
+from nodes.probe import Probe
+from nodes.reconcile import ReconcilePlan, plan_reconcile
 
 
 @dataclass
 class FakeNode:
+    private_key: str
     public_key: str
     listen_port: int = 51820
     addresses: tuple[str, ...] = ("10.8.0.1/24",)
@@ -27,7 +31,8 @@ class FakeWireGuard:
         self.log: list[tuple[str, str, str]] = []
 
     def add_node(self, name: str, addresses: tuple[str, ...] = ("10.8.0.1/24",)) -> FakeNode:
-        node = FakeNode(public_key(generate_private_key()), addresses=addresses)
+        private = generate_private_key()
+        node = FakeNode(private, public_key(private), addresses=addresses)
         self.nodes[name] = node
         return node
 
@@ -67,6 +72,26 @@ class FakeWireGuard:
             node.handshakes.get(key) or PeerState(key, None, spec.allowed_ips, None, 0, 0)
             for key, spec in node.peers.items()
         ]
+
+    async def private_key(self, target: NodeTarget) -> str:
+        return self._node(target).private_key
+
+    async def reconcile(self, target: NodeTarget, desired: Iterable[PeerSpec]) -> ReconcilePlan:
+        node = self._node(target)
+        wanted = tuple(desired)
+        actual = [
+            PeerState(key, None, spec.allowed_ips, None, 0, 0, spec.preshared_key)
+            for key, spec in node.peers.items()
+        ]
+        plan = plan_reconcile(wanted, actual)
+        node.peers.clear()
+        node.peers.update((peer.public_key, peer) for peer in wanted)
+        self.log.append((target.name, "reconcile", plan.summary()))
+        return plan
+
+    async def probe(self, target: NodeTarget) -> Probe:
+        self._node(target)
+        return Probe(True, 0.5, 2, 2 << 30, 1 << 30, tuple(await self.peers(target)), 0.01)
 
     async def load(self, target: NodeTarget) -> NodeLoad:
         self._node(target)

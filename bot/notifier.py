@@ -1,0 +1,46 @@
+"""Telegram side of services.notify.Notifier: alerts to admins, configs to users."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+
+from bot.i18n import DEFAULT_LANGUAGE, translator_for
+from handlers.common import esc, notify, send_config
+from services.clientconfig import ClientConfig
+from services.users import UserService
+
+log = logging.getLogger(__name__)
+
+
+class TelegramNotifier:
+    def __init__(self, bot: Bot, users: UserService, alerts_chat_id: int | None) -> None:
+        self._bot = bot
+        self._users = users
+        self._alerts_chat_id = alerts_chat_id
+
+    async def to_admins(self, key: str, **args: str) -> None:
+        """To the alerts chat when one is set, else to every admin in their language."""
+        safe = {name: esc(value) for name, value in args.items()}
+        if self._alerts_chat_id is None:
+            await notify(self._bot, await self._users.admins(), key, None, **safe)
+            return
+        try:
+            await self._bot.send_message(
+                self._alerts_chat_id, translator_for(DEFAULT_LANGUAGE)(key, **safe)
+            )
+        except TelegramAPIError as error:
+            log.warning("alert %s not delivered to the alerts chat: %s", key, error.message)
+
+    async def send_config(self, user_id: int, key: str, config: ClientConfig, **args: str) -> bool:
+        user = await self._users.get(user_id)
+        t = translator_for(user.language if user else None)
+        try:
+            await self._bot.send_message(user_id, t(key, **{k: esc(v) for k, v in args.items()}))
+            await send_config(self._bot, user_id, config, t)
+        except TelegramAPIError as error:
+            log.info("config for %s not delivered: %s", user_id, error.message)
+            return False
+        return True

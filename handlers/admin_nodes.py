@@ -1,0 +1,231 @@
+"""Admin commands for nodes: /add_node with live progress, /reconcile, /restore_node,
+/migrate and /drain."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.i18n import Translator
+from handlers.common import esc
+from handlers.filters import IsAdmin
+from nodes import NodeError
+from nodes.bootstrap import BOOTSTRAP_STEPS
+from services.errors import (
+    InvalidInput,
+    NodeFull,
+    NodeKeyUnknown,
+    NodeNotFound,
+    NodeUnavailable,
+    ServiceError,
+)
+from services.moves import MoveReport, MoveService
+from services.nodes import NewNode, NodeService, parse_ssh_address
+from services.reconcile import ReconcileResult, ReconcileService
+
+router = Router(name=__name__)
+router.message.filter(IsAdmin())
+
+MAX_ARGUMENT = 200
+
+
+def arguments(command: CommandObject, least: int, most: int) -> list[str]:
+    text = command.args or ""
+    parts = text.split()
+    if len(text) > MAX_ARGUMENT or not least <= len(parts) <= most:
+        raise InvalidInput()
+    return parts
+
+
+class Progress:
+    """One message edited step by step while a node is set up."""
+
+    def __init__(self, bot: Bot, message: Message, t: Translator, title: str) -> None:
+        self._bot, self._message, self._t, self._title = bot, message, t, title
+        self._done: list[str] = []
+
+    async def step(self, step: str) -> None:
+        lines = [self._title, *(f"✅ {self._t('node-step', step=s)}" for s in self._done)]
+        lines.append(f"⏳ {self._t('node-step', step=step)}")
+        self._done.append(step)
+        await self._bot.edit_message_text(
+            "\n".join(lines), chat_id=self._message.chat.id, message_id=self._message.message_id
+        )
+
+    async def finish(self, text: str) -> None:
+        await self._bot.edit_message_text(
+            text, chat_id=self._message.chat.id, message_id=self._message.message_id
+        )
+
+
+@router.message(Command("add_node"))
+async def add_node(
+    message: Message, command: CommandObject, t: Translator, nodes: NodeService, bot: Bot
+) -> None:
+    try:
+        name, address, *region = arguments(command, 2, 6)
+        user, host, port = parse_ssh_address(address)
+        NewNode(
+            name=name, ssh_host=host, ssh_port=port, ssh_user=user, region=" ".join(region)
+        ).validate()
+    except InvalidInput:
+        await message.answer(t("add-node-usage", steps=", ".join(BOOTSTRAP_STEPS)))
+        return
+    title = t("node-adding", node=esc(name))
+    progress = Progress(bot, await message.answer(title), t, title)
+    try:
+        node = await nodes.add(
+            NewNode(
+                name=name, ssh_host=host, ssh_port=port, ssh_user=user, region=" ".join(region)
+            ),
+            progress=progress.step,
+        )
+    except NodeError as error:
+        await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
+        return
+    await progress.finish(
+        t(
+            "node-added",
+            node=esc(node.name),
+            endpoint=esc(node.endpoint),
+            subnet=esc(node.server_address4),
+            key=esc(node.public_key),
+        )
+    )
+
+
+@router.message(Command("reconcile"))
+async def reconcile_command(
+    message: Message, command: CommandObject, t: Translator, reconcile: ReconcileService
+) -> None:
+    try:
+        (name,) = arguments(command, 1, 1)
+    except InvalidInput:
+        await message.answer(t("reconcile-usage"))
+        return
+    try:
+        result = await reconcile.reconcile_named(name, report=False)
+    except ServiceError as error:
+        await message.answer(admin_error(t, error, name))
+        return
+    await message.answer(reconcile_text(t, result))
+
+
+def reconcile_text(t: Translator, result: ReconcileResult) -> str:
+    if result.error is not None or result.plan is None:
+        return t("reconcile-failed", node=esc(result.node), reason=esc(result.error or "?"))
+    if not result.plan.changed:
+        return t("reconcile-clean", node=esc(result.node))
+    return t(
+        "admin-reconcile-changed",
+        node=esc(result.node),
+        added=str(len(result.plan.add)),
+        removed=str(len(result.plan.remove)),
+        fixed=str(len(result.plan.update)),
+    )
+
+
+@router.message(Command("restore_node"))
+async def restore_node(
+    message: Message,
+    command: CommandObject,
+    t: Translator,
+    nodes: NodeService,
+    reconcile: ReconcileService,
+    bot: Bot,
+) -> None:
+    try:
+        name, *rest = arguments(command, 1, 2)
+        address = parse_ssh_address(rest[0]) if rest else None
+    except InvalidInput:
+        await message.answer(t("restore-usage"))
+        return
+    title = t("node-restoring", node=esc(name))
+    progress = Progress(bot, await message.answer(title), t, title)
+    try:
+        node = await nodes.restore(name, address, progress=progress.step)
+    except NodeError as error:
+        await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
+        return
+    except ServiceError as error:
+        await progress.finish(admin_error(t, error, name))
+        return
+    result = await reconcile.reconcile(node, report=False)
+    if result.error is not None or result.plan is None:
+        await progress.finish(reconcile_text(t, result))
+        return
+    await progress.finish(
+        t(
+            "node-restored",
+            node=esc(node.name),
+            endpoint=esc(node.endpoint),
+            peers=str(len(result.plan.add)),
+        )
+    )
+
+
+@router.message(Command("migrate"))
+async def migrate(
+    message: Message, command: CommandObject, t: Translator, moves: MoveService
+) -> None:
+    try:
+        source, target = arguments(command, 2, 2)
+    except InvalidInput:
+        await message.answer(t("migrate-usage"))
+        return
+    await message.answer(t("moving", source=esc(source), target=esc(target)))
+    try:
+        report = await moves.migrate(source, target)
+    except ServiceError as error:
+        await message.answer(admin_error(t, error, target))
+        return
+    await message.answer(move_text(t, report))
+
+
+@router.message(Command("drain"))
+async def drain(
+    message: Message, command: CommandObject, t: Translator, moves: MoveService
+) -> None:
+    try:
+        (name,) = arguments(command, 1, 1)
+    except InvalidInput:
+        await message.answer(t("drain-usage"))
+        return
+    try:
+        report = await moves.drain(name)
+    except ServiceError as error:
+        await message.answer(admin_error(t, error, name))
+        return
+    await message.answer(move_text(t, report))
+
+
+ADMIN_ERRORS: dict[type[ServiceError], str] = {
+    NodeNotFound: "admin-node-unknown",
+    InvalidInput: "admin-move-invalid",
+    NodeUnavailable: "admin-node-unreachable",
+    NodeFull: "admin-target-full",
+    NodeKeyUnknown: "error-node-key-unknown",
+}
+
+
+def admin_error(t: Translator, error: ServiceError, node: str) -> str:
+    """An admin's command refused: which node, and why, in words an operator acts on."""
+    key = ADMIN_ERRORS.get(type(error), error.key)
+    return t(key, node=esc(error.args_for_text.get("node", node)))
+
+
+def move_text(t: Translator, report: MoveReport) -> str:
+    lines = [
+        t(
+            "moved-report",
+            source=esc(report.source),
+            target=esc(report.target),
+            moved=str(report.moved),
+            delivered=str(report.delivered),
+            undelivered=str(report.undelivered),
+        )
+    ]
+    if not report.old_peers_removed:
+        lines.append(t("moved-old-peers-left", source=esc(report.source)))
+    return "\n".join(lines)

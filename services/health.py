@@ -1,0 +1,117 @@
+"""Node health: a probe per node stored in the database, alerts after repeated failures,
+one "recovered" message, and per-device traffic kept across node restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Device, Node, NodeHealth
+from nodes import NodeError, WireGuard
+from nodes.probe import Probe
+from services.clock import Clock, system_clock
+from services.nodes import target_of
+from services.notify import Notifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    node: str
+    checked_at: datetime
+    probe: Probe | None
+    error: str | None
+
+
+class HealthService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        wireguard: WireGuard,
+        failures_before_alert: int,
+        notifier: Notifier | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._sessions = sessions
+        self._wireguard = wireguard
+        self._failures_before_alert = failures_before_alert
+        self.notifier = notifier
+        self._clock = clock
+
+    async def probe_all(self) -> list[ProbeOutcome]:
+        """Probe every node at once, store the results, raise or clear alerts."""
+        async with self._sessions() as session:
+            nodes = (await session.scalars(select(Node).order_by(Node.name))).all()
+        outcomes = await asyncio.gather(*(self._probe(node) for node in nodes))
+        for node, outcome in zip(nodes, outcomes, strict=True):
+            await self._record(node, outcome)
+        return list(outcomes)
+
+    async def _probe(self, node: Node) -> ProbeOutcome:
+        try:
+            result = await self._wireguard.probe(target_of(node))
+        except NodeError as error:
+            return ProbeOutcome(node.name, self._clock(), None, error.reason)
+        return ProbeOutcome(node.name, self._clock(), result, None)
+
+    async def _record(self, node: Node, outcome: ProbeOutcome) -> None:
+        now = outcome.checked_at
+        healthy = outcome.probe is not None and outcome.probe.interface_up
+        error = outcome.error or (None if healthy else "WireGuard interface is down")
+        async with self._sessions.begin() as session:
+            health = await session.get(NodeHealth, node.id)
+            if health is None:
+                health = NodeHealth(node_id=node.id, failures=0, alerted=False, reconcile_changes=0)
+                session.add(health)
+            health.checked_at = now
+            health.error = error[:300] if error else None
+            if outcome.probe is not None:
+                _store_probe(health, outcome.probe, now)
+                await _count_traffic(session, node.id, outcome.probe)
+            health.failures = 0 if healthy else health.failures + 1
+            health.up = healthy or health.failures < self._failures_before_alert
+            alert = not health.up and not health.alerted
+            recovered = healthy and health.alerted
+            health.alerted = (health.alerted or alert) and not recovered
+        if self.notifier is None:
+            return
+        if alert:
+            await self.notifier.to_admins(
+                "admin-node-down",
+                node=node.name,
+                failures=str(health.failures),
+                reason=error or "?",
+            )
+        elif recovered:
+            await self.notifier.to_admins("admin-node-recovered", node=node.name)
+
+
+def _store_probe(health: NodeHealth, result: Probe, now: datetime) -> None:
+    health.interface_up = result.interface_up
+    health.load1 = result.load1
+    health.cpus = result.cpus
+    health.mem_total_bytes = result.mem_total_bytes
+    health.mem_available_bytes = result.mem_available_bytes
+    health.peers = len(result.peers)
+    health.recent_handshakes = result.recent_handshakes(now)
+    health.rx_bytes = result.rx_bytes
+    health.tx_bytes = result.tx_bytes
+    health.latency_seconds = result.latency_seconds
+
+
+async def _count_traffic(session: AsyncSession, node_id: int, result: Probe) -> None:
+    peers = {peer.public_key: peer for peer in result.peers}
+    devices = await session.scalars(select(Device).where(Device.node_id == node_id))
+    for device in devices:
+        peer = peers.get(device.public_key)
+        if peer is None:
+            continue
+        device.count_traffic(peer.rx_bytes, peer.tx_bytes)
+        if peer.latest_handshake is not None:
+            device.last_handshake_at = peer.latest_handshake

@@ -1,0 +1,15 @@
+"""What services need to tell people, without knowing Telegram: admins' alerts, users' configs."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from services.clientconfig import ClientConfig
+
+
+class Notifier(Protocol):
+    async def to_admins(self, key: str, **args: str) -> None:
+        """Send a text (a locale key and its arguments) to the alerts chat or every admin."""
+
+    async def send_config(self, user_id: int, key: str, config: ClientConfig, **args: str) -> bool:
+        """Send a user a text and their config; False when it could not be delivered."""
