@@ -7,7 +7,8 @@ import shlex
 from pathlib import Path
 
 from bench.probe import PROBE
-from nodes import NodeError, NodeTarget, SshPool, WireGuard
+from nodes import NodeError, NodeTarget, PeerSpec, SshPool, WireGuard
+from nodes.wireguard import _iface, _persist, add_peer_command, remove_peer_command
 
 STDERR_LIMIT = 300
 
@@ -93,7 +94,8 @@ class SshPerCommand(SshPool):
 
 
 class NaiveWireGuard(WireGuard):
-    """nodes.WireGuard's methods and exact command strings, each run by its own `ssh` process."""
+    """nodes.WireGuard's methods and exact command strings, each run by its own `ssh` process;
+    a peer change is `wg set ... && wg-quick save` in one command, one save per change."""
 
     def __init__(self, client_key_path: Path, known_hosts_dir: Path, *, limit: int = 8) -> None:
         self.transport = SshPerCommand(client_key_path, known_hosts_dir, limit=limit)
@@ -102,3 +104,11 @@ class NaiveWireGuard(WireGuard):
     def describe(self, target: NodeTarget) -> str:
         """The command line of one naive call, for the report."""
         return shlex.join(self.transport.argv(target, "wg show IFACE dump"))
+
+    async def add_peer(self, target: NodeTarget, peer: PeerSpec) -> None:
+        command = f"{add_peer_command(target, peer)} && {_persist(_iface(target))}"
+        await self.transport.run(target, command, stdin=peer.preshared_key + "\n")
+
+    async def remove_peer(self, target: NodeTarget, public_key: str) -> None:
+        command = f"{remove_peer_command(target, public_key)} && {_persist(_iface(target))}"
+        await self.transport.run(target, command)

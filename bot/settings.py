@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     alerts_chat_id: int | None = None
-    health_interval: int = Field(default=60, ge=10, le=3600)
+    health_interval: int = Field(default=60, ge=2, le=3600)
     health_failures: int = Field(default=3, ge=1, le=100)
     reconcile_interval: int = Field(default=600, ge=60, le=86400)
     default_dns: str = "1.1.1.1, 1.0.0.1"

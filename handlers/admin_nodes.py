@@ -8,6 +8,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.i18n import Translator
+from bot.settings import Settings
 from handlers.common import esc
 from handlers.filters import IsAdmin
 from nodes import NodeError
@@ -59,30 +60,62 @@ class Progress:
         )
 
 
+NODE_OPTIONS = {"iface", "port", "subnet", "subnet6", "endpoint", "mtu"}
+
+
+def parse_new_node(parts: list[str], dns: str) -> NewNode:
+    """`NAME ssh://… [region words] [iface=… port=… subnet=… subnet6=… endpoint=… mtu=…]`."""
+    name, address, *rest = parts
+    options = dict(part.split("=", 1) for part in rest if "=" in part)
+    region = " ".join(part for part in rest if "=" not in part)
+    if not set(options) <= NODE_OPTIONS:
+        raise InvalidInput()
+    user, host, port = parse_ssh_address(address)
+    new = NewNode(
+        name=name,
+        ssh_host=host,
+        ssh_port=port,
+        ssh_user=user,
+        region=region,
+        dns=dns,
+        interface=options.get("iface", "wg0"),
+        listen_port=int(options.get("port", "51820")),
+        subnet4=options.get("subnet", "10.8.0.1/24"),
+        subnet6=options.get("subnet6"),
+        endpoint=options.get("endpoint"),
+        mtu=int(options.get("mtu", "1420")),
+    )
+    new.validate()
+    return new
+
+
 @router.message(Command("add_node"))
 async def add_node(
-    message: Message, command: CommandObject, t: Translator, nodes: NodeService, bot: Bot
+    message: Message,
+    command: CommandObject,
+    t: Translator,
+    nodes: NodeService,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     try:
-        name, address, *region = arguments(command, 2, 6)
-        user, host, port = parse_ssh_address(address)
-        NewNode(
-            name=name, ssh_host=host, ssh_port=port, ssh_user=user, region=" ".join(region)
-        ).validate()
-    except InvalidInput:
+        new = parse_new_node(arguments(command, 2, 10), settings.default_dns)
+    except (InvalidInput, ValueError):
         await message.answer(t("add-node-usage", steps=", ".join(BOOTSTRAP_STEPS)))
         return
-    title = t("node-adding", node=esc(name))
+    if await nodes.named(new.name) is not None:
+        await message.answer(t("admin-node-exists", node=esc(new.name)))
+        return
+    title = t("node-adding", node=esc(new.name))
     progress = Progress(bot, await message.answer(title), t, title)
+    name = new.name
     try:
-        node = await nodes.add(
-            NewNode(
-                name=name, ssh_host=host, ssh_port=port, ssh_user=user, region=" ".join(region)
-            ),
-            progress=progress.step,
-        )
+        node = await nodes.add(new, progress=progress.step)
     except NodeError as error:
         await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
+        return
+    except ServiceError as error:
+        await progress.finish(admin_error(t, error, name))
         return
     await progress.finish(
         t(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv6Interface
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _IFACE_RE = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
+SAVE_TIMEOUT = 120.0  # `wg-quick save` rewrites the whole config: ~0.2 s per 1000 peers
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +91,99 @@ _CHECK = (
 )
 
 
+def add_peer_command(target: NodeTarget, peer: PeerSpec) -> str:
+    """`wg set` that adds or updates peer; its preshared key is read from stdin."""
+    iface = shlex.quote(_iface(target))
+    pub = _key(peer.public_key, "public key")
+    _key(peer.preshared_key, "preshared key")
+    ips = _allowed_ips(peer.allowed_ips)
+    return f"wg set {iface} peer {pub} preshared-key /dev/stdin allowed-ips {ips}"
+
+
+def remove_peer_command(target: NodeTarget, public_key: str) -> str:
+    """`wg set` that removes a peer (no error when it is absent)."""
+    return f"wg set {shlex.quote(_iface(target))} peer {_key(public_key, 'public key')} remove"
+
+
+class SaveBatcher:
+    """Coalesces one node's config saves: callers that arrive while a save runs share the next.
+
+    persist() returns only after a save that started after the call, so a change applied
+    before calling it is on disk when it returns. At most one save runs at a time and at
+    most one waits; each save is a task that lives only as long as the save itself.
+    """
+
+    def __init__(self, save: Callable[[NodeTarget], Awaitable[None]]) -> None:
+        self._save = save
+        self._target: NodeTarget | None = None  # the latest caller's: a re-pinned key wins
+        self._running: asyncio.Task[None] | None = None
+        self._next: asyncio.Task[None] | None = None
+        self.saves = 0  # saves started, for tests and metrics
+
+    async def persist(self, target: NodeTarget) -> None:
+        """Wait for a save that starts after this call; its failure is raised as NodeError."""
+        self._target = target
+        task = self._next
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            running = self._running
+            if running is not None and running.get_loop() is not asyncio.get_running_loop():
+                running = None  # left over from a closed event loop
+            task = asyncio.create_task(self._run(running))
+            task.add_done_callback(_retrieve)  # waiters may all be cancelled
+            self._next = task
+        try:
+            # shielded: one cancelled caller must not cancel the save the others wait for
+            await asyncio.shield(task)
+        except NodeError as exc:
+            raise NodeError(exc.node, exc.reason) from None  # a fresh one per waiter
+
+    async def _run(self, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        # From here on, callers queue behind this save instead of joining it.
+        this = asyncio.current_task()
+        self._next, self._running = None, this
+        target = self._target
+        assert target is not None
+        try:
+            self.saves += 1
+            await self._save(target)
+        except NodeError:
+            raise
+        except Exception as exc:  # never let a stray error skip the waiters' NodeError
+            raise NodeError(target.name, f"save failed: {type(exc).__name__}") from None
+        finally:
+            if self._running is this:
+                self._running = None
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class WireGuard:
     """Drives `wg` and `wg-quick` on nodes through an SshPool."""
 
     def __init__(self, pool: SshPool) -> None:
         self._pool = pool
+        self._batchers: dict[tuple[str, str], SaveBatcher] = {}
+
+    def saves(self, target: NodeTarget) -> int:
+        """How many config saves this object started on the node's interface."""
+        batcher = self._batchers.get((target.name, target.interface))
+        return 0 if batcher is None else batcher.saves
+
+    async def _persist(self, target: NodeTarget) -> None:
+        """Save the node's config with every change applied before this call (coalesced)."""
+        key = (target.name, _iface(target))
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            batcher = self._batchers[key] = SaveBatcher(self._save)
+        await batcher.persist(target)
+
+    async def _save(self, target: NodeTarget) -> None:
+        await self._pool.run(target, _persist(_iface(target)), timeout=SAVE_TIMEOUT)
 
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         """Public key, listen port and addresses of the node's interface."""
@@ -119,25 +209,18 @@ class WireGuard:
         return InterfaceInfo(lines[0].strip(), port, tuple(addresses))
 
     async def add_peer(self, target: NodeTarget, peer: PeerSpec) -> None:
-        """Add or update a peer live and persist the node's config, in one round trip."""
-        iface = _iface(target)
-        pub = _key(peer.public_key, "public key")
-        _key(peer.preshared_key, "preshared key")
-        ips = _allowed_ips(peer.allowed_ips)
-        command = (
-            f"wg set {shlex.quote(iface)} peer {pub} preshared-key /dev/stdin allowed-ips {ips} "
-            f"&& {_persist(iface)}"
+        """Add or update a peer live at once, then persist the node's config (coalesced)."""
+        await self._pool.run(
+            target, add_peer_command(target, peer), stdin=peer.preshared_key + "\n"
         )
-        await self._pool.run(target, command, stdin=peer.preshared_key + "\n")
         log.info("node %s: peer %s added", target.name, peer.public_key)
+        await self._persist(target)
 
     async def remove_peer(self, target: NodeTarget, public_key: str) -> None:
-        """Remove a peer live and persist; an absent peer is not an error."""
-        iface = _iface(target)
-        pub = _key(public_key, "public key")
-        command = f"wg set {shlex.quote(iface)} peer {pub} remove && {_persist(iface)}"
-        await self._pool.run(target, command)
+        """Remove a peer live at once, then persist (coalesced); an absent peer is not an error."""
+        await self._pool.run(target, remove_peer_command(target, public_key))
         log.info("node %s: peer %s removed", target.name, public_key)
+        await self._persist(target)
 
     async def peers(self, target: NodeTarget) -> list[PeerState]:
         """Every peer on the node's interface with its traffic and last handshake."""

@@ -74,8 +74,7 @@ class MoveService:
         return await self._move_all(source, target)
 
     async def _node(self, name: str) -> Node:
-        async with self._sessions() as session:
-            node = await session.scalar(select(Node).where(Node.name == name))
+        node = await self._nodes.named(name)
         if node is None:
             raise NodeNotFound(node=name)
         return node

@@ -162,9 +162,8 @@ class NodeService:
         """Pin the node's host key, then adopt its running interface or bootstrap it, and store
         it enabled with its server key encrypted."""
         new.validate()
-        async with self._sessions() as session:
-            if await session.scalar(select(Node.id).where(Node.name == new.name)) is not None:
-                raise InvalidInput(field="name")
+        if await self.named(new.name) is not None:
+            raise InvalidInput(field="name")
         host_key = await self._pool.scan_host_key(new.ssh_host, new.ssh_port, name=new.name)
         target = NodeTarget(
             name=new.name,
@@ -219,8 +218,7 @@ class NodeService:
     ) -> Node:
         """Rebuild a wiped or replaced machine with the node's stored key, port and subnet;
         its peers come back with the reconcile that follows."""
-        async with self._sessions() as session:
-            node = await session.scalar(select(Node).where(Node.name == name))
+        node = await self.named(name)
         if node is None:
             raise NodeNotFound(node=name)
         if node.private_key_enc is None:
@@ -249,6 +247,10 @@ class NodeService:
             )
             stored.host_key = node.host_key
         return node
+
+    async def named(self, name: str) -> Node | None:
+        async with self._sessions() as session:
+            return await session.scalar(select(Node).where(Node.name == name))
 
     async def all(self) -> Sequence[Node]:
         async with self._sessions() as session:

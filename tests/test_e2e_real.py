@@ -3,24 +3,18 @@ real sshd and WireGuard nodes in network namespaces, the config brought up with 
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from nodes import SshPool
+from tests.e2e import Operator, button, config_messages
 from tests.fakes.telegram_api import FakeTelegram
 from tests.netlab import Lab, decode_qr, require_root_lab
 
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN = 9001
 USER = 5001
 
 
@@ -29,74 +23,6 @@ def lab() -> Iterator[Lab]:
     require_root_lab()
     with Lab() as lab:
         yield lab
-
-
-class Operator:
-    """Runs `python main.py ...` the way the README tells an operator to."""
-
-    def __init__(self, data_dir: Path, api_url: str, token: str) -> None:
-        self.env = {
-            "PATH": os.environ["PATH"],
-            "HOME": os.environ.get("HOME", "/root"),
-            "BOT_TOKEN": token,
-            "ADMIN_IDS": str(ADMIN),
-            "DATA_DIR": str(data_dir),
-            "TELEGRAM_API_URL": api_url,
-            "NODE_CONNECT_TIMEOUT": "5",
-        }
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(ROOT / "main.py"), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-        )
-
-    def start_bot(self, log: Path) -> subprocess.Popen[bytes]:
-        with log.open("wb") as out:
-            return subprocess.Popen(
-                [sys.executable, str(ROOT / "main.py")],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-def button(message: Any, contains: str) -> str:
-    for row in message.reply_markup["inline_keyboard"]:
-        for item in row:
-            if contains in item["text"]:
-                return str(item["callback_data"])
-    raise AssertionError(f"no button with {contains!r} in {message.reply_markup}")
-
-
-async def config_messages(
-    telegram: FakeTelegram, chat_id: int, timeout: float = 30
-) -> tuple[str, bytes]:
-    """Wait for the next document and photo in the chat; return the .conf text and the QR PNG."""
-    document = photo = None
-    deadline = asyncio.get_running_loop().time() + timeout
-    while document is None or photo is None:
-        remaining = deadline - asyncio.get_running_loop().time()
-        assert remaining > 0, "the bot sent no config"
-        for message in await telegram.wait_sent(chat_id, 1, timeout=remaining):
-            if message.method == "sendDocument":
-                document = message
-            elif message.method == "sendPhoto":
-                photo = message
-    return document.document.content.decode(), photo.photo.content
 
 
 async def test_user_gets_a_config_that_carries_traffic(

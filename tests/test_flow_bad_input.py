@@ -37,7 +37,19 @@ async def world(app: App) -> App:
     return app
 
 
-@pytest.mark.parametrize("command", ["/add_user 3001 5", "/users", "/nodes"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/add_user 3001 5",
+        "/users",
+        "/nodes",
+        "/add_node x1 ssh://root@10.0.0.1",
+        "/reconcile nl1",
+        "/restore_node nl1",
+        "/migrate nl1 de1",
+        "/drain nl1",
+    ],
+)
 async def test_non_admin_is_refused_admin_commands(world: App, command: str) -> None:
     before = await snapshot(world)
     answer = await world.say(USER, command)
@@ -138,3 +150,30 @@ async def test_no_nodes_is_explained(app: App) -> None:
     await app.services.users.grant(USER, None, create=True)
     answer = await app.say(USER, "/get_config")
     assert "нет ни одного доступного сервера" in answer[0].text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "",
+        "x1",
+        "x1 http://root@10.0.0.1",
+        "UPPER ssh://root@10.0.0.1",
+        "x1 ssh://root@10.0.0.1 port=0",
+        "x1 ssh://root@10.0.0.1 port=abc",
+        "x1 ssh://root@10.0.0.1 subnet=10.8.0.0/24",
+        "x1 ssh://root@10.0.0.1 subnet=10.8.0.1/31",
+        "x1 ssh://root@10.0.0.1 iface=bad;rm",
+        "x1 ssh://root@10.0.0.1 colour=red",
+        "x1 ssh://root;reboot@10.0.0.1",
+        "x1 ssh://root@10.0.0.1:99999",
+        "nl1 ssh://root@10.0.0.1",
+    ],
+)
+async def test_add_node_garbage_gets_usage_and_changes_nothing(world: App, args: str) -> None:
+    before = await snapshot(world)
+    answer = await world.say(ADMIN_ID, f"/add_node {args}".strip())
+    assert len(answer) == 1
+    expected = "Сервер nl1 уже есть." if args.startswith("nl1") else "Использование: /add_node ИМЯ"
+    assert answer[0].text.startswith(expected)
+    assert await snapshot(world) == before

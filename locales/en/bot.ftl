@@ -156,7 +156,7 @@ ago-days = { $value } d
 
 # Nodes (admin)
 add-node-usage =
-    Usage: <code>/add_node NAME ssh://root@HOST[:PORT] [region]</code>
+    Usage: <code>/add_node NAME ssh://root@HOST[:PORT] [region] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=HOST:PORT] [mtu=1420]</code>
     NAME is a-z, 0-9 and “-”, up to 15 characters. A server with WireGuard up is adopted as it is; a bare one is set up: { $steps }.
 node-adding = 🛠 Adding server <b>{ $node }</b>…
 node-restoring = 🛠 Restoring server <b>{ $node }</b>…
@@ -186,6 +186,7 @@ moving = 🚚 Moving users: { $source } → { $target }…
 moved-report = ✅ { $source } → { $target }: { $moved } moved, { $delivered } got their config, { $undelivered } not delivered.
 moved-old-peers-left = ⚠️ { $source } is not answering: reconcile removes the old peers when it is back.
 moved-notice = 🔄 We moved you to server <b>{ $node }</b>. Import the new config — the old one stops working soon.
+admin-node-exists = Server <b>{ $node }</b> already exists. The list: /nodes
 admin-node-unknown = There is no server <b>{ $node }</b>. The list: /nodes
 admin-move-invalid = Cannot move like that: name two different servers, and the second must be enabled.
 admin-node-unreachable = ❌ Server <b>{ $node }</b> is unreachable; nothing was changed.

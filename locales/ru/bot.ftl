@@ -156,7 +156,7 @@ ago-days = { $value } дн
 
 # Nodes (admin)
 add-node-usage =
-    Использование: <code>/add_node ИМЯ ssh://root@ХОСТ[:ПОРТ] [регион]</code>
+    Использование: <code>/add_node ИМЯ ssh://root@ХОСТ[:ПОРТ] [регион] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=ХОСТ:ПОРТ] [mtu=1420]</code>
     ИМЯ — a-z, 0-9 и «-», до 15 символов. Сервер с поднятым WireGuard будет подключён как есть, голый — настроен: { $steps }.
 node-adding = 🛠 Добавляю сервер <b>{ $node }</b>…
 node-restoring = 🛠 Восстанавливаю сервер <b>{ $node }</b>…
@@ -186,6 +186,7 @@ moving = 🚚 Переношу пользователей: { $source } → { $ta
 moved-report = ✅ { $source } → { $target }: перенесено { $moved }, конфигурацию получили { $delivered }, не доставлено { $undelivered }.
 moved-old-peers-left = ⚠️ { $source } не отвечает: старые пиры уберёт сверка, когда он вернётся.
 moved-notice = 🔄 Мы перенесли вас на сервер <b>{ $node }</b>. Импортируйте новую конфигурацию — старая скоро перестанет работать.
+admin-node-exists = Сервер <b>{ $node }</b> уже есть. Список: /nodes
 admin-node-unknown = Сервера <b>{ $node }</b> нет. Список: /nodes
 admin-move-invalid = Так перенести нельзя: укажите два разных сервера, и второй должен быть включён.
 admin-node-unreachable = ❌ Сервер <b>{ $node }</b> недоступен, ничего не изменено.
