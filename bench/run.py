@@ -17,6 +17,7 @@ import pytest
 
 from bench.harness import NAIVE, PROJECT, BotUnderTest, open_bot, plain_root_home
 from bench.naive import NaiveWireGuard
+from bench.nodes import NodeFigures, node_checks, node_rows, run_nodes
 from bench.probe import SPLITS, install_qr_timer
 from bench.scenarios import get_config_all_at_once, get_config_one_by_one, status_one_by_one
 from bench.stats import Row, median, p95, table
@@ -148,15 +149,30 @@ def _rows(project: Figures, naive: Figures, args: argparse.Namespace) -> list[Ro
     return rows
 
 
-async def _run(lab: Lab, args: argparse.Namespace) -> tuple[Figures, Figures]:
+async def _run(
+    lab: Lab, args: argparse.Namespace
+) -> tuple[tuple[Figures, Figures] | None, NodeFigures | None]:
     install_qr_timer()
+    bot: tuple[Figures, Figures] | None = None
+    nodes: NodeFigures | None = None
     with tempfile.TemporaryDirectory(prefix="vpnservice-bench-") as tmp:
         workdir = Path(tmp)
         key = workdir / "client_ed25519"
         public = SshPool.ensure_client_key(key)
-        project = await _variant(PROJECT, lab, workdir, key, public, args)
-        naive = await _variant(NAIVE, lab, workdir, key, public, args)
-    return project, naive
+        if args.only in (None, "bot"):
+            project = await _variant(PROJECT, lab, workdir, key, public, args)
+            naive = await _variant(NAIVE, lab, workdir, key, public, args)
+            bot = project, naive
+        if args.only in (None, "nodes", "add"):
+            nodes = await run_nodes(
+                lab,
+                workdir,
+                key,
+                public,
+                as_is=args.node_home_as_is,
+                reconcile=args.only != "add",
+            )
+    return bot, nodes
 
 
 def main() -> None:
@@ -169,37 +185,55 @@ def main() -> None:
         action="store_true",
         help="keep this machine's /root (and its ~/.bashrc) as the nodes' root home",
     )
+    parser.add_argument(
+        "--only",
+        choices=("bot", "nodes", "add"),
+        help="bot: /get_config and /status; nodes: 1,000 adds and the 10,000-peer reconcile; "
+        "add: only the 1,000 adds",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     try:
         with Lab() as lab:
-            project, naive = asyncio.run(_run(lab, args))
+            bot, nodes = asyncio.run(_run(lab, args))
     except pytest.skip.Exception as skipped:
         sys.exit(f"bench: {skipped.msg}")
-    rows = _rows(project, naive, args)
-    print(f"$ {COMMAND}   ({os.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s)")
+    rows = _rows(*bot, args) if bot else []
+    rows += node_rows(nodes) if nodes else []
+    command = COMMAND + (f" --only {args.only}" if args.only else "")
+    print(f"$ {command}   ({os.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s)")
     print(table(rows))
-    checks = {
-        variant: {
-            "peers_on_node": figures.peers,
-            "devices_in_db": figures.devices,
-            "equal": figures.peers == figures.devices,
-            "wrong_answers": figures.config_failures + figures.status_failures
-            + figures.burst_failures,
-        }
-        for variant, figures in ((PROJECT, project), (NAIVE, naive))
-    }  # fmt: skip
-    for variant, check in checks.items():
-        verdict = "ok" if check["equal"] else "MISMATCH"
-        print(
-            f"{variant}: peers on node {check['peers_on_node']}, devices in DB "
-            f"{check['devices_in_db']} ({verdict}); wrong answers {check['wrong_answers']}"
-        )
-    print(f"naive call: {naive.ssh_command}")
+    checks: dict[str, dict[str, object]] = {}
+    failed = False
+    if bot:
+        project, naive = bot
+        for variant, figures in ((PROJECT, project), (NAIVE, naive)):
+            check: dict[str, object] = {
+                "peers_on_node": figures.peers,
+                "devices_in_db": figures.devices,
+                "equal": figures.peers == figures.devices,
+                "wrong_answers": figures.config_failures + figures.status_failures
+                + figures.burst_failures,
+            }  # fmt: skip
+            checks[variant] = check
+            failed |= not check["equal"] or bool(check["wrong_answers"])
+            verdict = "ok" if check["equal"] else "MISMATCH"
+            print(
+                f"{variant}: peers on node {check['peers_on_node']}, devices in DB "
+                f"{check['devices_in_db']} ({verdict}); wrong answers {check['wrong_answers']}"
+            )
+        print(f"naive call: {naive.ssh_command}")
+    if nodes:
+        for name, check in node_checks(nodes).items():
+            checks[name] = check
+            failed |= not check["ok"]
+            print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in check.items()))
+        if "project" in nodes.sync:
+            failed |= not nodes.sync["project"].handshake_kept
     report = {
-        "command": COMMAND,
+        "command": command,
         "cpus": os.cpu_count(),
         "users": args.users,
         "status_updates": args.status,
@@ -211,5 +245,5 @@ def main() -> None:
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
-    if not all(check["equal"] and not check["wrong_answers"] for check in checks.values()):
+    if failed:
         sys.exit(1)

@@ -7,7 +7,7 @@ from aiogram.filters import Command, CommandObject, or_f
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.i18n import Translator
-from handlers.common import display_name, esc, format_ago, format_date, notify
+from handlers.common import display_name, esc, format_ago, format_bytes, format_date, notify
 from handlers.filters import ADMIN_COMMANDS, IsAdmin
 from keyboards.callbacks import GrantCD, UsersPageCD
 from keyboards.menus import users_pages
@@ -152,27 +152,39 @@ async def users_page(
             access = t("users-access-forever")
         else:
             access = t("users-access-until", until=format_date(user.access_until))
-        if row.node is None or row.public_key is None:
+        traffic = ""
+        if row.node is None or row.device is None:
             node, handshake = t("users-no-node"), ""
         elif row.node.id in failed:
             node, handshake = esc(row.node.name), t("users-handshake-unknown")
         else:
             node = esc(row.node.name)
-            age = handshake_age(live.get(row.public_key), now)
+            peer = live.get(row.device.public_key)
+            age = handshake_age(peer, now)
             handshake = (
                 t("users-handshake-never")
                 if age is None
                 else t("users-handshake-ago", ago=format_ago(t, age))
             )
+            node_received, node_sent = (
+                row.device.traffic_with(peer.rx_bytes, peer.tx_bytes)
+                if peer
+                else (row.device.rx_total, row.device.tx_total)
+            )
+            if node_received or node_sent:
+                traffic = t(
+                    "users-traffic",
+                    received=format_bytes(t, node_sent),
+                    sent=format_bytes(t, node_received),
+                )
+        parts = [access, node, handshake, traffic]
         lines.append(
             t(
                 "users-line",
                 id=str(user.id),
                 name=display_name(user),
-                access=access,
-                node=node,
-                handshake=handshake,
-            ).rstrip(" ·")
+                details=" · ".join(part for part in parts if part),
+            )
         )
     has_next = (page + 1) * USERS_PER_PAGE < total
     return "\n".join(lines), users_pages(t, page, has_next)

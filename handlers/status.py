@@ -38,11 +38,14 @@ async def status_text(user: User, t: Translator, devices: DeviceService, users: 
     else:
         lines.append(t("status-handshake", ago=format_ago(t, age)))
     if status.peer is not None:
+        node_received, node_sent = status.device.traffic_with(
+            status.peer.rx_bytes, status.peer.tx_bytes
+        )
         lines.append(
             t(
                 "status-traffic",
-                received=format_bytes(t, status.peer.tx_bytes),
-                sent=format_bytes(t, status.peer.rx_bytes),
+                received=format_bytes(t, node_sent),
+                sent=format_bytes(t, node_received),
             )
         )
     return "\n".join(lines)

@@ -34,7 +34,7 @@ class UserRow:
 
     user: User
     node: Node | None
-    public_key: str | None
+    device: Device | None
 
 
 class UserService:
@@ -162,14 +162,14 @@ class UserService:
         """Users newest first, each with the node and key of their device."""
         async with self._sessions() as session:
             rows = await session.execute(
-                select(User, Node, Device.public_key)
+                select(User, Node, Device)
                 .outerjoin(Device, Device.user_id == User.id)
                 .outerjoin(Node, Node.id == Device.node_id)
                 .order_by(User.created_at.desc(), User.id.desc())
                 .offset(offset)
                 .limit(limit)
             )
-            return [UserRow(user, node, key) for user, node, key in rows.all()]
+            return [UserRow(user, node, device) for user, node, device in rows.all()]
 
 
 def access_left(user: User, now: datetime) -> timedelta | None:

@@ -143,8 +143,10 @@ async def test_bootstrap_restore_alert_and_migrate(
         assert sum("Сервер de1 снова в строю" in text for text in texts) == 1
 
         # Everyone on fi1 moves to de1 and gets the new config, which carries traffic via de1.
+        started = time.monotonic()
         telegram.send_text(admin, "/migrate fi1 de1")
         report = await last_text(telegram, ADMIN, "перенесено", timeout=60)
+        print(f"migrate with the config delivered: {time.monotonic() - started:.1f} s")
         assert report == "✅ fi1 → de1: перенесено 1, конфигурацию получили 1, не доставлено 0."
         moved, _ = await config_messages(telegram, USER)
         assert f"Endpoint = {de1.ip}:51832" in moved

@@ -147,6 +147,10 @@ async def test_traffic_survives_a_counter_reset(app: App) -> None:
     assert health.recent_handshakes == 1
     status = (await app.say(7301, "/status"))[0].text
     assert "Последнее подключение: 30 с назад" in status
+    assert "Трафик: ↓ 5.8 КБ · ↑ 1.4 КБ" in status
+    await app.say(ADMIN_ID, "/start")
+    users = (await app.say(ADMIN_ID, "/users"))[0].text
+    assert "7301 Test · бессрочно · nl1 · 30 с назад · ↓ 5.8 КБ ↑ 1.4 КБ" in users
 
 
 async def test_migrate_moves_everyone_and_sends_configs(app: App) -> None:

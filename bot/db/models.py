@@ -211,7 +211,15 @@ class Device(Base):
 
     def count_traffic(self, rx: int, tx: int) -> None:
         """Take the node's counters; a counter that went down means the node restarted."""
-        if rx < self.rx_seen or tx < self.tx_seen:
-            self.rx_base += self.rx_seen
-            self.tx_base += self.tx_seen
+        self.rx_base, self.tx_base = self.traffic_bases(rx, tx)
         self.rx_seen, self.tx_seen = rx, tx
+
+    def traffic_bases(self, rx: int, tx: int) -> tuple[int, int]:
+        if rx < self.rx_seen or tx < self.tx_seen:
+            return self.rx_base + self.rx_seen, self.tx_base + self.tx_seen
+        return self.rx_base, self.tx_base
+
+    def traffic_with(self, rx: int, tx: int) -> tuple[int, int]:
+        """Total (received, sent) by the node for this device, given its live counters."""
+        rx_base, tx_base = self.traffic_bases(rx, tx)
+        return rx_base + rx, tx_base + tx
