@@ -57,6 +57,7 @@ class Base(DeclarativeBase):
 
 class Role(enum.StrEnum):
     USER = "user"
+    SUPPORT = "support"
     ADMIN = "admin"
 
 
@@ -101,6 +102,8 @@ class User(Base):
     )
     started: Mapped[bool] = mapped_column(default=False)
     access_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    bot_blocked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    banned: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
