@@ -86,7 +86,7 @@ def _small_command(iface: str, plan: ReconcilePlan) -> tuple[str, str]:
             psks.append(peer.preshared_key)
             # read and printf are shell builtins: the key never appears in any argv
             lines.append(
-                f"IFS= read -r k; printf '%s\\n' \"$k\" | "
+                f"IFS= read -r k; [ ${{#k}} -eq 44 ] || exit 5; printf '%s\\n' \"$k\" | "
                 f"wg set {quoted} peer {pub} preshared-key /dev/stdin allowed-ips {ips}"
             )
         else:

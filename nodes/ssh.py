@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 _Key = tuple[str, str, int, str, str]
 STDERR_LIMIT = 300
 KEEPALIVE_COUNT_MAX = 3
+REFUSAL_RETRIES = 8  # a refused channel is asked for again this often, backing off ~3 s in all
+REFUSAL_BACKOFF = 0.02
 
 
 def _trim(text: str) -> str:
@@ -121,11 +123,15 @@ class SshPool:
         key: _Key = (target.name, target.host, target.port, target.username, target.host_key)
         limit = self._command_timeout if timeout is None else timeout
         channels = self._channels.setdefault(key, asyncio.Semaphore(self._max_channels))
+        # asyncssh sends EOF only after a non-empty input: without one the command's stdin
+        # would stay open and anything reading it would wait until the timeout.
+        source: dict[str, object] = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
         async with channels:
-            for attempt in (1, 2):
+            reconnected = False
+            for refusal in range(REFUSAL_RETRIES + 1):
                 conn = await self._connection(key, target)
                 try:
-                    result = await conn.run(command, input=stdin, check=True, timeout=limit)
+                    result = await conn.run(command, check=True, timeout=limit, **source)
                 except asyncssh.TimeoutError:
                     raise NodeError(target.name, f"command timed out after {limit:g}s") from None
                 except asyncssh.ProcessError as exc:
@@ -135,15 +141,38 @@ class SshPool:
                     detail = f"{reason}: {_trim(stderr)}" if stderr else reason
                     raise NodeError(target.name, detail) from None
                 except asyncssh.ChannelOpenError as exc:
-                    # The command never started: safe to reconnect and try once more.
-                    self._forget(key, conn)
-                    if attempt == 2:
-                        raise NodeError(target.name, f"cannot open channel: {exc.reason}") from None
+                    # Never close the shared connection here: other commands are running on
+                    # it, and closing it would cut them off mid-way.
+                    if not conn.is_closed():
+                        # The server refused this session (e.g. sshd's MaxSessions is reached
+                        # because it has not yet freed the slots of sessions that just ended):
+                        # the command never started, so wait a moment and ask again.
+                        if refusal == REFUSAL_RETRIES:
+                            reason = f"cannot open channel: {_trim(exc.reason)}"
+                            raise NodeError(target.name, reason) from None
+                        await asyncio.sleep(min(REFUSAL_BACKOFF * 2**refusal, 1.0))
+                        continue
+                    if exc.code == asyncssh.OPEN_REQUEST_SESSION_FAILED or reconnected:
+                        # the exec request may have reached the node before the connection
+                        # went: the command's outcome is unknown, so it must not be retried
+                        raise NodeError(target.name, "connection lost") from None
+                    # The connection closed before the channel opened: the command never
+                    # started, so reconnect and try once more.
+                    reconnected = True
                     continue
                 except (asyncssh.Error, OSError) as exc:
-                    self._forget(key, conn)
+                    if conn.is_closed() or isinstance(exc, asyncssh.DisconnectError | OSError):
+                        self._forget(key, conn)
                     reason = f"connection lost: {_connect_reason(exc)}"
                     raise NodeError(target.name, reason) from None
+                if result.exit_status is None:
+                    # No exit status: the channel closed under the command (its connection
+                    # was lost or closed) or a signal killed it. It may not have run, or run
+                    # only in part: never report that as success.
+                    if result.exit_signal is not None:
+                        raise NodeError(target.name, f"command killed by {result.exit_signal[0]}")
+                    self._forget_if_closed(key, conn)
+                    raise NodeError(target.name, "connection lost while the command ran")
                 out = result.stdout
                 return out if isinstance(out, str) else ""
         raise AssertionError("unreachable")
@@ -211,6 +240,10 @@ class SshPool:
         if self._conns.get(key) is conn:
             del self._conns[key]
         conn.close()
+
+    def _forget_if_closed(self, key: _Key, conn: asyncssh.SSHClientConnection) -> None:
+        if conn.is_closed():
+            self._forget(key, conn)
 
     def drop(self, name: str) -> None:
         """Close the connection(s) to the node called name; the next run reconnects."""

@@ -92,17 +92,28 @@ _CHECK = (
 
 
 def add_peer_command(target: NodeTarget, peer: PeerSpec) -> str:
-    """`wg set` that adds or updates peer; its preshared key is read from stdin."""
+    """`wg set` that adds or updates peer; its preshared key is read from stdin.
+
+    `wg` takes an empty key file as "no preshared key" and exits 0, so the key is read and
+    checked first: a stdin that did not arrive whole fails instead of adding a peer without
+    its key. printf is a shell builtin, so the key never shows on a command line.
+    """
     iface = shlex.quote(_iface(target))
     pub = _key(peer.public_key, "public key")
     _key(peer.preshared_key, "preshared key")
     ips = _allowed_ips(peer.allowed_ips)
-    return f"wg set {iface} peer {pub} preshared-key /dev/stdin allowed-ips {ips}"
+    return (
+        f"read -r psk && [ ${{#psk}} -eq {len(peer.preshared_key)} ] "
+        "|| { echo 'preshared key missing on stdin' >&2; exit 5; }; "
+        f"printf '%s\\n' \"$psk\" | wg set {iface} peer {pub} preshared-key /dev/stdin "
+        f"allowed-ips {ips}"
+    )
 
 
 def remove_peer_command(target: NodeTarget, public_key: str) -> str:
     """`wg set` that removes a peer (no error when it is absent)."""
-    return f"wg set {shlex.quote(_iface(target))} peer {_key(public_key, 'public key')} remove"
+    pub = _key(public_key, "public key")
+    return f"wg set {shlex.quote(_iface(target))} peer {pub} remove"
 
 
 class SaveBatcher:

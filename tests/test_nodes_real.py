@@ -22,6 +22,7 @@ from nodes import (
     generate_private_key,
     public_key,
 )
+from nodes.wireguard import add_peer_command
 from tests.netlab import Lab, LabNode, decode_qr
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(60)]
@@ -278,6 +279,30 @@ async def test_fifty_concurrent_add_peer_over_one_connection(
     assert all(p.public_key in conf for p in peers)
     await asyncio.gather(*(wg.remove_peer(target, p.public_key) for p in peers))
     assert not {p.public_key for p in peers} & {p.public_key for p in await wg.peers(target)}
+
+
+async def test_closed_connection_is_never_success(
+    pool: SshPool, target: NodeTarget, node: LabNode
+) -> None:
+    """A command cut off by its connection closing fails (it used to return "" as success)."""
+    marker = node.dir / "cut-off"
+    running = asyncio.create_task(pool.run(target, f"sleep 1 && touch {marker}"))
+    await asyncio.sleep(0.3)
+    pool.drop(target.name)
+    with pytest.raises(NodeError, match="connection lost"):
+        await running
+    assert await pool.run(target, "echo back") == "back\n"
+
+
+async def test_add_peer_without_preshared_key_on_stdin_fails(
+    pool: SshPool, target: NodeTarget
+) -> None:
+    """`wg` reads an empty key file as "no preshared key": the command must refuse instead."""
+    _, peer = new_peer(1002)
+    for stdin in ("", None, peer.preshared_key[:20]):
+        with pytest.raises(NodeError, match="preshared key missing on stdin"):
+            await pool.run(target, add_peer_command(target, peer), stdin=stdin)
+    assert peer.public_key not in {p.public_key for p in await WireGuard(pool).peers(target)}
 
 
 def test_decode_qr_round_trips_a_config(lab: Lab) -> None:

@@ -65,7 +65,8 @@ class ClockPool(SshPool):
             if self.fail:
                 raise NodeError(target.name, "command failed (exit 1): no space left")
         else:
-            self.set_done[command.split()[4]] = self.tick()
+            words = command.split()
+            self.set_done[words[words.index("peer") + 1]] = self.tick()
         return ""
 
 
