@@ -89,7 +89,7 @@ class DeviceService:
                 raise NoDevice()
             keys = _Keys.fresh()
             target = target_of(device.node)
-            async with self._node_locks(device.node_id):
+            async with self._node_locks.shared(device.node_id):
                 try:
                     await self._wireguard.remove_peer(target, device.public_key)
                     await self._wireguard.add_peer(
@@ -122,7 +122,7 @@ class DeviceService:
 
     async def _move(self, device: Device, node: Node) -> None:
         old_node, old_address4, old_address6 = device.node, device.address4, device.address6
-        async with self._node_locks(node.id):
+        async with self._node_locks.shared(node.id):
             await self._allocate(node, device)
             device.node = node
             try:
@@ -135,7 +135,7 @@ class DeviceService:
                     stored.address6 = old_address6
                 raise NodeUnavailable(node=node.name) from error
         try:
-            async with self._node_locks(old_node.id):
+            async with self._node_locks.shared(old_node.id):
                 await self._wireguard.remove_peer(target_of(old_node), device.public_key)
         except NodeError as error:
             log.warning("old peer of device %s stays on %s: %s", device.id, old_node.name, error)
@@ -246,7 +246,7 @@ class DeviceService:
         """Reserve an address in the database, then add the peer; undo the row if the node fails."""
         device = Device(user_id=user_id, created_at=self._clock())
         self._store_keys(device, keys)
-        async with self._node_locks(node.id):
+        async with self._node_locks.shared(node.id):
             await self._allocate(node, device)
             device.node = node
             try:

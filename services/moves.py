@@ -98,7 +98,7 @@ class MoveService:
 
     async def _move_all(self, source: Node, target: Node) -> MoveReport:
         first, second = sorted((source.id, target.id))
-        async with self._locks(first), self._locks(second):
+        async with self._locks.exclusive(first), self._locks.exclusive(second):
             moved = await self._reassign(source, target)
         if not moved:
             return MoveReport(source.name, target.name, 0, 0, 0, True)
