@@ -1,17 +1,33 @@
-"""Entry point: runs the bot, and the operator CLI for nodes and users."""
+"""Entry point: runs the bot, and the operator CLI for nodes, users and database backups."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from bot.container import SSH_KEY_FILE, open_services
+from sqlalchemy.engine import make_url
+
+from bot.container import SECRET_KEY_FILE, SSH_KEY_FILE, open_services
+from bot.db.cipher import SecretCipher
+from bot.db.engine import create_engine
+from bot.db.migrate import upgrade
 from bot.i18n import translator_for
 from bot.settings import Settings, SettingsError, load_settings
 from nodes import NodeError, SshPool
+from services.backups import (
+    BackupError,
+    BackupService,
+    check_sqlite_backup,
+    key_fits,
+    restore_postgres,
+    restore_sqlite,
+    sqlite_path,
+)
 from services.errors import InvalidInput, ServiceError
 from services.nodes import NewNode, parse_ssh_address
 
@@ -54,6 +70,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     grant.add_argument("telegram_id", type=int)
     grant.add_argument("--days", type=int, help="days of access (default: no end date)")
     grant.add_argument("--admin", action="store_true", help="also make them an admin")
+
+    db = commands.add_parser("db", help="database backups").add_subparsers(
+        dest="action", required=True
+    )
+    db.add_parser("backup", help="back the database up into DATA_DIR/backups, print the path")
+    restore_db = db.add_parser(
+        "restore", help="replace the database with a backup (stop the bot first)"
+    )
+    restore_db.add_argument("file", type=Path, help="a backup made by /backup or db backup")
+    restore_db.add_argument(
+        "--yes", action="store_true", help="confirm: the bot is stopped, replace the database"
+    )
     return parser.parse_args(argv)
 
 
@@ -152,10 +180,84 @@ async def user_add(settings: Settings, args: argparse.Namespace) -> int:
         user = await services.users.grant(args.telegram_id, args.days, create=True)
         if args.admin:
             await services.users.make_admin(user.id)
+        await services.reconcile.reconcile_user(user.id)  # a renewed user's peers come back now
     finally:
         await services.close()
     until = user.access_until.isoformat(timespec="minutes") if user.access_until else "no end date"
     print(f"user {user.id}: access until {until}" + (", admin" if args.admin else ""))
+    return 0
+
+
+async def db_backup(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    backups = BackupService(
+        settings.effective_database_url, settings.data_dir, settings.backup_keep
+    )
+    backup = await backups.create()
+    print(backup.path)
+    print(KEY_REMINDER, file=sys.stderr)
+    return 0
+
+
+KEY_REMINDER = (
+    "note: client keys in the backup are encrypted; the encryption key (DATA_DIR/secret.key "
+    "or ENCRYPTION_KEY) is not in it: keep a copy of the key somewhere else"
+)
+
+
+def _current_cipher(settings: Settings) -> SecretCipher | None:
+    if settings.encryption_key is not None:
+        return SecretCipher(base64.urlsafe_b64decode(settings.encryption_key.get_secret_value()))
+    key_file = settings.data_dir / SECRET_KEY_FILE
+    if not key_file.is_file():
+        return None
+    return SecretCipher(base64.urlsafe_b64decode(key_file.read_text().strip()))
+
+
+async def db_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the file and the encryption key, keep the current database, copy, migrate."""
+    url = make_url(settings.effective_database_url)
+    backup: Path = args.file
+    if url.get_backend_name() == "sqlite":
+        database = sqlite_path(url)
+        revision = check_sqlite_backup(backup)
+        cipher = _current_cipher(settings)
+        if cipher is None:
+            raise BackupError(
+                "no encryption key: put the old DATA_DIR/secret.key in place or set "
+                "ENCRYPTION_KEY, then run again"
+            )
+        if key_fits(backup, cipher) is False:
+            raise BackupError(
+                "the backup was made with another encryption key: put the old "
+                "DATA_DIR/secret.key in place or set ENCRYPTION_KEY, then run again"
+            )
+        if not args.yes:
+            print(
+                f"{backup} is a sound backup (revision {revision}). Stop the bot, then run again "
+                f"with --yes to replace {database}.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        kept = await asyncio.to_thread(restore_sqlite, backup, database)
+    else:
+        if not args.yes:
+            print(
+                "Stop the bot, then run again with --yes to replace the PostgreSQL database "
+                "(pg_restore --clean).",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        await restore_postgres(backup, url)
+        kept = None
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print(f"database restored from {backup} and migrated")
+    if kept is not None:
+        print(f"the database it replaced is kept as {kept}")
     return 0
 
 
@@ -175,6 +277,10 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "restore":
             return await node_restore(settings, args)
         return await node_list(settings)
+    if args.command == "db":
+        if args.action == "backup":
+            return await db_backup(settings)
+        return await db_restore(settings, args)
     return await user_add(settings, args)
 
 
@@ -192,6 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except ServiceError as error:
         field = error.args_for_text.get("field")
         text = (

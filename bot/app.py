@@ -18,7 +18,9 @@ from bot.middlewares import UserContextMiddleware
 from bot.notifier import TelegramNotifier
 from bot.scheduler import create_scheduler
 from bot.settings import Settings
+from bot.throttle import ThrottleMiddleware
 from bot.web import create_web_app, start_web
+from handlers.broadcast_sender import setup_broadcasts
 from handlers.commands import set_commands
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,24 @@ def create_dispatcher(services: Services) -> Dispatcher:
         nodes=services.nodes,
         reconcile=services.reconcile,
         moves=services.moves,
+        broadcasts=services.broadcasts,
+        console=services.console,
+        invites=services.invites,
+        audit=services.audit,
+        backups=services.backups,
+        stats=services.stats,
     )
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
+    dispatcher.update.outer_middleware(
+        ThrottleMiddleware(
+            services.settings.throttle_rate,
+            services.settings.throttle_window,
+            services.settings.throttle_cooldown,
+            clock=services.users.clock,
+        )
+    )
     handlers.setup(dispatcher)
+    setup_broadcasts(dispatcher, services.broadcasts, services.users)
     return dispatcher
 
 

@@ -14,14 +14,20 @@ from bot.db.engine import create_engine, create_session_factory, safe_url
 from bot.db.migrate import upgrade
 from bot.settings import Settings, SettingsError
 from nodes import NodeTarget, SshPool, WireGuard
+from services.admin import ConsoleService
+from services.audit import AuditService
+from services.backups import BackupService
+from services.broadcasts import BroadcastService
 from services.clock import Clock, system_clock
 from services.devices import DeviceService
 from services.health import HealthService
+from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
 from services.nodes import NodeService
 from services.notify import Notifier
 from services.reconcile import ReconcileService
+from services.stats import StatsService
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -44,14 +50,22 @@ class Services:
     reconcile: ReconcileService
     health: HealthService
     moves: MoveService
+    broadcasts: BroadcastService
+    console: ConsoleService
+    invites: InviteService
+    audit: AuditService
+    backups: BackupService
+    stats: StatsService
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""
         self.reconcile.notifier = notifier
         self.health.notifier = notifier
         self.moves.notifier = notifier
+        self.backups.notifier = notifier
 
     async def close(self) -> None:
+        await self.broadcasts.stop()
         await self.pool.close()
         await self.engine.dispose()
 
@@ -86,18 +100,27 @@ async def open_services(
     locks = NodeLocks()
     devices = DeviceService(sessions, wireguard, cipher, locks, clock)
     nodes = NodeService(sessions, pool, wireguard, cipher)
-    reconcile = ReconcileService(sessions, wireguard, cipher, locks)
+    reconcile = ReconcileService(sessions, wireguard, cipher, locks, clock=clock)
+    users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
         pool=pool,
-        users=UserService(sessions, settings.admin_ids, clock),
+        users=users,
         devices=devices,
         nodes=nodes,
         reconcile=reconcile,
         health=HealthService(sessions, wireguard, settings.health_failures, clock=clock),
         moves=MoveService(sessions, devices, nodes, reconcile, locks),
+        broadcasts=BroadcastService(sessions, settings.broadcast_rate, clock),
+        console=ConsoleService(sessions, users, reconcile),
+        invites=InviteService(sessions, reconcile, clock),
+        audit=AuditService(sessions, clock),
+        backups=BackupService(
+            settings.effective_database_url, settings.data_dir, settings.backup_keep, clock
+        ),
+        stats=StatsService(sessions, clock),
     )
 
 

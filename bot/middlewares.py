@@ -1,13 +1,16 @@
-"""Update middlewares: private chats only, the user row refreshed, their translator handed on."""
+"""Update middlewares: private chats only, the user row refreshed, role and translator handed on."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update
 
+from bot.db.models import Role
 from bot.i18n import pick_language, translator_for
 from services.users import UserService, Visitor
 
@@ -21,7 +24,8 @@ def _chat_type(update: Update) -> str | None:
 
 
 class UserContextMiddleware(BaseMiddleware):
-    """Drops updates from groups; gives handlers `user`, `is_admin` and `t`."""
+    """Drops updates from groups; gives handlers `user`, `role`, `is_admin`, `is_staff` and `t`;
+    a banned user gets one line and nothing else."""
 
     def __init__(self, users: UserService) -> None:
         self._users = users
@@ -44,7 +48,22 @@ class UserContextMiddleware(BaseMiddleware):
                 language=pick_language(sender.language_code),
             )
         )
+        role = self._users.role_of(user)
+        t = translator_for(user.language)
+        if user.banned and role is not Role.ADMIN:
+            await _refuse_banned(event, t("user-banned"))
+            return None
         data["user"] = user
-        data["is_admin"] = self._users.is_admin(user)
-        data["t"] = translator_for(user.language)
+        data["role"] = role
+        data["is_admin"] = role is Role.ADMIN
+        data["is_staff"] = role in (Role.ADMIN, Role.SUPPORT)
+        data["t"] = t
         return await handler(event, data)
+
+
+async def _refuse_banned(update: Update, text: str) -> None:
+    with suppress(TelegramAPIError):
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.message is not None:
+            await update.message.answer(text)

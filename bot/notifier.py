@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import FSInputFile
 
 from bot.i18n import DEFAULT_LANGUAGE, translator_for
 from handlers.common import esc, notify, send_config
@@ -33,6 +35,24 @@ class TelegramNotifier:
             )
         except TelegramAPIError as error:
             log.warning("alert %s not delivered to the alerts chat: %s", key, error.message)
+
+    async def file_to_admins(self, path: Path, key: str, **args: str) -> int:
+        """A document with a caption to the alerts chat when one is set, else to every admin."""
+        safe = {name: esc(value) for name, value in args.items()}
+        if self._alerts_chat_id is not None:
+            chats = [(self._alerts_chat_id, translator_for(DEFAULT_LANGUAGE))]
+        else:
+            chats = [(a.id, translator_for(a.language)) for a in await self._users.admins()]
+        delivered = 0
+        for chat_id, t in chats:
+            try:
+                await self._bot.send_document(
+                    chat_id, FSInputFile(path, filename=path.name), caption=t(key, **safe)
+                )
+                delivered += 1
+            except TelegramAPIError as error:
+                log.warning("file %s not delivered to %s: %s", path.name, chat_id, error.message)
+        return delivered
 
     async def send_config(self, user_id: int, key: str, config: ClientConfig, **args: str) -> bool:
         user = await self._users.get(user_id)

@@ -1,8 +1,9 @@
-"""Periodic work in the bot's own event loop: node probes and reconcile passes."""
+"""Periodic work in the bot's own event loop: node probes, reconcile passes, backups."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -27,4 +28,14 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
     scheduler.add_job(
         reconcile_nodes, "interval", seconds=settings.reconcile_interval, id="reconcile"
     )
+    if settings.backup_interval_hours > 0:
+        scheduler.add_job(
+            services.backups.run_scheduled,
+            "interval",
+            hours=settings.backup_interval_hours,
+            next_run_time=services.backups.next_due(
+                timedelta(hours=settings.backup_interval_hours)
+            ),
+            id="backup",
+        )
     return scheduler

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    support_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     database_url: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     data_dir: Path = Path("data")
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     default_dns: str = "1.1.1.1, 1.0.0.1"
     node_connect_timeout: float = Field(default=10.0, gt=0, le=300)
     node_command_timeout: float = Field(default=30.0, gt=0, le=3600)
+    broadcast_rate: int = Field(default=25, ge=1, le=30)  # messages/s; Telegram allows 30
+    backup_interval_hours: int = Field(default=24, ge=0, le=24 * 366)
+    backup_keep: int = Field(default=14, ge=1, le=1000)
+    throttle_rate: int = Field(default=8, ge=0, le=10_000)
+    throttle_window: float = Field(default=10.0, gt=0, le=3600)
+    throttle_cooldown: float = Field(default=30.0, gt=0, le=86400)
 
     @field_validator("bot_token")
     @classmethod
@@ -46,7 +53,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456:ABC-DEF… (the token from @BotFather)")
         return SecretStr(token)
 
-    @field_validator("admin_ids", mode="before")
+    @field_validator("admin_ids", "support_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: object) -> object:
         if isinstance(value, str):

@@ -5,16 +5,39 @@ from __future__ import annotations
 from aiogram import Dispatcher, Router
 from aiogram.filters import ExceptionTypeFilter
 
-from handlers import admin, admin_nodes, config, errors, fallback, server, start, status
+from handlers import (
+    admin,
+    admin_nodes,
+    audit,
+    backups,
+    broadcast,
+    config,
+    errors,
+    fallback,
+    invites,
+    roles,
+    server,
+    start,
+    stats,
+    status,
+    users_console,
+)
 from services.errors import ServiceError
 
 ROUTERS = (
+    invites.router,  # before start: it takes /start inv_<code>
     start.router,
     config.router,
     server.router,
     status.router,
     admin.router,
     admin_nodes.router,
+    backups.router,
+    stats.router,
+    users_console.router,
+    roles.router,
+    audit.router,
+    broadcast.router,
     fallback.router,
 )
 

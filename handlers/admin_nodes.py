@@ -7,12 +7,14 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.db.models import User
 from bot.i18n import Translator
 from bot.settings import Settings
 from handlers.common import esc
 from handlers.filters import IsAdmin
 from nodes import NodeError
 from nodes.bootstrap import BOOTSTRAP_STEPS
+from services.audit import AuditAction, AuditService
 from services.errors import (
     InvalidInput,
     NodeFull,
@@ -93,9 +95,11 @@ def parse_new_node(parts: list[str], dns: str) -> NewNode:
 async def add_node(
     message: Message,
     command: CommandObject,
+    user: User,
     t: Translator,
     nodes: NodeService,
     settings: Settings,
+    audit: AuditService,
     bot: Bot,
 ) -> None:
     try:
@@ -112,11 +116,13 @@ async def add_node(
     try:
         node = await nodes.add(new, progress=progress.step)
     except NodeError as error:
+        await audit.write(user.id, AuditAction.ADD_NODE, name, f"failed: {error.reason}")
         await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
         return
     except ServiceError as error:
         await progress.finish(admin_error(t, error, name))
         return
+    await audit.write(user.id, AuditAction.ADD_NODE, name, f"endpoint={node.endpoint}")
     await progress.finish(
         t(
             "node-added",
@@ -130,7 +136,12 @@ async def add_node(
 
 @router.message(Command("reconcile"))
 async def reconcile_command(
-    message: Message, command: CommandObject, t: Translator, reconcile: ReconcileService
+    message: Message,
+    command: CommandObject,
+    user: User,
+    t: Translator,
+    reconcile: ReconcileService,
+    audit: AuditService,
 ) -> None:
     try:
         (name,) = arguments(command, 1, 1)
@@ -142,7 +153,15 @@ async def reconcile_command(
     except ServiceError as error:
         await message.answer(admin_error(t, error, name))
         return
+    await audit.write(user.id, AuditAction.RECONCILE, name, reconcile_details(result))
     await message.answer(reconcile_text(t, result))
+
+
+def reconcile_details(result: ReconcileResult) -> str:
+    if result.error is not None or result.plan is None:
+        return f"failed: {result.error}"
+    plan = result.plan
+    return f"added={len(plan.add)} removed={len(plan.remove)} fixed={len(plan.update)}"
 
 
 def reconcile_text(t: Translator, result: ReconcileResult) -> str:
@@ -163,9 +182,11 @@ def reconcile_text(t: Translator, result: ReconcileResult) -> str:
 async def restore_node(
     message: Message,
     command: CommandObject,
+    user: User,
     t: Translator,
     nodes: NodeService,
     reconcile: ReconcileService,
+    audit: AuditService,
     bot: Bot,
 ) -> None:
     try:
@@ -179,12 +200,14 @@ async def restore_node(
     try:
         node = await nodes.restore(name, address, progress=progress.step)
     except NodeError as error:
+        await audit.write(user.id, AuditAction.RESTORE_NODE, name, f"failed: {error.reason}")
         await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
         return
     except ServiceError as error:
         await progress.finish(admin_error(t, error, name))
         return
     result = await reconcile.reconcile(node, report=False)
+    await audit.write(user.id, AuditAction.RESTORE_NODE, name, reconcile_details(result))
     if result.error is not None or result.plan is None:
         await progress.finish(reconcile_text(t, result))
         return
@@ -200,7 +223,12 @@ async def restore_node(
 
 @router.message(Command("migrate"))
 async def migrate(
-    message: Message, command: CommandObject, t: Translator, moves: MoveService
+    message: Message,
+    command: CommandObject,
+    user: User,
+    t: Translator,
+    moves: MoveService,
+    audit: AuditService,
 ) -> None:
     try:
         source, target = arguments(command, 2, 2)
@@ -213,12 +241,18 @@ async def migrate(
     except ServiceError as error:
         await message.answer(admin_error(t, error, target))
         return
+    await audit.write(user.id, AuditAction.MIGRATE, source, move_details(report))
     await message.answer(move_text(t, report))
 
 
 @router.message(Command("drain"))
 async def drain(
-    message: Message, command: CommandObject, t: Translator, moves: MoveService
+    message: Message,
+    command: CommandObject,
+    user: User,
+    t: Translator,
+    moves: MoveService,
+    audit: AuditService,
 ) -> None:
     try:
         (name,) = arguments(command, 1, 1)
@@ -230,7 +264,12 @@ async def drain(
     except ServiceError as error:
         await message.answer(admin_error(t, error, name))
         return
+    await audit.write(user.id, AuditAction.DRAIN, name, move_details(report))
     await message.answer(move_text(t, report))
+
+
+def move_details(report: MoveReport) -> str:
+    return f"to={report.target} moved={report.moved} delivered={report.delivered}"
 
 
 ADMIN_ERRORS: dict[type[ServiceError], str] = {

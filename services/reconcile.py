@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from nodes.reconcile import ReconcilePlan
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.cipher import SecretCipher
-from bot.db.models import Device, Node, NodeHealth
+from bot.db.models import Device, Node, NodeHealth, User
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
+from nodes.reconcile import ReconcilePlan
+from services.clock import Clock, system_clock
 from services.devices import PRESHARED_KEY, allowed_ips
 from services.errors import NodeNotFound
 from services.locks import NodeLocks
@@ -41,31 +43,46 @@ class ReconcileService:
         cipher: SecretCipher,
         node_locks: NodeLocks,
         notifier: Notifier | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
         self._wireguard = wireguard
         self._cipher = cipher
         self._node_locks = node_locks
         self.notifier = notifier
+        self._clock = clock
 
     async def desired_peers(self, node_id: int) -> list[PeerSpec]:
-        """Every device the database puts on the node."""
+        """Every device the database puts on the node whose owner has access now (not banned,
+        not expired, not revoked); the other rows stay, so renewed access brings back the
+        same config."""
+        return (await self._node_state(node_id))[0]
+
+    async def _node_state(self, node_id: int) -> tuple[list[PeerSpec], set[str]]:
+        """The peers the node should serve, and the keys of its devices whose owner has no
+        access now (removing those is expected, not drift)."""
+        now = self._clock()
         async with self._sessions() as session:
-            devices = await session.scalars(select(Device).where(Device.node_id == node_id))
-            return [
-                PeerSpec(
-                    device.public_key,
-                    self._cipher.decrypt(device.preshared_key_enc, PRESHARED_KEY),
-                    allowed_ips(device),
-                )
-                for device in devices
-            ]
+            rows = await session.execute(
+                select(Device, User)
+                .join(User, User.id == Device.user_id)
+                .where(Device.node_id == node_id)
+            )
+            desired, inactive = [], set()
+            for device, user in rows.all():
+                if not user.has_access(now):
+                    inactive.add(device.public_key)
+                    continue
+                preshared = self._cipher.decrypt(device.preshared_key_enc, PRESHARED_KEY)
+                desired.append(PeerSpec(device.public_key, preshared, allowed_ips(device)))
+            return desired, inactive
 
     async def reconcile(self, node: Node, *, report: bool = True) -> ReconcileResult:
-        """Make the node's peers equal the database; tell the admins when anything changed."""
+        """Make the node's peers equal the database; tell the admins when the node had drifted
+        (a peer whose owner's access ended is removed quietly: that is expiry, not drift)."""
         try:
-            async with self._node_locks(node.id):
-                desired = await self.desired_peers(node.id)
+            async with self._node_locks.exclusive(node.id):
+                desired, inactive = await self._node_state(node.id)
                 plan = await self._wireguard.reconcile(target_of(node), desired)
         except NodeError as error:
             log.warning("reconcile %s failed: %s", node.name, error.reason)
@@ -78,12 +95,14 @@ class ReconcileService:
                     health = NodeHealth(node_id=node.id, reconcile_changes=0)
                     session.add(health)
                 health.reconcile_changes += len(plan.add) + len(plan.remove) + len(plan.update)
-            if report and self.notifier is not None:
+            drift_removed = [key for key in plan.remove if key not in inactive]
+            drifted = plan.add or plan.update or drift_removed
+            if report and drifted and self.notifier is not None:
                 await self.notifier.to_admins(
                     "admin-reconcile-changed",
                     node=node.name,
                     added=str(len(plan.add)),
-                    removed=str(len(plan.remove)),
+                    removed=str(len(drift_removed)),
                     fixed=str(len(plan.update)),
                 )
         return ReconcileResult(node.name, plan)
@@ -94,6 +113,20 @@ class ReconcileService:
         if node is None:
             raise NodeNotFound()
         return await self.reconcile(node, report=report)
+
+    async def reconcile_user(self, user_id: int, also: Iterable[int] = ()) -> list[ReconcileResult]:
+        """Apply a change of one user's access now: reconcile the nodes of their devices and
+        the nodes `also` named (where deleted devices were); quietly, the caller reports."""
+        async with self._sessions() as session:
+            node_ids = set(
+                await session.scalars(select(Device.node_id).where(Device.user_id == user_id))
+            )
+            node_ids.update(also)
+            if not node_ids:
+                return []
+            query = select(Node).where(Node.id.in_(node_ids)).order_by(Node.name)
+            nodes = (await session.scalars(query)).all()
+        return [await self.reconcile(node, report=False) for node in nodes]
 
     async def reconcile_all(self) -> list[ReconcileResult]:
         async with self._sessions() as session:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import AccessKind, Device, Node, Role, User
+from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, UserNotFound
 
@@ -43,9 +44,11 @@ class UserService:
         sessions: async_sessionmaker[AsyncSession],
         admin_ids: frozenset[int],
         clock: Clock = system_clock,
+        support_ids: frozenset[int] = frozenset(),
     ) -> None:
         self._sessions = sessions
         self._admin_ids = admin_ids
+        self._support_ids = support_ids
         self.clock = clock
 
     async def touch(self, visitor: Visitor) -> User:
@@ -73,10 +76,25 @@ class UserService:
                 if user.access_kind is AccessKind.NONE:
                     user.access_kind, user.access_until = AccessKind.INVITE, None
             user.last_seen_at = now
+            user.bot_blocked_at = None  # writing to the bot means it is not blocked
         return user
 
     def is_admin(self, user: User) -> bool:
         return user.id in self._admin_ids or user.role is Role.ADMIN
+
+    def role_of(self, user: User) -> Role:
+        """The role in effect: ADMIN_IDS and SUPPORT_IDS from the settings outrank the database."""
+        if self.is_admin(user):
+            return Role.ADMIN
+        if user.id in self._support_ids or user.role is Role.SUPPORT:
+            return Role.SUPPORT
+        return Role.USER
+
+    def role_from_settings(self, user_id: int) -> Role | None:
+        """The role the settings give, which no chat command can change."""
+        if user_id in self._admin_ids:
+            return Role.ADMIN
+        return Role.SUPPORT if user_id in self._support_ids else None
 
     async def admins(self) -> Sequence[User]:
         """Admins who have talked to the bot (only they can be sent a message)."""
@@ -114,9 +132,18 @@ class UserService:
                 user.language = language
                 user.language_chosen = True
 
-    async def grant(self, user_id: int, days: int | None, *, create: bool = False) -> User:
+    async def grant(
+        self,
+        user_id: int,
+        days: int | None,
+        *,
+        create: bool = False,
+        actor_id: int | None = None,
+        action: AuditAction = AuditAction.GRANT,
+    ) -> User:
         """Give invite access for `days` (None: without end), counted from the later of now
-        and the current end; `create` adds a user who has not talked to the bot yet."""
+        and the current end; `create` adds a user who has not talked to the bot yet; an
+        `actor_id` writes the audit entry in the same transaction."""
         if not 0 < user_id < TELEGRAM_ID_MAX:
             raise InvalidInput()
         if days is not None and not 0 < days <= MAX_GRANT_DAYS:
@@ -138,13 +165,12 @@ class UserService:
                     last_seen_at=now,
                 )
                 session.add(user)
-            if days is None:
-                user.access_until = None
-            else:
-                current = user.access_until if user.has_access(now) else None
-                user.access_until = max(now, current or now) + timedelta(days=days)
-            if user.access_kind is AccessKind.NONE or days is None:
-                user.access_kind = AccessKind.INVITE
+            extend_access(user, days, now)
+            if actor_id is not None:
+                until = (
+                    user.access_until.isoformat(timespec="minutes") if user.access_until else "-"
+                )
+                record(session, self.clock, actor_id, action, user_id, f"days={days} until={until}")
             return user
 
     async def make_admin(self, user_id: int) -> None:
@@ -170,6 +196,20 @@ class UserService:
                 .limit(limit)
             )
             return [UserRow(user, node, device) for user, node, device in rows.all()]
+
+
+def extend_access(user: User, days: int | None, now: datetime) -> None:
+    """Invite access for `days` more (None: without end) from the later of now and its end."""
+    if days is None:
+        user.access_until = None
+    else:
+        running = user.access_kind is not AccessKind.NONE and (
+            user.access_until is None or user.access_until > now
+        )
+        current = user.access_until if running else None
+        user.access_until = max(now, current or now) + timedelta(days=days)
+    if user.access_kind is AccessKind.NONE or days is None:
+        user.access_kind = AccessKind.INVITE
 
 
 def access_left(user: User, now: datetime) -> timedelta | None:

@@ -220,3 +220,20 @@ async def test_drain_moves_users_within_the_region_and_closes_the_node(app: App)
     assert app.wireguard.nodes["nl1"].peers == {}
     node_status = {node.name: node.status for node in await app.services.nodes.all()}
     assert node_status["nl1"] is NodeStatus.DRAINING
+
+
+async def test_expiry_removes_the_peer_quietly_and_renewal_brings_it_back(app: App) -> None:
+    await app.add_node("nl1")
+    await app.say(ADMIN_ID, "/start")
+    await app.services.users.grant(7701, 3, create=True)
+    await app.say(7701, "/get_config")
+    key = (await app.devices())[0].public_key
+    before = len(app.telegram.sent_to(ADMIN_ID))
+
+    app.clock.advance(days=4)
+    await app.services.reconcile.reconcile_all()
+    assert app.wireguard.nodes["nl1"].peers == {}, "expired access: the peer leaves the node"
+    assert len(app.telegram.sent_to(ADMIN_ID)) == before, "expiry is not drift: no alert"
+
+    await app.say(ADMIN_ID, "/add_user 7701 30")
+    assert list(app.wireguard.nodes["nl1"].peers) == [key], "renewal brings back the same peer"

@@ -108,7 +108,7 @@ class User(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def has_access(self, now: datetime) -> bool:
-        if self.access_kind is AccessKind.NONE:
+        if self.banned or self.access_kind is AccessKind.NONE:
             return False
         return self.access_until is None or self.access_until > now
 
@@ -226,3 +226,102 @@ class Device(Base):
         """Total (received, sent) by the node for this device, given its live counters."""
         rx_base, tx_base = self.traffic_bases(rx, tx)
         return rx_base + rx, tx_base + tx
+
+
+class Invite(Base):
+    """A deep link that grants access: `days` long (0: without end), up to `max_uses` people."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    days: Mapped[int] = mapped_column(default=30)
+    max_uses: Mapped[int] = mapped_column(default=1)
+    used: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class InviteUse(Base):
+    """Who took access through an invite, and when."""
+
+    __tablename__ = "invite_uses"
+    __table_args__ = (UniqueConstraint("invite_id", "user_id", name="uq_invite_uses_invite_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    used_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """One admin or support action: who, what, on whom, when, and a short note (never a secret)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64), default="")
+    details: Mapped[str] = mapped_column(String(300), default="")
+
+
+class BroadcastAudience(enum.StrEnum):
+    ALL = "all"
+    ACCESS = "access"
+    NO_ACCESS = "no_access"
+
+
+class BroadcastStatus(enum.StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # committed before the request: after a crash it becomes UNKNOWN
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    UNKNOWN = "unknown"  # was in flight when the process died: maybe delivered, never resent
+
+
+class Broadcast(Base):
+    """A text from an admin to a group of users; its deliveries are the queue."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    admin_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[BroadcastAudience] = mapped_column(
+        _enum(BroadcastAudience, "broadcast_audience")
+    )
+    status: Mapped[BroadcastStatus] = mapped_column(
+        _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.RUNNING, index=True
+    )
+    total: Mapped[int] = mapped_column(default=0)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class BroadcastDelivery(Base):
+    """One recipient of a broadcast and how far their copy got."""
+
+    __tablename__ = "broadcast_deliveries"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id", name="uq_broadcast_deliveries_broadcast_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    state: Mapped[DeliveryState] = mapped_column(
+        _enum(DeliveryState, "delivery_state"), default=DeliveryState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

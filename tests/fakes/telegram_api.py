@@ -7,9 +7,11 @@ import contextlib
 import io
 import itertools
 import json
+import math
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,10 +128,11 @@ _MAX_POLL_TIMEOUT = 50.0
 class ApiError(Exception):
     """A Bot API error answer: HTTP status == error_code."""
 
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.retry_after = retry_after
 
 
 def _bad(description: str) -> ApiError:
@@ -470,8 +473,14 @@ class FakeTelegram:
         token: str = "123456:TEST-token",
         bot_id: int = 123456,
         bot_username: str = "vpnservice_test_bot",
+        rate_limit: int | None = None,
     ) -> None:
         self.token = token
+        # Like Telegram's flood control: at most `rate_limit` send/edit calls in any 1 s window
+        # (all chats together); above it a 429 with retry_after. None: no limit.
+        self.rate_limit = rate_limit
+        self.too_many_requests = 0
+        self._send_times: deque[float] = deque()
         self.bot_id = bot_id
         self.bot_username = bot_username
         self.base_url = ""
@@ -798,6 +807,8 @@ class FakeTelegram:
         try:
             name = method.lower()
             chat_id = params.get("chat_id")
+            if name in _SEND_METHODS and self.rate_limit is not None:
+                self._limit_rate()
             if name in _SEND_METHODS and isinstance(chat_id, int) and chat_id in self.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             if name == "getupdates":
@@ -811,10 +822,26 @@ class FakeTelegram:
         except ApiError as error:
             call.status = error.code
             body = {"ok": False, "error_code": error.code, "description": error.description}
+            if error.retry_after is not None:
+                body["parameters"] = {"retry_after": error.retry_after}
         call.response = body
         self.calls.append(call)
         self._notify()
         return web.json_response(body, status=call.status)
+
+    def _limit_rate(self) -> None:
+        assert self.rate_limit is not None
+        now = time.monotonic()
+        window = self._send_times
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= self.rate_limit:
+            self.too_many_requests += 1
+            retry_after = max(1, math.ceil(window[0] + 1.0 - now))
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+            )
+        window.append(now)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:

@@ -1,0 +1,116 @@
+"""Telegram side of services.broadcasts.Sender: one text per chat, progress in the admin's chat."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+
+from bot.i18n import Translator, translator_for
+from services.broadcasts import BroadcastService, Progress, SendOutcome, SendResult
+from services.users import UserService
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = "Request timeout error"  # aiogram's message when Telegram did not answer in time
+
+
+def setup_broadcasts(
+    dispatcher: Dispatcher, broadcasts: BroadcastService, users: UserService
+) -> None:
+    """Unfinished broadcasts go on when polling (or a webhook) starts; sends in flight finish
+    before the Bot's session closes."""
+
+    async def resume(bot: Bot) -> None:
+        resumed = await broadcasts.resume(TelegramBroadcastSender(bot, users))
+        if resumed:
+            log.info("resumed broadcasts %s", resumed)
+
+    async def stop() -> None:
+        await broadcasts.stop()
+
+    dispatcher.startup.register(resume)
+    dispatcher.shutdown.register(stop)
+
+
+class TelegramBroadcastSender:
+    def __init__(self, bot: Bot, users: UserService) -> None:
+        self._bot = bot
+        self._users = users
+        self._languages: dict[int, str] = {}
+
+    async def send(self, chat_id: int, text: str) -> SendResult:
+        try:
+            await self._bot.send_message(chat_id, text)
+        except TelegramAPIError as error:
+            return _result(error)
+        return SendResult(SendOutcome.SENT)
+
+    async def show_progress(self, progress: Progress) -> SendResult:
+        t = await self._translator(progress.admin_id)
+        text = progress_text(t, progress)
+        if progress.message_id is not None:
+            try:
+                await self._bot.edit_message_text(
+                    text, chat_id=progress.admin_id, message_id=progress.message_id
+                )
+                return SendResult(SendOutcome.SENT, message_id=progress.message_id)
+            except TelegramBadRequest as error:
+                if "not modified" in error.message:
+                    return SendResult(SendOutcome.SENT, message_id=progress.message_id)
+                log.info("broadcast progress: a new message (%s)", error.message)
+            except TelegramAPIError as error:
+                return _result(error)
+        try:
+            message = await self._bot.send_message(progress.admin_id, text)
+        except TelegramAPIError as error:
+            return _result(error)
+        return SendResult(SendOutcome.SENT, message_id=message.message_id)
+
+    async def _translator(self, user_id: int) -> Translator:
+        if user_id not in self._languages:
+            user = await self._users.get(user_id)
+            self._languages[user_id] = user.language if user else ""
+        return translator_for(self._languages[user_id] or None)
+
+
+def progress_text(t: Translator, progress: Progress) -> str:
+    key = "broadcast-progress-done" if progress.finished else "broadcast-progress-running"
+    lines = [
+        t(key, id=str(progress.broadcast_id), total=str(progress.total)),
+        t(
+            "broadcast-progress-counts",
+            sent=str(progress.sent),
+            failed=str(progress.failed),
+            blocked=str(progress.blocked),
+            left=str(progress.left),
+        ),
+    ]
+    if progress.unknown:
+        lines.append(t("broadcast-progress-unknown", unknown=str(progress.unknown)))
+    return "\n".join(lines)
+
+
+def _result(error: TelegramAPIError) -> SendResult:
+    """Which errors mean: wait and retry, never again, or try again later."""
+    if isinstance(error, TelegramRetryAfter):
+        return SendResult(SendOutcome.FLOOD, retry_after=float(error.retry_after))
+    if isinstance(error, TelegramForbiddenError):
+        return SendResult(SendOutcome.BLOCKED, error=error.message)
+    if isinstance(error, TelegramEntityTooLarge) or (
+        isinstance(error, TelegramNetworkError) and error.message == TIMEOUT
+    ):
+        # Without an answer Telegram may have delivered it: a retry could make a second copy.
+        return SendResult(SendOutcome.FAILED, error=error.message)
+    if isinstance(error, TelegramNetworkError | TelegramServerError):
+        return SendResult(SendOutcome.RETRY, error=error.message)
+    return SendResult(SendOutcome.FAILED, error=error.message)

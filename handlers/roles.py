@@ -1,0 +1,63 @@
+"""/role: an admin makes someone an admin, support or a plain user again."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.db.models import Role, User
+from bot.i18n import Translator
+from handlers.commands import set_admin_commands
+from handlers.common import display_name
+from handlers.filters import IsAdmin
+from services.admin import ConsoleService, RoleFromSettings
+from services.errors import InvalidInput, UserNotFound
+from services.users import TELEGRAM_ID_MAX
+
+router = Router(name=__name__)
+
+
+def parse_role(args: str | None) -> tuple[int, Role]:
+    parts = (args or "").split()
+    if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit() and len(parts[0]) <= 16):
+        raise InvalidInput()
+    user_id = int(parts[0])
+    if not 0 < user_id < TELEGRAM_ID_MAX or parts[1].lower() not in set(Role):
+        raise InvalidInput()
+    return user_id, Role(parts[1].lower())
+
+
+@router.message(Command("role"), IsAdmin())
+async def role_command(
+    message: Message,
+    command: CommandObject,
+    user: User,
+    t: Translator,
+    console: ConsoleService,
+    bot: Bot,
+) -> None:
+    try:
+        target_id, role = parse_role(command.args)
+    except InvalidInput:
+        await message.answer(t("role-usage"))
+        return
+    try:
+        target, before = await console.set_role(user.id, target_id, role)
+    except RoleFromSettings:
+        await message.answer(t("role-from-settings", id=str(target_id)))
+        return
+    except UserNotFound:
+        await message.answer(t("card-not-found", id=str(target_id)))
+        return
+    if role is Role.ADMIN:
+        await set_admin_commands(bot, target.id, target.language)
+    await message.answer(
+        t(
+            "role-set",
+            name=display_name(target),
+            id=str(target.id),
+            before=before.value,
+            role=role.value,
+        )
+    )

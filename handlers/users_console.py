@@ -1,0 +1,454 @@
+"""The users console for admins and support: /users with filters, /find, the user card and its
+confirmed actions, and a message to a user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.db.models import AccessKind, Role, User
+from bot.i18n import Translator, translator_for
+from handlers.admin import grant, unreachable_lines
+from handlers.common import display_name, esc, format_ago, format_bytes, format_date
+from handlers.filters import IsAdmin, IsStaff
+from keyboards.admin import (
+    SUPPORT_ACTIONS,
+    CardAction,
+    CardCD,
+    ListFilter,
+    SendAction,
+    SendCD,
+    UsersCD,
+    card_confirm,
+    found_users,
+    send_confirm,
+    user_card,
+    users_list,
+)
+from keyboards.callbacks import UsersPageCD
+from services.admin import Applied, ConsoleService, SearchTooLong, UserFilter
+from services.audit import AuditAction
+from services.devices import DeviceService, handshake_age
+from services.errors import InvalidInput, UserNotFound
+from services.users import TELEGRAM_ID_MAX, UserService
+
+router = Router(name=__name__)
+
+USERS_PER_PAGE = 10
+MESSAGE_MAX = 3500
+EXTEND_DAYS = {CardAction.EXTEND_30: 30, CardAction.EXTEND_90: 90}
+
+
+class Console(StatesGroup):
+    message = State()  # the next text of the staff member goes to the user in the state data
+
+
+# --- refusals: checked on every callback, whatever ids it carries -----------------------------
+
+
+@router.callback_query(UsersCD.filter(), ~IsStaff())
+@router.callback_query(CardCD.filter(), ~IsStaff())
+@router.callback_query(SendCD.filter(), ~IsStaff())
+@router.callback_query(CardCD.filter(~F.action.in_(SUPPORT_ACTIONS)), ~IsAdmin())
+async def refuse_button(query: CallbackQuery, t: Translator) -> None:
+    await query.answer(t("admin-only"), show_alert=True)
+
+
+# --- /users -----------------------------------------------------------------------------------
+
+
+@router.message(Command("users"), IsStaff())
+async def users_command(
+    message: Message, t: Translator, console: ConsoleService, devices: DeviceService
+) -> None:
+    text, markup = await users_page(ListFilter.ALL, 0, t, console, devices)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(UsersCD.filter(F.page >= 0), IsStaff())
+async def users_button(
+    query: CallbackQuery,
+    callback_data: UsersCD,
+    t: Translator,
+    console: ConsoleService,
+    devices: DeviceService,
+    bot: Bot,
+) -> None:
+    await query.answer()
+    text, markup = await users_page(callback_data.kind, callback_data.page, t, console, devices)
+    await edit(bot, query, text, markup)
+
+
+@router.callback_query(UsersPageCD.filter(F.page >= 0), IsStaff())
+async def old_users_page_button(
+    query: CallbackQuery,
+    callback_data: UsersPageCD,
+    t: Translator,
+    console: ConsoleService,
+    devices: DeviceService,
+    bot: Bot,
+) -> None:
+    """Pages of /users sent before there were filters."""
+    await query.answer()
+    text, markup = await users_page(ListFilter.ALL, callback_data.page, t, console, devices)
+    await edit(bot, query, text, markup)
+
+
+async def users_page(
+    kind: ListFilter, page: int, t: Translator, console: ConsoleService, devices: DeviceService
+) -> tuple[str, InlineKeyboardMarkup]:
+    user_filter = UserFilter(kind.value)
+    total = await console.count(user_filter)
+    if total == 0:
+        empty = t("users-empty") if kind is ListFilter.ALL else t("users-empty-filter")
+        return empty, users_list(t, kind, 0, False, [])
+    page = min(page, (total - 1) // USERS_PER_PAGE)
+    rows = await console.page(user_filter, page * USERS_PER_PAGE, USERS_PER_PAGE)
+    live, failed = await devices.live_peers(row.node for row in rows if row.node is not None)
+    now = console.now()
+    bounds = {
+        "from": str(page * USERS_PER_PAGE + 1),
+        "to": str(page * USERS_PER_PAGE + len(rows)),
+        "total": str(total),
+    }
+    if kind is ListFilter.ALL:
+        lines = [t("users-header", **bounds)]
+    else:
+        lines = [t("users-header-filter", filter=kind.value, **bounds)]
+    for row in rows:
+        user = row.user
+        access = access_word(t, user, now)
+        traffic = ""
+        if row.node is None or row.device is None:
+            node, handshake = t("users-no-node"), ""
+        elif row.node.id in failed:
+            node, handshake = esc(row.node.name), t("users-handshake-unknown")
+        else:
+            node = esc(row.node.name)
+            peer = live.get(row.device.public_key)
+            age = handshake_age(peer, now)
+            handshake = (
+                t("users-handshake-never")
+                if age is None
+                else t("users-handshake-ago", ago=format_ago(t, age))
+            )
+            node_received, node_sent = (
+                row.device.traffic_with(peer.rx_bytes, peer.tx_bytes)
+                if peer
+                else (row.device.rx_total, row.device.tx_total)
+            )
+            if node_received or node_sent:
+                traffic = t(
+                    "users-traffic",
+                    received=format_bytes(t, node_sent),
+                    sent=format_bytes(t, node_received),
+                )
+        parts = [access, node, handshake, traffic]
+        lines.append(
+            t(
+                "users-line",
+                id=str(user.id),
+                name=display_name(user),
+                details=" · ".join(part for part in parts if part),
+            )
+        )
+    has_next = (page + 1) * USERS_PER_PAGE < total
+    user_ids = list(dict.fromkeys(row.user.id for row in rows))
+    return "\n".join(lines), users_list(t, kind, page, has_next, user_ids)
+
+
+# --- /find ------------------------------------------------------------------------------------
+
+
+@router.message(Command("find"), IsStaff())
+async def find_command(
+    message: Message, command: CommandObject, t: Translator, console: ConsoleService
+) -> None:
+    try:
+        found, more = await console.search(command.args or "")
+    except InvalidInput:
+        await message.answer(t("find-usage"))
+        return
+    except SearchTooLong as error:
+        await message.answer(t(error.key, most=str(error.args_for_text["most"])))
+        return
+    if not found:
+        await message.answer(t("find-nothing"))
+        return
+    now = console.now()
+    lines = [t("find-header", count=str(len(found)))]
+    for user in found:
+        lines.append(
+            t(
+                "find-line",
+                id=str(user.id),
+                name=display_name(user),
+                username=f"@{esc(user.username)}" if user.username else "",
+                access=access_word(t, user, now),
+            )
+        )
+    if more:
+        lines.append(t("find-more"))
+    await message.answer("\n".join(lines), reply_markup=found_users([u.id for u in found]))
+
+
+def access_word(t: Translator, user: User, now: datetime) -> str:
+    if user.banned:
+        return t("users-access-banned")
+    if not user.has_access(now):
+        return t("users-access-none")
+    if user.access_until is None:
+        return t("users-access-forever")
+    return t("users-access-until", until=format_date(user.access_until))
+
+
+# --- the user card ----------------------------------------------------------------------------
+
+
+@router.message(Command("user"), IsStaff())
+async def user_command(
+    message: Message,
+    command: CommandObject,
+    t: Translator,
+    is_admin: bool,
+    console: ConsoleService,
+) -> None:
+    text = (command.args or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 16) or not (
+        0 < int(text) < TELEGRAM_ID_MAX
+    ):
+        await message.answer(t("card-usage"))
+        return
+    try:
+        body, markup = await card_view(int(text), t, is_admin, console)
+    except UserNotFound:
+        await message.answer(t("card-not-found", id=text))
+        return
+    await message.answer(body, reply_markup=markup)
+
+
+async def card_view(
+    user_id: int, t: Translator, is_admin: bool, console: ConsoleService, note: str = ""
+) -> tuple[str, InlineKeyboardMarkup]:
+    card = await console.card(user_id)
+    user, now = card.user, console.now()
+    lines = [note] if note else []
+    lines.append(
+        t(
+            "card-title",
+            name=display_name(user),
+            username=f"@{esc(user.username)}" if user.username else "",
+            id=str(user.id),
+        )
+    )
+    if card.role is not Role.USER:
+        lines.append(t("card-role", role=card.role.value))
+    if user.banned:
+        lines.append(t("card-banned"))
+    if user.has_access(now) and user.access_until is None:
+        lines.append(t("card-access-forever"))
+    elif user.has_access(now) and user.access_until is not None:
+        lines.append(t("card-access-until", until=format_date(user.access_until)))
+    elif user.access_until is not None and user.access_kind is not AccessKind.NONE:
+        lines.append(t("card-access-ended", until=format_date(user.access_until)))
+    else:
+        lines.append(t("card-access-none"))
+    if user.bot_blocked_at is not None:
+        lines.append(t("card-bot-blocked", at=format_date(user.bot_blocked_at)))
+    if not card.devices:
+        lines.append(t("card-no-devices"))
+    for item in card.devices:
+        device = item.device
+        seen = device.last_handshake_at
+        handshake = (
+            t("users-handshake-never")
+            if seen is None
+            else t("users-handshake-ago", ago=format_ago(t, max((now - seen).total_seconds(), 0)))
+        )
+        lines.append(
+            t(
+                "card-device",
+                node=esc(item.node.name),
+                address=esc(device.address4),
+                handshake=handshake,
+                received=format_bytes(t, device.tx_total),
+                sent=format_bytes(t, device.rx_total),
+            )
+        )
+    markup = user_card(
+        t,
+        user.id,
+        admin=is_admin,
+        has_access=user.has_access(now),
+        banned=user.banned,
+        has_devices=bool(card.devices),
+    )
+    return "\n".join(lines), markup
+
+
+@router.callback_query(CardCD.filter(F.action == CardAction.SHOW), IsStaff())
+async def card_button(
+    query: CallbackQuery,
+    callback_data: CardCD,
+    t: Translator,
+    is_admin: bool,
+    console: ConsoleService,
+    bot: Bot,
+) -> None:
+    await query.answer()
+    text, markup = await card_view(callback_data.user_id, t, is_admin, console)
+    await edit(bot, query, text, markup)
+
+
+@router.callback_query(CardCD.filter(F.action == CardAction.MESSAGE), IsStaff())
+async def message_button(
+    query: CallbackQuery,
+    callback_data: CardCD,
+    t: Translator,
+    console: ConsoleService,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    card = await console.card(callback_data.user_id)
+    await query.answer()
+    await state.set_state(Console.message)
+    await state.set_data({"user_id": card.user.id})
+    if query.message:
+        await bot.send_message(
+            query.message.chat.id,
+            t("message-prompt", name=display_name(card.user), id=str(card.user.id)),
+        )
+
+
+@router.callback_query(CardCD.filter(~F.ok), IsStaff())
+async def ask_confirmation(
+    query: CallbackQuery, callback_data: CardCD, t: Translator, console: ConsoleService, bot: Bot
+) -> None:
+    card = await console.card(callback_data.user_id)
+    await query.answer()
+    text = t(
+        "card-confirm",
+        action=callback_data.action.value,
+        name=display_name(card.user),
+        id=str(card.user.id),
+    )
+    await edit(bot, query, text, card_confirm(t, callback_data.action, card.user.id))
+
+
+@router.callback_query(CardCD.filter(F.ok), IsStaff())
+async def apply_action(
+    query: CallbackQuery,
+    callback_data: CardCD,
+    user: User,
+    t: Translator,
+    is_admin: bool,
+    console: ConsoleService,
+    bot: Bot,
+) -> None:
+    await query.answer()
+    action, target = callback_data.action, callback_data.user_id
+    if action in EXTEND_DAYS:
+        note = await grant(
+            user.id, target, EXTEND_DAYS[action], t, console, bot, AuditAction.EXTEND
+        )
+    else:
+        applied: Applied
+        if action is CardAction.REVOKE:
+            applied = await console.revoke(user.id, target)
+        elif action is CardAction.BAN:
+            applied = await console.ban(user.id, target)
+        elif action is CardAction.UNBAN:
+            applied = await console.unban(user.id, target)
+        elif action is CardAction.RESET:
+            applied = await console.reset_devices(user.id, target)
+        else:
+            raise InvalidInput()
+        lines = [t("card-done", action=action.value)]
+        note = "\n".join(lines + unreachable_lines(t, applied.unreachable))
+    text, markup = await card_view(target, t, is_admin, console, note)
+    await edit(bot, query, text, markup)
+
+
+# --- a message to a user ----------------------------------------------------------------------
+
+
+@router.message(Command("cancel"), Console.message)
+async def cancel_message(message: Message, t: Translator, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(t("message-cancelled"))
+
+
+@router.message(Console.message, F.text, ~F.text.startswith("/"), IsStaff())
+async def message_text(
+    message: Message, t: Translator, state: FSMContext, users: UserService
+) -> None:
+    text = message.text or ""
+    if len(text) > MESSAGE_MAX:
+        await message.answer(t("message-too-long", most=str(MESSAGE_MAX)))
+        return
+    target = await users.get(int((await state.get_data())["user_id"]))
+    if target is None:
+        await state.clear()
+        await message.answer(t("message-cancelled"))
+        return
+    await state.update_data(text=text)
+    preview = t("message-preview", name=display_name(target), id=str(target.id), text=esc(text))
+    await message.answer(preview, reply_markup=send_confirm(t))
+
+
+@router.callback_query(SendCD.filter(), IsStaff())
+async def send_button(
+    query: CallbackQuery,
+    callback_data: SendCD,
+    user: User,
+    t: Translator,
+    state: FSMContext,
+    users: UserService,
+    console: ConsoleService,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    await query.answer()
+    if callback_data.action is SendAction.CANCEL or "text" not in data:
+        await state.clear()
+        await edit(bot, query, t("message-cancelled"), None)
+        return
+    target = await users.get(int(data["user_id"]))
+    text = str(data["text"])
+    await state.clear()
+    if target is None:
+        await edit(bot, query, t("message-cancelled"), None)
+        return
+    delivered = True
+    try:
+        target_t = translator_for(target.language)
+        await bot.send_message(target.id, target_t("message-to-user", text=esc(text)))
+    except TelegramAPIError:
+        delivered = False
+    await console.record_message(user.id, target.id, len(text), delivered)
+    result = "message-sent" if delivered else "message-not-delivered"
+    await edit(bot, query, t(result, name=display_name(target), id=str(target.id)), None)
+
+
+async def edit(
+    bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Show `text` in place of the pressed message (unchanged content is no error)."""
+    if query.message is None:
+        return
+    try:
+        await bot.edit_message_text(
+            text,
+            chat_id=query.message.chat.id,
+            message_id=query.message.message_id,
+            reply_markup=markup,
+        )
+    except TelegramBadRequest as error:
+        if "not modified" not in error.message:
+            raise

@@ -1,0 +1,297 @@
+"""The admin console's rules: user filters and search, the user card, and its audited changes."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import AccessKind, Device, Node, Role, User
+from services.audit import AuditAction, record
+from services.errors import InvalidInput, ServiceError, UserNotFound
+from services.reconcile import ReconcileResult, ReconcileService
+from services.users import TELEGRAM_ID_MAX, UserRow, UserService
+
+SEARCH_MAX = 64
+SEARCH_LIMIT = 20
+LIKE_ESCAPE = "\\"
+
+Change = Callable[[User], str]
+
+
+class ProtectedUser(ServiceError):
+    """Admins cannot be revoked, banned or reset from the chat (nor can you do it to yourself)."""
+
+    key = "console-protected"
+
+
+class RoleFromSettings(ServiceError):
+    """ADMIN_IDS and SUPPORT_IDS are set by the operator, not in the chat."""
+
+    key = "role-from-settings"
+
+
+class SearchTooLong(ServiceError):
+    key = "find-too-long"
+
+
+class UserFilter(enum.StrEnum):
+    ALL = "all"
+    ACTIVE = "act"
+    EXPIRED = "exp"
+    NO_ACCESS = "no"
+    BLOCKED = "blk"
+    BANNED = "ban"
+
+
+@dataclass(frozen=True, slots=True)
+class CardDevice:
+    device: Device
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class UserCard:
+    user: User
+    role: Role
+    devices: Sequence[CardDevice]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A change made in the database, and the nodes that could not take it yet (a reconcile
+    applies it when they answer again)."""
+
+    user: User
+    unreachable: Sequence[str]
+
+
+def filter_clause(kind: UserFilter, now: datetime) -> ColumnElement[bool]:
+    has_kind = User.access_kind != AccessKind.NONE
+    not_banned = User.banned.is_(False)
+    match kind:
+        case UserFilter.ACTIVE:
+            running = or_(User.access_until.is_(None), User.access_until > now)
+            return and_(not_banned, has_kind, running)
+        case UserFilter.EXPIRED:
+            return and_(not_banned, has_kind, User.access_until <= now)
+        case UserFilter.NO_ACCESS:
+            return and_(not_banned, User.access_kind == AccessKind.NONE)
+        case UserFilter.BLOCKED:
+            return User.bot_blocked_at.is_not(None)
+        case UserFilter.BANNED:
+            return User.banned.is_(True)
+    return true()
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE, with the wildcards and the escape character in `text` taken literally."""
+    for char in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(char, LIKE_ESCAPE + char)
+    return f"%{text}%"
+
+
+def _unreachable(results: Iterable[ReconcileResult]) -> list[str]:
+    return [result.node for result in results if result.error is not None]
+
+
+class ConsoleService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        users: UserService,
+        reconcile: ReconcileService,
+    ) -> None:
+        self._sessions = sessions
+        self._users = users
+        self._reconcile = reconcile
+
+    def now(self) -> datetime:
+        return self._users.clock()
+
+    async def count(self, kind: UserFilter = UserFilter.ALL) -> int:
+        async with self._sessions() as session:
+            query = select(func.count()).select_from(User).where(filter_clause(kind, self.now()))
+            return int(await session.scalar(query) or 0)
+
+    async def page(self, kind: UserFilter, offset: int, limit: int) -> Sequence[UserRow]:
+        """Users of one filter, newest first, each with the node and key of their device."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(User, Node, Device)
+                .outerjoin(Device, Device.user_id == User.id)
+                .outerjoin(Node, Node.id == Device.node_id)
+                .where(filter_clause(kind, self.now()))
+                .order_by(User.created_at.desc(), User.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+            return [UserRow(user, node, device) for user, node, device in rows.all()]
+
+    async def search(self, text: str) -> tuple[Sequence[User], bool]:
+        """Users by id, @username or name (case-insensitive substring), newest first, and
+        whether there were more than shown."""
+        query = " ".join(text.split())
+        if not query:
+            raise InvalidInput()
+        if len(query) > SEARCH_MAX:
+            raise SearchTooLong(most=SEARCH_MAX)
+        by_username = query.startswith("@")
+        pattern = like_pattern(query.removeprefix("@").lower())
+        conditions: list[ColumnElement[bool]] = [
+            func.lower(User.username).like(pattern, escape=LIKE_ESCAPE)
+        ]
+        if not by_username:
+            conditions.append(func.lower(User.first_name).like(pattern, escape=LIKE_ESCAPE))
+            if query.isascii() and query.isdigit() and int(query) < TELEGRAM_ID_MAX:
+                conditions.append(User.id == int(query))
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(User)
+                .where(or_(*conditions))
+                .order_by(User.created_at.desc(), User.id.desc())
+                .limit(SEARCH_LIMIT + 1)
+            )
+            users = found.all()
+        return users[:SEARCH_LIMIT], len(users) > SEARCH_LIMIT
+
+    async def card(self, user_id: int) -> UserCard:
+        async with self._sessions() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFound(user_id=user_id)
+            rows = await session.execute(
+                select(Device, Node)
+                .join(Node, Node.id == Device.node_id)
+                .where(Device.user_id == user_id)
+                .order_by(Device.id)
+            )
+            devices = [CardDevice(device, node) for device, node in rows.all()]
+        return UserCard(user, self._users.role_of(user), devices)
+
+    async def grant(
+        self,
+        actor_id: int,
+        user_id: int,
+        days: int | None,
+        action: AuditAction = AuditAction.GRANT,
+    ) -> Applied:
+        """Give or extend access (audited) and put the user's peers back on their nodes."""
+        user = await self._users.grant(user_id, days, actor_id=actor_id, action=action)
+        return Applied(user, _unreachable(await self._reconcile.reconcile_user(user_id)))
+
+    async def revoke(self, actor_id: int, user_id: int) -> Applied:
+        """No access from now on; the devices stay in the database (renewal brings back the
+        same config) and leave the nodes at once."""
+
+        def change(user: User) -> str:
+            until = user.access_until.isoformat(timespec="minutes") if user.access_until else "-"
+            before = f"was {user.access_kind.value} until {until}"
+            user.access_kind, user.access_until = AccessKind.NONE, None
+            return before
+
+        return await self._change(actor_id, user_id, AuditAction.REVOKE, change)
+
+    async def ban(self, actor_id: int, user_id: int) -> Applied:
+        """No access and no bot while banned; access itself is kept for an unban."""
+
+        def change(user: User) -> str:
+            user.banned = True
+            return ""
+
+        return await self._change(actor_id, user_id, AuditAction.BAN, change)
+
+    async def unban(self, actor_id: int, user_id: int) -> Applied:
+        def change(user: User) -> str:
+            user.banned = False
+            return ""
+
+        return await self._change(actor_id, user_id, AuditAction.UNBAN, change, protect=False)
+
+    async def reset_devices(self, actor_id: int, user_id: int) -> Applied:
+        """Delete the user's devices and take their peers off the nodes now."""
+        async with self._sessions.begin() as session:
+            user = await self._target(session, actor_id, user_id)
+            devices = (await session.scalars(select(Device).where(Device.user_id == user_id))).all()
+            node_ids = {device.node_id for device in devices}
+            for device in devices:
+                await session.delete(device)
+            record(
+                session,
+                self._users.clock,
+                actor_id,
+                AuditAction.RESET_DEVICES,
+                user_id,
+                f"devices={len(devices)}",
+            )
+        results = await self._reconcile.reconcile_user(user_id, also=node_ids)
+        return Applied(user, _unreachable(results))
+
+    async def set_role(self, actor_id: int, user_id: int, role: Role) -> tuple[User, Role]:
+        """Give a user a role in the chat; returns them and the role they had before."""
+        if self._users.role_from_settings(user_id) is not None:
+            raise RoleFromSettings(user_id=user_id)
+        async with self._sessions.begin() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFound(user_id=user_id)
+            before = user.role
+            user.role = role
+            record(
+                session,
+                self._users.clock,
+                actor_id,
+                AuditAction.ROLE,
+                user_id,
+                f"{before.value} -> {role.value}",
+            )
+        return user, before
+
+    async def record_message(
+        self, actor_id: int, user_id: int, length: int, delivered: bool
+    ) -> None:
+        """A message sent to a user: its length and fate, never its text."""
+        async with self._sessions.begin() as session:
+            record(
+                session,
+                self._users.clock,
+                actor_id,
+                AuditAction.MESSAGE,
+                user_id,
+                f"chars={length} delivered={'yes' if delivered else 'no'}",
+            )
+
+    async def _change(
+        self,
+        actor_id: int,
+        user_id: int,
+        action: AuditAction,
+        change: Change,
+        *,
+        protect: bool = True,
+    ) -> Applied:
+        async with self._sessions.begin() as session:
+            if protect:
+                user = await self._target(session, actor_id, user_id)
+            else:
+                found = await session.get(User, user_id)
+                if found is None:
+                    raise UserNotFound(user_id=user_id)
+                user = found
+            details = change(user)
+            record(session, self._users.clock, actor_id, action, user_id, details)
+        results = await self._reconcile.reconcile_user(user_id)
+        return Applied(user, _unreachable(results))
+
+    async def _target(self, session: AsyncSession, actor_id: int, user_id: int) -> User:
+        """The user a restrictive change is aimed at: not an admin, not the actor."""
+        user = await session.get(User, user_id)
+        if user is None:
+            raise UserNotFound(user_id=user_id)
+        if user_id == actor_id or self._users.role_of(user) is Role.ADMIN:
+            raise ProtectedUser(user_id=user_id)
+        return user

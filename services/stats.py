@@ -1,0 +1,135 @@
+"""Numbers for the admins' /stats: users, access by kind, nodes' peers, traffic and handshakes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import AccessKind, Device, Node, NodeHealth, NodeStatus, User
+from services.clock import Clock, system_clock
+
+CHART_DAYS = 30
+WEEK = timedelta(days=7)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStats:
+    name: str
+    status: NodeStatus
+    up: bool | None  # None: never probed
+    peers: int | None  # peers on the node at the last probe
+    devices: int
+    received: int  # bytes the node received from its devices, across node restarts
+    sent: int
+    handshakes_day: int  # devices with a handshake in the last 24 hours
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    now: datetime
+    users_total: int
+    users_new_week: int
+    access_now: dict[AccessKind, int]  # kinds with at least one user, in AccessKind order
+    handshakes_day: int
+    nodes: list[NodeStats]
+    new_per_day: list[tuple[date, int]]  # the last CHART_DAYS days, oldest first, today last
+
+
+class StatsService:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock = system_clock
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    async def collect(self) -> Stats:
+        now = self._clock()
+        day_ago = now - DAY
+        first_day = now.date() - timedelta(days=CHART_DAYS - 1)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(User)) or 0
+            new_week = (
+                await session.scalar(
+                    select(func.count()).select_from(User).where(User.created_at > now - WEEK)
+                )
+                or 0
+            )
+            by_kind = dict(
+                (
+                    await session.execute(
+                        select(User.access_kind, func.count())
+                        .where(
+                            User.access_kind != AccessKind.NONE,
+                            or_(User.access_until.is_(None), User.access_until > now),
+                        )
+                        .group_by(User.access_kind)
+                    )
+                ).all()
+            )
+            created = (
+                await session.scalars(
+                    select(User.created_at).where(User.created_at >= _midnight(first_day, now))
+                )
+            ).all()
+            nodes = await self._nodes(session, day_ago)
+        per_day = Counter(moment.date() for moment in created)
+        return Stats(
+            now=now,
+            users_total=total,
+            users_new_week=new_week,
+            access_now={kind: by_kind[kind] for kind in AccessKind if by_kind.get(kind)},
+            handshakes_day=sum(node.handshakes_day for node in nodes),
+            nodes=nodes,
+            new_per_day=[
+                (day, per_day.get(day, 0))
+                for day in (first_day + timedelta(days=n) for n in range(CHART_DAYS))
+            ],
+        )
+
+    async def _nodes(self, session: AsyncSession, day_ago: datetime) -> list[NodeStats]:
+        recent = func.sum(case((Device.last_handshake_at > day_ago, 1), else_=0))
+        device_rows = (
+            await session.execute(
+                select(
+                    Device.node_id,
+                    func.count(),
+                    func.coalesce(func.sum(Device.rx_base + Device.rx_seen), 0),
+                    func.coalesce(func.sum(Device.tx_base + Device.tx_seen), 0),
+                    func.coalesce(recent, 0),
+                ).group_by(Device.node_id)
+            )
+        ).all()
+        per_node = {row[0]: row[1:] for row in device_rows}
+        rows = (
+            await session.execute(
+                select(Node, NodeHealth)
+                .outerjoin(NodeHealth, NodeHealth.node_id == Node.id)
+                .order_by(Node.name)
+            )
+        ).all()
+        result = []
+        for node, health in rows:
+            devices, received, sent, handshakes = per_node.get(node.id, (0, 0, 0, 0))
+            probed = health is not None and health.checked_at is not None
+            result.append(
+                NodeStats(
+                    name=node.name,
+                    status=node.status,
+                    up=health.up if probed else None,
+                    peers=health.peers if probed else None,
+                    devices=int(devices),
+                    received=int(received),
+                    sent=int(sent),
+                    handshakes_day=int(handshakes),
+                )
+            )
+        return result
+
+
+def _midnight(day: date, like: datetime) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=like.tzinfo)
