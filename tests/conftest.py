@@ -21,6 +21,8 @@ from bot.settings import Settings, load_settings
 from tests.fakes.nodes import FakeWireGuard
 from tests.fakes.telegram_api import FakeTelegram
 
+pytest_plugins = ["tests.nodes_support"]
+
 ADMIN_ID = 1000
 
 

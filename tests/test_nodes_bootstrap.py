@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,16 +25,12 @@ from nodes import (
 )
 from nodes.bootstrap import SCRIPT_SOURCE, step_command, upload_command
 from tests.netlab import LAB_USER, Lab, LabNode
+from tests.nodes_support import target_of
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 
 PORT = 51830
 PRIVATE_KEY = generate_private_key()
-
-
-@pytest.fixture(scope="module")
-def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("botkey") / "id_ed25519"
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +41,8 @@ def lab(key_path: Path) -> Iterator[Lab]:
 
 
 @pytest.fixture
-def node(lab: Lab) -> LabNode:
-    return lab.nodes[0]
-
-
-@pytest.fixture
 def plan(node: LabNode) -> InterfacePlan:
     return InterfacePlan(node.interface, PRIVATE_KEY, PORT, "10.8.0.1/24", "fd00:8::1/64")
-
-
-def target_of(node: LabNode, username: str = "root") -> NodeTarget:
-    return NodeTarget(
-        node.name, node.ip, username=username, host_key=node.host_key, interface=node.interface
-    )
-
-
-@pytest.fixture
-async def pool(key_path: Path) -> AsyncIterator[SshPool]:
-    pool = SshPool(key_path, connect_timeout=2, command_timeout=20)
-    yield pool
-    await pool.close()
 
 
 def client_conf(private: str, psk: str, node: LabNode, server_key: str) -> str:

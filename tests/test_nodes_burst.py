@@ -49,11 +49,6 @@ def _plain_root_home(node: LabNode, home: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("botkey") / "id_ed25519"
-
-
-@pytest.fixture(scope="module")
 def lab(key_path: Path) -> Iterator[Lab]:
     with Lab() as lab:
         yield lab

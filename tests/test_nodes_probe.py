@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,32 +72,10 @@ def test_parse_probe_output() -> None:
 
 
 @pytest.fixture(scope="module")
-def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("botkey") / "id_ed25519"
-
-
-@pytest.fixture(scope="module")
 def lab(key_path: Path) -> Iterator[Lab]:
     with Lab() as lab:
         lab.add_node("p1", authorized_key=SshPool.ensure_client_key(key_path))
         yield lab
-
-
-@pytest.fixture
-def node(lab: Lab) -> LabNode:
-    return lab.nodes[0]
-
-
-@pytest.fixture
-def target(node: LabNode) -> NodeTarget:
-    return NodeTarget(node.name, node.ip, host_key=node.host_key, interface=node.interface)
-
-
-@pytest.fixture
-async def pool(key_path: Path) -> AsyncIterator[SshPool]:
-    pool = SshPool(key_path, connect_timeout=2, command_timeout=20)
-    yield pool
-    await pool.close()
 
 
 @pytest.mark.root

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
@@ -24,32 +24,9 @@ from nodes import (
 )
 from nodes.wireguard import add_peer_command
 from tests.netlab import Lab, LabNode, decode_qr
+from tests.nodes_support import RecordingPool
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(60)]
-
-
-class RecordingPool(SshPool):
-    """An SshPool that remembers every command string and stdin it sent."""
-
-    commands: list[str]
-    stdins: list[str | None]
-
-    async def run(
-        self,
-        target: NodeTarget,
-        command: str,
-        *,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        self.commands.append(command)
-        self.stdins.append(stdin)
-        return await super().run(target, command, stdin=stdin, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("botkey") / "id_ed25519"
 
 
 @pytest.fixture(scope="module")
@@ -58,24 +35,6 @@ def lab(key_path: Path) -> Iterator[Lab]:
         pub = SshPool.ensure_client_key(key_path)
         lab.add_node("n1", wg_subnet6="fd00:213::1/64", authorized_key=pub)
         yield lab
-
-
-@pytest.fixture
-def node(lab: Lab) -> LabNode:
-    return lab.nodes[0]
-
-
-@pytest.fixture
-def target(node: LabNode) -> NodeTarget:
-    return NodeTarget(node.name, node.ip, host_key=node.host_key, interface=node.interface)
-
-
-@pytest.fixture
-async def pool(key_path: Path) -> AsyncIterator[RecordingPool]:
-    pool = RecordingPool(key_path, connect_timeout=2, command_timeout=20)
-    pool.commands, pool.stdins = [], []
-    yield pool
-    await pool.close()
 
 
 def new_peer(host: int) -> tuple[str, PeerSpec]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from nodes import (
 )
 from nodes.dump import parse_dump
 from tests.netlab import Lab, LabNode
+from tests.nodes_support import RecordingPool
 
 PSK = generate_preshared_key()
 
@@ -119,52 +120,10 @@ root = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
-def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("botkey") / "id_ed25519"
-
-
-@pytest.fixture(scope="module")
 def lab(key_path: Path) -> Iterator[Lab]:
     with Lab() as lab:
         lab.add_node("r1", authorized_key=SshPool.ensure_client_key(key_path))
         yield lab
-
-
-@pytest.fixture
-def node(lab: Lab) -> LabNode:
-    return lab.nodes[0]
-
-
-@pytest.fixture
-def target(node: LabNode) -> NodeTarget:
-    return NodeTarget(node.name, node.ip, host_key=node.host_key, interface=node.interface)
-
-
-class RecordingPool(SshPool):
-    """An SshPool that remembers every command string and stdin it sent."""
-
-    commands: list[str]
-    stdins: list[str | None]
-
-    async def run(
-        self,
-        target: NodeTarget,
-        command: str,
-        *,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        self.commands.append(command)
-        self.stdins.append(stdin)
-        return await super().run(target, command, stdin=stdin, timeout=timeout)
-
-
-@pytest.fixture
-async def pool(key_path: Path) -> AsyncIterator[RecordingPool]:
-    pool = RecordingPool(key_path, connect_timeout=2, command_timeout=20)
-    pool.commands, pool.stdins = [], []
-    yield pool
-    await pool.close()
 
 
 def spec(host: int, private: str | None = None) -> PeerSpec:

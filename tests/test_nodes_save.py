@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,26 +13,7 @@ import pytest
 from nodes import NodeError, NodeTarget, PeerSpec, SshPool, WireGuard
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from tests.netlab import NETNS_ETC, Lab, LabNode
-
-
-class RecordingPool(SshPool):
-    """An SshPool that remembers every command it ran."""
-
-    commands: list[str]
-
-    async def run(
-        self,
-        target: NodeTarget,
-        command: str,
-        *,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        self.commands.append(command)
-        return await super().run(target, command, stdin=stdin, timeout=timeout)
-
-    def saves(self) -> int:
-        return sum("wg-quick save" in command for command in self.commands)
+from tests.nodes_support import RecordingPool
 
 
 class ClockPool(SshPool):
@@ -122,11 +103,6 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_save() -> None:
 
 
 @pytest.fixture(scope="module")
-def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("botkey") / "id_ed25519"
-
-
-@pytest.fixture(scope="module")
 def lab(key_path: Path) -> Iterator[Lab]:
     with Lab() as lab:
         lab.add_node(
@@ -135,22 +111,8 @@ def lab(key_path: Path) -> Iterator[Lab]:
         yield lab
 
 
-@pytest.fixture
-def node(lab: Lab) -> LabNode:
-    return lab.nodes[0]
-
-
-@pytest.fixture
-def target(node: LabNode) -> NodeTarget:
-    return NodeTarget(node.name, node.ip, host_key=node.host_key, interface=node.interface)
-
-
-@pytest.fixture
-async def pool(key_path: Path) -> AsyncIterator[RecordingPool]:
-    pool = RecordingPool(key_path, connect_timeout=2, command_timeout=20)
-    pool.commands = []
-    yield pool
-    await pool.close()
+def saves(pool: RecordingPool) -> int:
+    return sum("wg-quick save" in command for command in pool.commands)
 
 
 def saved_keys(node: LabNode) -> set[str]:
@@ -169,7 +131,7 @@ async def test_hundred_concurrent_adds_all_persisted_with_few_saves(
     keys = {p.public_key for p in peers}
     assert keys <= saved_keys(node)
     assert keys <= {p.public_key for p in await wg.peers(target)}
-    assert 1 <= wg.saves(target) == pool.saves() <= 20
+    assert 1 <= wg.saves(target) == saves(pool) <= 20
     await asyncio.gather(*(wg.remove_peer(target, p.public_key) for p in peers))
     assert not keys & saved_keys(node)
 
@@ -184,7 +146,7 @@ async def test_single_add_persisted_on_return(
     await wg.add_peer(target, peer)
     assert peer.public_key in saved_keys(node)
     assert f"PresharedKey = {peer.preshared_key}" in node.config_path.read_text()
-    assert wg.saves(target) == pool.saves() == 1
+    assert wg.saves(target) == saves(pool) == 1
     assert all(peer.preshared_key not in command for command in pool.commands)
     await wg.remove_peer(target, peer.public_key)
     assert peer.public_key not in saved_keys(node)
