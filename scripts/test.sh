@@ -3,6 +3,7 @@
 # ruff, mypy, then pytest (the real-node end-to-end tests need root; with CI set they never skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$HOME/.local/bin:$PATH"  # where a user install of uv lands
 DEBIAN_PACKAGES=(wireguard-tools wireguard-go openssh-server openresolv zbar-tools iproute2 iptables nftables procps fonts-dejavu-core)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
