@@ -1,4 +1,4 @@
-"""WireGuard operations on a node: read the interface, add/remove peers, dump, load."""
+"""WireGuard on a node: the interface, peer changes, dump, probe and reconcile."""
 
 from __future__ import annotations
 
@@ -266,12 +266,3 @@ class WireGuard:
         plan = plan_reconcile(wanted, await self.peers(target))
         await apply_reconcile(self._pool, target, plan, wanted)
         return plan
-
-    async def load(self, target: NodeTarget) -> NodeLoad:
-        """Load average over the last minute and number of CPUs."""
-        out = await self._pool.run(target, "cat /proc/loadavg && nproc")
-        try:
-            loadavg, cpus = out.splitlines()[:2]
-            return NodeLoad(float(loadavg.split()[0]), int(cpus))
-        except (ValueError, IndexError):
-            raise NodeError(target.name, "unexpected load output") from None

@@ -300,14 +300,15 @@ class NodeService:
         return list(await asyncio.gather(*(self._check(n, counts.get(n.id, 0)) for n in nodes)))
 
     async def _check(self, node: Node, devices: int) -> NodeCheck:
-        target = target_of(node)
+        """One probe (one SSH round trip) of the node."""
         try:
-            peers, load = await asyncio.gather(
-                self._wireguard.peers(target), self._wireguard.load(target)
-            )
+            result = await self._wireguard.probe(target_of(node))
         except NodeError as error:
             return NodeCheck(node, devices, False, None, None, error.reason)
-        return NodeCheck(node, devices, True, len(peers), load, None)
+        if not result.interface_up:
+            return NodeCheck(node, devices, False, None, None, "WireGuard interface is down")
+        load = NodeLoad(result.load1, result.cpus)
+        return NodeCheck(node, devices, True, len(result.peers), load, None)
 
 
 def _bare_host(host: str) -> str:

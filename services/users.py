@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import AccessKind, Device, Node, Role, User
@@ -180,23 +180,6 @@ class UserService:
                 raise UserNotFound(user_id=user_id)
             user.role = Role.ADMIN
 
-    async def count(self) -> int:
-        async with self._sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(User)) or 0)
-
-    async def page(self, offset: int, limit: int) -> Sequence[UserRow]:
-        """Users newest first, each with the node and key of their device."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(User, Node, Device)
-                .outerjoin(Device, Device.user_id == User.id)
-                .outerjoin(Node, Node.id == Device.node_id)
-                .order_by(User.created_at.desc(), User.id.desc())
-                .offset(offset)
-                .limit(limit)
-            )
-            return [UserRow(user, node, device) for user, node, device in rows.all()]
-
 
 def extend_access(user: User, days: int | None, now: datetime) -> None:
     """Invite access for `days` more (None: without end) from the later of now and its end."""
@@ -210,8 +193,3 @@ def extend_access(user: User, days: int | None, now: datetime) -> None:
         user.access_until = max(now, current or now) + timedelta(days=days)
     if user.access_kind is AccessKind.NONE or days is None:
         user.access_kind = AccessKind.INVITE
-
-
-def access_left(user: User, now: datetime) -> timedelta | None:
-    """Time until access ends, or None when it has no end."""
-    return None if user.access_until is None else max(user.access_until - now, timedelta(0))

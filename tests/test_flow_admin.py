@@ -71,7 +71,7 @@ async def test_nodes_shows_reachability_peers_and_load(app: App) -> None:
     app.wireguard.nodes["nl1"].up = False
     text = (await app.say(ADMIN_ID, "/nodes"))[0].text
     assert (
-        "🟢 de1 Frankfurt · de1.example:51820\nустройств: 1 · пиров на сервере: 1 · нагрузка: 0.25 на 2 CPU"
+        "🟢 de1 Frankfurt · de1.example:51820\nустройств: 1 · пиров на сервере: 1 · нагрузка: 0.50 на 2 CPU"
         in text
     )
     assert (

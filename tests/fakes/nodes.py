@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nodes import InterfaceInfo, NodeError, NodeLoad, NodeTarget, PeerSpec, PeerState
+from nodes import InterfaceInfo, NodeError, NodeTarget, PeerSpec, PeerState
 from nodes.keys import generate_private_key, public_key
 from nodes.probe import Probe
 from nodes.reconcile import ReconcilePlan, plan_reconcile
@@ -92,7 +92,3 @@ class FakeWireGuard:
     async def probe(self, target: NodeTarget) -> Probe:
         self._node(target)
         return Probe(True, 0.5, 2, 2 << 30, 1 << 30, tuple(await self.peers(target)), 0.01)
-
-    async def load(self, target: NodeTarget) -> NodeLoad:
-        self._node(target)
-        return NodeLoad(load1=0.25, cpus=2)
