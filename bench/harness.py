@@ -21,7 +21,7 @@ from bot.settings import load_settings
 from nodes import SshPool, WireGuard, parse_dump
 from services.nodes import NewNode
 from tests.fakes.telegram_api import FakeTelegram
-from tests.netlab import NETNS_ETC, LabNode
+from tests.netlab import LabNode
 
 PROJECT = "project"
 NAIVE = "naive"
@@ -71,24 +71,6 @@ class BotUnderTest:
             await self.own_pool.close()
         await self.services.close()
         await self.telegram.close()
-
-
-def plain_root_home(lab_node: LabNode, home: Path) -> None:
-    """Give the node's root an empty home, as on a fresh server, and restart its sshd.
-
-    sshd runs every command through root's login shell, and Debian's bash then sources
-    ~/.bashrc; this machine's /root/.bashrc runs `pyenv init` (~80 ms) on every SSH command,
-    which a real node does not. `ip netns exec` mounts /etc/netns/NS/passwd over /etc/passwd."""
-    home.mkdir(mode=0o700, parents=True)
-    lines = []
-    for line in Path("/etc/passwd").read_text().splitlines():
-        fields = line.split(":")
-        if fields[0] == "root" and len(fields) == 7:
-            fields[5] = str(home)
-        lines.append(":".join(fields))
-    (NETNS_ETC / lab_node.ns / "passwd").write_text("\n".join(lines) + "\n")
-    lab_node.stop_sshd()
-    lab_node.start_sshd()
 
 
 async def open_bot(

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.harness import plain_root_home
 from bench.naive import NaiveWireGuard
 from bench.stats import Row
 from nodes import NodeTarget, PeerSpec, SshPool, WireGuard, parse_dump
@@ -74,7 +73,7 @@ def _saved_keys(lab_node: LabNode) -> int:
 def _node(lab: Lab, name: str, subnet: str, public: str, workdir: Path, as_is: bool) -> LabNode:
     lab_node = lab.add_node(name, wg_subnet=subnet, listen_port=51822, authorized_key=public)
     if not as_is:
-        plain_root_home(lab_node, workdir / f"{name}-node-home")
+        lab_node.use_plain_root_home(workdir / f"{name}-node-home")
     return lab_node
 
 

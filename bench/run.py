@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import NAIVE, PROJECT, BotUnderTest, open_bot, plain_root_home
+from bench.harness import NAIVE, PROJECT, BotUnderTest, open_bot
 from bench.naive import NaiveWireGuard
 from bench.nodes import NodeFigures, node_checks, node_rows, run_nodes
 from bench.probe import SPLITS, install_qr_timer
@@ -66,7 +66,7 @@ async def _variant(
 ) -> Figures:
     lab_node = lab.add_node(variant, wg_subnet=WG_SUBNET, listen_port=51821, authorized_key=public)
     if not args.node_home_as_is:
-        plain_root_home(lab_node, workdir / f"{variant}-node-home")
+        lab_node.use_plain_root_home(workdir / f"{variant}-node-home")
     app = await open_bot(variant, lab_node, workdir, key)
     try:
         return await _measure(app, args)

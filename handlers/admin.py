@@ -11,8 +11,8 @@ from aiogram.types import CallbackQuery, Message
 from bot.db.models import User
 from bot.i18n import Translator
 from handlers.common import display_name, esc, format_date, notify
-from handlers.filters import ADMIN_COMMANDS, IsAdmin, IsStaff, RoleRefuses
-from keyboards.callbacks import GrantCD, UsersPageCD
+from handlers.filters import ADMIN_COMMANDS, IsAdmin, RoleRefuses
+from keyboards.callbacks import GrantCD
 from services.admin import ConsoleService
 from services.audit import AuditAction
 from services.errors import InvalidInput
@@ -28,7 +28,6 @@ async def refuse_command(message: Message, t: Translator) -> None:
 
 
 @router.callback_query(GrantCD.filter(), ~IsAdmin())
-@router.callback_query(UsersPageCD.filter(), ~IsStaff())
 async def refuse_button(query: CallbackQuery, t: Translator) -> None:
     await query.answer(t("admin-only"), show_alert=True)
 

@@ -31,7 +31,6 @@ from keyboards.admin import (
     user_card,
     users_list,
 )
-from keyboards.callbacks import UsersPageCD
 from services.admin import Applied, ConsoleService, SearchTooLong, UserFilter
 from services.audit import AuditAction
 from services.devices import DeviceService, handshake_age
@@ -82,21 +81,6 @@ async def users_button(
 ) -> None:
     await query.answer()
     text, markup = await users_page(callback_data.kind, callback_data.page, t, console, devices)
-    await edit(bot, query, text, markup)
-
-
-@router.callback_query(UsersPageCD.filter(F.page >= 0), IsStaff())
-async def old_users_page_button(
-    query: CallbackQuery,
-    callback_data: UsersPageCD,
-    t: Translator,
-    console: ConsoleService,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    """Pages of /users sent before there were filters."""
-    await query.answer()
-    text, markup = await users_page(ListFilter.ALL, callback_data.page, t, console, devices)
     await edit(bot, query, text, markup)
 
 

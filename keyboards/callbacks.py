@@ -39,7 +39,3 @@ class LanguageCD(CallbackData, prefix="lang"):
 class GrantCD(CallbackData, prefix="gr"):
     user_id: int
     days: int  # 0: without end date
-
-
-class UsersPageCD(CallbackData, prefix="up"):
-    page: int

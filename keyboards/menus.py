@@ -16,7 +16,6 @@ from keyboards.callbacks import (
     RegenAction,
     RegenCD,
     ServerCD,
-    UsersPageCD,
 )
 
 LANGUAGE_NAMES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
@@ -81,12 +80,3 @@ def grant_access(t: Tr, user_id: int) -> InlineKeyboardMarkup:
     builder.button(text=t("admin-grant-30"), callback_data=GrantCD(user_id=user_id, days=30))
     builder.button(text=t("admin-grant-forever"), callback_data=GrantCD(user_id=user_id, days=0))
     return builder.as_markup()
-
-
-def users_pages(t: Tr, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
-    builder = InlineKeyboardBuilder()
-    if page > 0:
-        builder.button(text=t("button-previous"), callback_data=UsersPageCD(page=page - 1))
-    if has_next:
-        builder.button(text=t("button-next"), callback_data=UsersPageCD(page=page + 1))
-    return builder.as_markup() if page > 0 or has_next else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -122,18 +122,13 @@ class DeviceService:
 
     async def _move(self, device: Device, node: Node) -> None:
         old_node, old_address4, old_address6 = device.node, device.address4, device.address6
-        async with self._node_locks.shared(node.id):
-            await self._allocate(node, device)
-            device.node = node
-            try:
-                await self._wireguard.add_peer(target_of(node), self._peer_spec(device))
-            except NodeError as error:
-                log.warning("moving device %s to %s failed: %s", device.id, node.name, error)
-                async with self._sessions.begin() as session:
-                    stored = await session.get_one(Device, device.id)
-                    stored.node_id, stored.address4 = old_node.id, old_address4
-                    stored.address6 = old_address6
-                raise NodeUnavailable(node=node.name) from error
+
+        async def undo(session: AsyncSession) -> None:
+            stored = await session.get_one(Device, device.id)
+            stored.node_id, stored.address4 = old_node.id, old_address4
+            stored.address6 = old_address6
+
+        await self._place(device, node, undo)
         try:
             async with self._node_locks.shared(old_node.id):
                 await self._wireguard.remove_peer(target_of(old_node), device.public_key)
@@ -246,17 +241,28 @@ class DeviceService:
         """Reserve an address in the database, then add the peer; undo the row if the node fails."""
         device = Device(user_id=user_id, created_at=self._clock())
         self._store_keys(device, keys)
+
+        async def undo(session: AsyncSession) -> None:
+            await session.delete(await session.get_one(Device, device.id))
+
+        await self._place(device, node, undo)
+        return device
+
+    async def _place(
+        self, device: Device, node: Node, undo: Callable[[AsyncSession], Awaitable[None]]
+    ) -> None:
+        """Save the device with a free address on `node`, then put its peer there; if the node
+        fails, `undo` puts the row back as it was, so row and peer never disagree."""
         async with self._node_locks.shared(node.id):
             await self._allocate(node, device)
             device.node = node
             try:
                 await self._wireguard.add_peer(target_of(node), self._peer_spec(device))
             except NodeError as error:
-                log.warning("adding device %s to %s failed: %s", device.id, node.name, error)
+                log.warning("placing device %s on %s failed: %s", device.id, node.name, error)
                 async with self._sessions.begin() as session:
-                    await session.delete(await session.get_one(Device, device.id))
+                    await undo(session)
                 raise NodeUnavailable(node=node.name) from error
-        return device
 
     async def _allocate(self, node: Node, device: Device) -> None:
         """Give `device` the first free address on `node` and save it (inserted if new).

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Device, Node, User
-from keyboards.callbacks import GrantCD, ServerCD, UsersPageCD
+from keyboards.admin import ListFilter, UsersCD
+from keyboards.callbacks import GrantCD, ServerCD
 from tests.conftest import ADMIN_ID, App
 
 USER = 3001
@@ -60,7 +61,7 @@ async def test_non_admin_is_refused_admin_commands(world: App, command: str) -> 
 async def test_non_admin_forged_admin_buttons_are_refused(world: App) -> None:
     menu = (await world.say(USER, "/start"))[0]
     before = await snapshot(world)
-    for data in (GrantCD(user_id=USER, days=0).pack(), UsersPageCD(page=0).pack()):
+    for data in (GrantCD(user_id=USER, days=0).pack(), UsersCD(kind=ListFilter.ALL, page=0).pack()):
         await world.press(USER, menu, data)
         answer = world.telegram.calls[-1]
         assert answer.method == "answerCallbackQuery"

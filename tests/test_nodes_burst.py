@@ -25,27 +25,12 @@ from nodes import (
     parse_dump,
     public_key,
 )
-from tests.netlab import NETNS_ETC, Lab, LabNode
+from tests.netlab import Lab
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
 PEERS = 1_000
 BUDGET_S = 40.0
-
-
-def _plain_root_home(node: LabNode, home: Path) -> None:
-    """An empty home for the node's root, as on a fresh server (this machine's /root/.bashrc
-    runs `pyenv init`, ~80 ms per SSH command), then restart its sshd."""
-    home.mkdir(mode=0o700)
-    lines = []
-    for line in Path("/etc/passwd").read_text().splitlines():
-        fields = line.split(":")
-        if fields[0] == "root" and len(fields) == 7:
-            fields[5] = str(home)
-        lines.append(":".join(fields))
-    (NETNS_ETC / node.ns / "passwd").write_text("\n".join(lines) + "\n")
-    node.stop_sshd()
-    node.start_sshd()
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +59,7 @@ async def test_thousand_concurrent_add_peer_all_live_and_saved(
         listen_port=51823,
         authorized_key=SshPool.ensure_client_key(key_path),
     )
-    _plain_root_home(node, tmp_path / "node-home")
+    node.use_plain_root_home(tmp_path / "node-home")
     target = NodeTarget(node.name, node.ip, host_key=node.host_key, interface=node.interface)
     pool = SshPool(key_path, command_timeout=60)
     wireguard = WireGuard(pool)
