@@ -1,0 +1,1 @@
+"""Payment providers behind one small interface: YooKassa and Telegram Stars."""
