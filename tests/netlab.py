@@ -376,12 +376,13 @@ class LabClient:
             _ns(self.ns, "wg-quick", "down", str(self._conf), check=False)
             self._conf = None
 
-    def fetch_source_ip(self, timeout: float = 5) -> str | None:
-        """Ask the target host which source address it sees; None if unreachable."""
+    def fetch_source_ip(self, timeout: float = 5, host: str | None = None) -> str | None:
+        """Ask the target host (or another, see Lab.add_host) which source address it sees;
+        None if unreachable."""
         try:
             proc = _run(
                 "ip", "netns", "exec", self.ns, sys.executable, "-c", _FETCH,
-                self.lab.target_ip, str(self.lab.target_port), str(timeout),
+                host or self.lab.target_ip, str(self.lab.target_port), str(timeout),
                 check=False, timeout=timeout + 5,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
@@ -474,6 +475,19 @@ class Lab:
         _ns(ns, "sysctl", "-qw", "net.ipv6.conf.default.addr_gen_mode=1", check=False)
         _ns(ns, "ip", "addr", "add", f"{ip}/{prefix}", "dev", "eth0")
         _ns(ns, "ip", "link", "set", "eth0", "up")
+
+    def add_host(self, host: int) -> str:
+        """Another host on the bridge, behind no node, that answers on target_port with the
+        source address it sees, like the target; returns its address."""
+        ip, ns = self.ip(host), f"{self.tag}-h{host}"
+        self.attach(ns, ip)
+        subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", _TARGET_SERVER, ip,
+             str(self.target_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_port(ns, ip, self.target_port)
+        return ip
 
     def add_node(
         self,
