@@ -24,7 +24,7 @@ from services.errors import (
     ServiceError,
 )
 from services.moves import MoveReport, MoveService
-from services.nodes import NewNode, NodeService, parse_ssh_address
+from services.nodes import PROTOCOL_NAMES, NewNode, NodeService, default_mtu, parse_ssh_address
 from services.reconcile import ReconcileResult, ReconcileService
 
 router = Router(name=__name__)
@@ -62,17 +62,20 @@ class Progress:
         )
 
 
-NODE_OPTIONS = {"iface", "port", "subnet", "subnet6", "endpoint", "mtu"}
+NODE_OPTIONS = {"iface", "port", "subnet", "subnet6", "endpoint", "mtu", "proto", "awg"}
 
 
 def parse_new_node(parts: list[str], dns: str) -> NewNode:
-    """`NAME ssh://… [region words] [iface=… port=… subnet=… subnet6=… endpoint=… mtu=…]`."""
+    """`NAME ssh://… [region words] [iface= port= subnet= subnet6= endpoint= mtu= proto= awg=]`."""
     name, address, *rest = parts
     options = dict(part.split("=", 1) for part in rest if "=" in part)
     region = " ".join(part for part in rest if "=" not in part)
     if not set(options) <= NODE_OPTIONS:
         raise InvalidInput()
     user, host, port = parse_ssh_address(address)
+    protocol = PROTOCOL_NAMES.get(options.get("proto", "wg"))
+    if protocol is None or ("awg" in options and protocol != "amneziawg"):
+        raise InvalidInput()
     new = NewNode(
         name=name,
         ssh_host=host,
@@ -85,7 +88,9 @@ def parse_new_node(parts: list[str], dns: str) -> NewNode:
         subnet4=options.get("subnet", "10.8.0.1/24"),
         subnet6=options.get("subnet6"),
         endpoint=options.get("endpoint"),
-        mtu=int(options.get("mtu", "1420")),
+        mtu=int(options.get("mtu", default_mtu(protocol))),
+        protocol=protocol,
+        amnezia_version=options.get("awg", "2.0"),
     )
     new.validate()
     return new

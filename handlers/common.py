@@ -25,13 +25,16 @@ async def send_config(bot: Bot, chat_id: int, config: ClientConfig, t: Translato
     await bot.send_document(
         chat_id,
         BufferedInputFile(text.encode(), filename=config.filename),
-        caption=t("config-document-caption", node=esc(config.node_name)),
+        caption=t(
+            "config-document-caption-awg" if config.obfuscation else "config-document-caption",
+            node=esc(config.node_name),
+        ),
     )
     png = await asyncio.to_thread(qr_png, text)
     await bot.send_photo(
         chat_id,
         BufferedInputFile(png, filename=f"{config.node_name}.png"),
-        caption=t("config-qr-caption"),
+        caption=t("config-qr-caption-awg" if config.obfuscation else "config-qr-caption"),
     )
 
 

@@ -39,3 +39,7 @@ class LanguageCD(CallbackData, prefix="lang"):
 class GrantCD(CallbackData, prefix="gr"):
     user_id: int
     days: int  # 0: without end date
+
+
+class UnblockCD(CallbackData, prefix="unb"):
+    """'My internet blocks the VPN': move the user's devices to an AmneziaWG node."""

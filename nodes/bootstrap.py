@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nodes.amnezia import AmneziaParams
 from nodes.errors import NodeError
 from nodes.keys import is_valid_key, public_key
 from nodes.ssh import SshPool
@@ -33,7 +34,9 @@ _PASS_USERSPACE = f'${{{_USERSPACE}:+"{_USERSPACE}=${_USERSPACE}"}}'
 
 @dataclass(frozen=True)
 class InterfacePlan:
-    """The WireGuard interface a node should run; the private key comes from the database."""
+    """The WireGuard interface a node should run; the private key comes from the database.
+
+    With amnezia set, the node runs AmneziaWG (awg-quick) with those parameters instead."""
 
     interface: str
     private_key: str = field(repr=False)
@@ -41,6 +44,7 @@ class InterfacePlan:
     address4: str
     address6: str | None = None
     mtu: int = 1420
+    amnezia: AmneziaParams | None = None
 
     def __post_init__(self) -> None:
         if not _IFACE_RE.fullmatch(self.interface):
@@ -103,6 +107,9 @@ def step_command(
     }
     if not install_packages:
         env["VPNSERVICE_SKIP_PACKAGES"] = "1"
+    if plan.amnezia is not None:
+        env["WG_PROTOCOL"] = "amneziawg"
+        env["AWG_PARAMS"] = "\n".join(plan.amnezia.lines())
     assigns = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
     return f"{_sudo(target)}env {assigns} {_PASS_USERSPACE} {shlex.quote(script_path)} {step}"
 
@@ -138,6 +145,8 @@ async def bootstrap(
     """Make the node serve plan's interface (idempotent) and return the interface as it runs."""
     if target.interface != plan.interface:
         raise ValueError("the plan's interface differs from the target's")
+    if target.amnezia != (plan.amnezia is not None):
+        raise ValueError("the plan's protocol differs from the target's")
     script = SCRIPT_SOURCE.read_text()
     for step in BOOTSTRAP_STEPS:
         if progress is not None:

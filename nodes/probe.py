@@ -49,12 +49,12 @@ class Probe:
         return sum(p.tx_bytes for p in self.peers)
 
 
-def _command(iface: str) -> str:
+def _command(iface: str, wg: str = "wg") -> str:
     quoted = shlex.quote(iface)
     return (
         "cat /proc/loadavg && nproc && grep -E '^(MemTotal|MemAvailable):' /proc/meminfo && "
         f"if ip -o link show dev {quoted} 2>/dev/null | grep -q '[<,]UP[,>]'; "
-        f"then echo {_MARK} && wg show {quoted} dump; else echo {_DOWN}; fi"
+        f"then echo {_MARK} && {wg} show {quoted} dump; else echo {_DOWN}; fi"
     )
 
 
@@ -85,7 +85,7 @@ def parse_probe(out: str, latency: float) -> Probe:
 
 async def probe(pool: SshPool, target: NodeTarget) -> Probe:
     """Probe the node in one SSH command; a missing or down interface is not an error."""
-    command = _command(_iface(target))
+    command = _command(_iface(target), target.wg)
     started = time.monotonic()
     out = await pool.run(target, command, timeout=PROBE_TIMEOUT)
     latency = time.monotonic() - started

@@ -71,12 +71,12 @@ def plan_reconcile(desired: Iterable[PeerSpec], actual: Iterable[PeerState]) -> 
     return ReconcilePlan(tuple(add), remove, tuple(update))
 
 
-def _small_command(iface: str, plan: ReconcilePlan) -> tuple[str, str]:
+def _small_command(iface: str, plan: ReconcilePlan, wg: str = "wg") -> tuple[str, str]:
     """`wg set` per peer in one shell script; preshared keys are read line by line from stdin."""
     quoted = shlex.quote(iface)
     lines = ["set -e"]
     for key in plan.remove:
-        lines.append(f"wg set {quoted} peer {_key(key, 'public key')} remove </dev/null")
+        lines.append(f"{wg} set {quoted} peer {_key(key, 'public key')} remove </dev/null")
     psks = []
     for peer in (*plan.add, *plan.update):
         pub = _key(peer.public_key, "public key")
@@ -87,17 +87,17 @@ def _small_command(iface: str, plan: ReconcilePlan) -> tuple[str, str]:
             # read and printf are shell builtins: the key never appears in any argv
             lines.append(
                 f"IFS= read -r k; [ ${{#k}} -eq 44 ] || exit 5; printf '%s\\n' \"$k\" | "
-                f"wg set {quoted} peer {pub} preshared-key /dev/stdin allowed-ips {ips}"
+                f"{wg} set {quoted} peer {pub} preshared-key /dev/stdin allowed-ips {ips}"
             )
         else:
             lines.append(
-                f"wg set {quoted} peer {pub} preshared-key /dev/null allowed-ips {ips} </dev/null"
+                f"{wg} set {quoted} peer {pub} preshared-key /dev/null allowed-ips {ips} </dev/null"
             )
-    lines.append(_persist(iface))
+    lines.append(_persist(iface, f"{wg}-quick"))
     return "\n".join(lines) + "\n", "".join(k + "\n" for k in psks)
 
 
-def _sync_command(iface: str, desired: tuple[PeerSpec, ...]) -> tuple[str, str]:
+def _sync_command(iface: str, desired: tuple[PeerSpec, ...], wg: str = "wg") -> tuple[str, str]:
     """`wg syncconf` of every desired peer; stdin carries the [Peer] sections.
 
     syncconf resets whatever the file leaves out of [Interface] (private key, port, fwmark),
@@ -118,13 +118,13 @@ def _sync_command(iface: str, desired: tuple[PeerSpec, ...]) -> tuple[str, str]:
         sections.append(text)
     quoted = shlex.quote(iface)
     command = (
-        f"conf=$(wg showconf {quoted})\n"
+        f"conf=$({wg} showconf {quoted})\n"
         "head=${conf%%\\[Peer\\]*}\n"  # the [Interface] section: up to the first [Peer]
         "case $head in *'PrivateKey = '*) ;; "
         "*) echo 'interface has no private key: not syncing' >&2; exit 1 ;; esac\n"
         # printf is a builtin: the private key stays inside this shell and the pipe
-        f"{{ printf '%s\\n' \"$head\"; cat; }} | wg syncconf {quoted} /dev/stdin\n"
-        f"{_persist(iface)}\n"
+        f"{{ printf '%s\\n' \"$head\"; cat; }} | {wg} syncconf {quoted} /dev/stdin\n"
+        f"{_persist(iface, f'{wg}-quick')}\n"
     )
     return "set -e\n" + command, "".join(sections)
 
@@ -137,8 +137,8 @@ async def apply_reconcile(
         return
     iface = _iface(target)
     if plan.size <= SMALL_PLAN:
-        command, stdin = _small_command(iface, plan)
+        command, stdin = _small_command(iface, plan, target.wg)
     else:
-        command, stdin = _sync_command(iface, tuple(desired))
+        command, stdin = _sync_command(iface, tuple(desired), target.wg)
     await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT)
     log.info("node %s: reconciled (%s)", target.name, plan.summary())

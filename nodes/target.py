@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class NodeTarget:
-    """Address, pinned host key and WireGuard interface of one node."""
+    """Address, pinned host key and WireGuard (or AmneziaWG) interface of one node."""
 
     name: str
     host: str
@@ -15,3 +15,14 @@ class NodeTarget:
     username: str = "root"
     host_key: str | None = None
     interface: str = "wg0"
+    amnezia: bool = False  # the node runs AmneziaWG: awg and awg-quick instead of wg, wg-quick
+
+    @property
+    def wg(self) -> str:
+        """The node's `wg` tool: `awg` on an AmneziaWG node."""
+        return "awg" if self.amnezia else "wg"
+
+    @property
+    def wg_quick(self) -> str:
+        """The node's `wg-quick` tool: `awg-quick` on an AmneziaWG node."""
+        return f"{self.wg}-quick"

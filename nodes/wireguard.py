@@ -77,15 +77,15 @@ def _allowed_ips(values: tuple[str, ...]) -> str:
     return shlex.quote(",".join(_networks(values)))
 
 
-def _persist(iface: str) -> str:
+def _persist(iface: str, wg_quick: str = "wg-quick") -> str:
     # wg-quick save writes IFACE.conf.tmp then mv's it; the tmp name is fixed, so saves
     # on the same node must not overlap: serialise them with flock on the node.
     lock = shlex.quote(f"/run/lock/vpnservice-wg-{iface}.lock")
-    return f"flock -w 20 {lock} wg-quick save {shlex.quote(iface)}"
+    return f"flock -w 20 {lock} {wg_quick} save {shlex.quote(iface)}"
 
 
 _CHECK = (
-    "command -v wg >/dev/null 2>&1 || {{ echo 'wg not installed' >&2; exit 3; }}; "
+    "command -v {wg} >/dev/null 2>&1 || {{ echo '{wg} not installed' >&2; exit 3; }}; "
     "ip -o link show dev {iface} 2>/dev/null | grep -q '[<,]UP[,>]' "
     "|| {{ echo 'interface {iface} is missing or down' >&2; exit 4; }}; "
 )
@@ -105,7 +105,7 @@ def add_peer_command(target: NodeTarget, peer: PeerSpec) -> str:
     return (
         f"read -r psk && [ ${{#psk}} -eq {len(peer.preshared_key)} ] "
         "|| { echo 'preshared key missing on stdin' >&2; exit 5; }; "
-        f"printf '%s\\n' \"$psk\" | wg set {iface} peer {pub} preshared-key /dev/stdin "
+        f"printf '%s\\n' \"$psk\" | {target.wg} set {iface} peer {pub} preshared-key /dev/stdin "
         f"allowed-ips {ips}"
     )
 
@@ -113,7 +113,7 @@ def add_peer_command(target: NodeTarget, peer: PeerSpec) -> str:
 def remove_peer_command(target: NodeTarget, public_key: str) -> str:
     """`wg set` that removes a peer (no error when it is absent)."""
     pub = _key(public_key, "public key")
-    return f"wg set {shlex.quote(_iface(target))} peer {pub} remove"
+    return f"{target.wg} set {shlex.quote(_iface(target))} peer {pub} remove"
 
 
 class SaveBatcher:
@@ -194,13 +194,15 @@ class WireGuard:
         await batcher.persist(target)
 
     async def _save(self, target: NodeTarget) -> None:
-        await self._pool.run(target, _persist(_iface(target)), timeout=SAVE_TIMEOUT)
+        command = _persist(_iface(target), target.wg_quick)
+        await self._pool.run(target, command, timeout=SAVE_TIMEOUT)
 
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         """Public key, listen port and addresses of the node's interface."""
         iface = shlex.quote(_iface(target))
-        command = _CHECK.format(iface=iface) + (
-            f"wg show {iface} public-key && wg show {iface} listen-port "
+        wg = target.wg
+        command = _CHECK.format(iface=iface, wg=wg) + (
+            f"{wg} show {iface} public-key && {wg} show {iface} listen-port "
             f"&& ip -o addr show dev {iface}"
         )
         out = await self._pool.run(target, command)
@@ -235,7 +237,8 @@ class WireGuard:
 
     async def peers(self, target: NodeTarget) -> list[PeerState]:
         """Every peer on the node's interface with its traffic and last handshake."""
-        out = await self._pool.run(target, f"wg show {shlex.quote(_iface(target))} dump")
+        iface = shlex.quote(_iface(target))
+        out = await self._pool.run(target, f"{target.wg} show {iface} dump")
         try:
             return parse_dump(out)
         except ValueError as exc:
@@ -245,12 +248,26 @@ class WireGuard:
         """The running interface's private key, to adopt a node (store it encrypted; never log)."""
         iface = shlex.quote(_iface(target))
         out = await self._pool.run(
-            target, _CHECK.format(iface=iface) + f"wg show {iface} private-key"
+            target,
+            _CHECK.format(iface=iface, wg=target.wg) + f"{target.wg} show {iface} private-key",
         )
         key = out.strip()
         if not is_valid_key(key):
             raise NodeError(target.name, f"interface {target.interface} has no private key set")
         return key
+
+    async def obfuscation(self, target: NodeTarget) -> str:
+        """The AmneziaWG parameter lines of the running interface (`awg showconf`, filtered on
+        the node so the private key never leaves it); empty on a plain WireGuard node."""
+        if not target.amnezia:
+            return ""
+        iface = shlex.quote(_iface(target))
+        keys = "Jc|Jmin|Jmax|S[1-4]|H[1-4]|I[1-5]"
+        command = _CHECK.format(iface=iface, wg=target.wg) + (
+            f"conf=$(awg showconf {iface}) || exit 6; printf '%s\\n' \"$conf\" "
+            f"| sed '/^\\[Peer\\]/,$d' | grep -E '^({keys}) = ' || true"
+        )
+        return await self._pool.run(target, command)
 
     async def probe(self, target: NodeTarget) -> Probe:
         """Load, memory, interface state and peers in one round trip (see nodes.probe)."""

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# vpnservice node setup: turns a bare Debian/Ubuntu machine into a WireGuard node. Idempotent.
+# vpnservice node setup: turns a bare Debian/Ubuntu machine into a WireGuard (or AmneziaWG)
+# node. Idempotent.
 #
 #   node-setup.sh all | check | packages | forwarding | nat | interface | start
 #
@@ -9,8 +10,13 @@
 #   WG_ADDRESS     node address(es): "10.8.0.1/24" or "10.8.0.1/24, fd00:8::1/64"
 #   WG_MTU         interface MTU                                (default 1420)
 #   WG_NAT_INTERFACE   outgoing interface for NAT (default: the default route's)
+#   WG_PROTOCOL    wireguard (default) or amneziawg: awg, awg-quick and /etc/amnezia/amneziawg
+#   AWG_PARAMS     amneziawg only: the [Interface] lines "Jc = 4" … "I2 = <c><t><r 32>"
+#                  (AmneziaWG comes from the Amnezia PPA, on Ubuntu only; elsewhere install
+#                  amneziawg-tools and the amneziawg module by hand first)
 #   VPNSERVICE_SKIP_PACKAGES=1   skip apt-get when the tools are already there
 #   VPNSERVICE_NAT_BACKEND       nft or iptables (default: nft when installed)
+#   VPNSERVICE_CONF_DIR          where the interface config goes (default: wg-quick's or awg-quick's)
 # The interface's private key is read from stdin (steps interface and all); without one the
 # key already in the config is kept, or a new one is generated. Each step prints `ok STEP`;
 # a failure prints one message on stderr and exits non-zero. Running it twice changes nothing.
@@ -24,7 +30,11 @@ WG_INTERFACE=${WG_INTERFACE:-wg0}
 WG_PORT=${WG_PORT:-51820}
 WG_ADDRESS=${WG_ADDRESS:-10.8.0.1/24}
 WG_MTU=${WG_MTU:-1420}
-WG_DIR=/etc/wireguard
+WG_PROTOCOL=${WG_PROTOCOL:-wireguard}
+AWG_PARAMS=${AWG_PARAMS:-}
+WG=wg WG_QUICK=wg-quick WG_DIR=/etc/wireguard
+if [[ $WG_PROTOCOL == amneziawg ]]; then WG=awg WG_QUICK=awg-quick WG_DIR=/etc/amnezia/amneziawg; fi
+WG_DIR=${VPNSERVICE_CONF_DIR:-$WG_DIR}
 SYSCTL_FILE=/etc/sysctl.d/90-vpnservice.conf
 OS_RELEASE=${VPNSERVICE_OS_RELEASE:-/etc/os-release}
 ADDRESSES=()
@@ -40,7 +50,26 @@ die() {
 # Last lines of a command's output, on one line, for an error message.
 tail_of() { tail -n 3 <<<"$1" | tr '\n' ' '; }
 
+amnezia() { [[ $WG_PROTOCOL == amneziawg ]]; }
+
+# AWG_PARAMS: only the AmneziaWG keys, each with a value of its shape; nothing else.
+validate_amnezia() {
+  local line
+  if ! amnezia; then
+    [[ $WG_PROTOCOL == wireguard ]] || die 2 "invalid WG_PROTOCOL (wireguard or amneziawg)"
+    [[ -z $AWG_PARAMS ]] || die 2 "AWG_PARAMS is for WG_PROTOCOL=amneziawg only"
+    return 0
+  fi
+  grep -q '^Jc = ' <<<"$AWG_PARAMS" || die 2 "AWG_PARAMS has no Jc line"
+  while IFS= read -r line; do
+    [[ $line =~ ^(Jc|Jmin|Jmax|S[1-4])\ =\ [0-9]{1,4}$ ||
+      $line =~ ^H[1-4]\ =\ [0-9]{1,10}(-[0-9]{1,10})?$ ||
+      $line =~ ^I[1-5]\ =\ [\<\>a-zA-Z0-9\ ]{1,3000}$ ]] || die 2 "invalid AWG_PARAMS line: $line"
+  done <<<"$AWG_PARAMS"
+}
+
 validate() {
+  validate_amnezia
   [[ $WG_INTERFACE =~ ^[a-zA-Z0-9_=+.-]{1,15}$ ]] || die 2 "invalid WG_INTERFACE"
   [[ $WG_PORT =~ ^[0-9]{1,5}$ ]] && ((10#$WG_PORT >= 1 && 10#$WG_PORT <= 65535)) || die 2 "invalid WG_PORT"
   [[ $WG_MTU =~ ^[0-9]{3,4}$ ]] && ((10#$WG_MTU >= 576 && 10#$WG_MTU <= 9000)) || die 2 "invalid WG_MTU"
@@ -97,11 +126,16 @@ step_check() {
   esac
   [[ $(id -u) == 0 ]] || die 4 "not running as root: run as root or through sudo"
   validate
+  if amnezia && ! { command -v awg && command -v awg-quick; } >/dev/null 2>&1 &&
+    [[ " $id $like " != *" ubuntu "* ]]; then
+    die 3 "AmneziaWG is not packaged for $id: install amneziawg-tools and the amneziawg module" \
+      "(github.com/amnezia-vpn/amneziawg-linux-kernel-module) by hand, then add the node again"
+  fi
   echo "ok check"
 }
 
 tools_present() {
-  command -v wg && command -v wg-quick && command -v ip && command -v sysctl &&
+  command -v "$WG" && command -v "$WG_QUICK" && command -v ip && command -v sysctl &&
     { command -v nft || command -v iptables; }
 } >/dev/null 2>&1
 
@@ -111,6 +145,7 @@ step_packages() {
     return
   fi
   local wanted=(wireguard-tools iproute2 procps) missing=() package out
+  if amnezia; then wanted=(amneziawg-tools amneziawg iproute2 procps); fi
   command -v nft >/dev/null 2>&1 || command -v iptables >/dev/null 2>&1 || wanted+=(nftables)
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -121,10 +156,21 @@ step_packages() {
     local apt=(apt-get -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef
       -o Dpkg::Options::=--force-confold)
     out=$("${apt[@]}" update 2>&1 </dev/null) || die 5 "apt-get update failed: $(tail_of "$out")"
+    if amnezia && ! apt-cache policy amneziawg-tools 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+      # Ubuntu (step check refused the rest): the Amnezia PPA; its module builds with DKMS.
+      out=$("${apt[@]}" install --no-install-recommends software-properties-common gnupg 2>&1 </dev/null) ||
+        die 5 "installing add-apt-repository failed: $(tail_of "$out")"
+      out=$(add-apt-repository -y ppa:amnezia/ppa 2>&1 </dev/null) ||
+        die 5 "adding the Amnezia PPA failed: $(tail_of "$out")"
+      out=$("${apt[@]}" update 2>&1 </dev/null) || die 5 "apt-get update failed: $(tail_of "$out")"
+    fi
+    if amnezia && apt-cache show "linux-headers-$(uname -r)" >/dev/null 2>&1; then
+      missing+=("linux-headers-$(uname -r)")
+    fi
     out=$("${apt[@]}" install --no-install-recommends "${missing[@]}" 2>&1 </dev/null) ||
       die 5 "apt-get install ${missing[*]} failed: $(tail_of "$out")"
   fi
-  tools_present || die 5 "WireGuard tools still missing after installing packages"
+  tools_present || die 5 "$WG and $WG_QUICK still missing after installing packages"
   echo "ok packages"
 }
 
@@ -206,7 +252,7 @@ step_interface() {
   if [[ -z $key && -f $conf ]]; then
     key=$(sed -n 's/^[[:space:]]*PrivateKey[[:space:]]*=[[:space:]]*//p' "$conf" | head -n 1)
   fi
-  [[ -n $key ]] || key=$(wg genkey)
+  [[ -n $key ]] || key=$("$WG" genkey)
   [[ $key =~ ^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$ ]] || die 2 "the private key is not a WireGuard key"
   # The [Interface] section in the layout `wg-quick save` writes, so saves and reruns agree;
   # the [Peer] sections already in the file are kept: peers are the bot's business.
@@ -219,6 +265,7 @@ step_interface() {
     content+="PostUp = $(nat_hook) up"$'\n'"PostDown = $(nat_hook) down"$'\n'
   fi
   content+="ListenPort = $WG_PORT"$'\n'"PrivateKey = $key"$'\n'
+  [[ -z $AWG_PARAMS ]] || content+="$AWG_PARAMS"$'\n'  # where awg-quick save puts them
   if [[ -f $conf ]]; then
     peers=$(sed -n '/^[[:space:]]*\[Peer\]/,$p' "$conf")
     [[ -z $peers ]] || content+=$'\n'"$peers"$'\n'
@@ -232,10 +279,10 @@ step_interface() {
 # Make the running interface match the config without a restart: keys, port, peers, addresses.
 sync_running() {
   local stripped out current address wanted mtu
-  stripped=$(wg-quick strip "$WG_INTERFACE" 2>&1) || die 8 "wg-quick strip failed: $(tail_of "$stripped")"
+  stripped=$("$WG_QUICK" strip "$WG_INTERFACE" 2>&1) || die 8 "$WG_QUICK strip failed: $(tail_of "$stripped")"
   # Endpoints in a saved config may be stale: a roaming client's live endpoint is kept.
-  out=$(wg syncconf "$WG_INTERFACE" <(grep -v '^[[:space:]]*Endpoint[[:space:]]*=' <<<"$stripped") 2>&1) ||
-    die 8 "wg syncconf failed: $(tail_of "$out")"
+  out=$("$WG" syncconf "$WG_INTERFACE" <(grep -v '^[[:space:]]*Endpoint[[:space:]]*=' <<<"$stripped") 2>&1) ||
+    die 8 "$WG syncconf failed: $(tail_of "$out")"
   current=$(ip -o addr show dev "$WG_INTERFACE" | awk '$3 == "inet" || $3 == "inet6" { print $4 }')
   wanted=" ${ADDRESSES[*]} "
   for address in "${ADDRESSES[@]}"; do
@@ -252,7 +299,7 @@ sync_running() {
 step_start() {
   validate
   lock_config
-  local out unit="wg-quick@$WG_INTERFACE"
+  local out unit="$WG_QUICK@$WG_INTERFACE"
   [[ -f $WG_DIR/$WG_INTERFACE.conf ]] || die 8 "no $WG_DIR/$WG_INTERFACE.conf: run the interface step first"
   if ip link show dev "$WG_INTERFACE" >/dev/null 2>&1; then
     sync_running
@@ -267,7 +314,7 @@ step_start() {
       die 8 "systemctl enable --now $unit failed: $(tail_of "$out") (see journalctl -u $unit)"
   else
     # 9>&-: the lock must not live on in the wireguard-go daemon wg-quick may start
-    out=$(wg-quick up "$WG_INTERFACE" 2>&1 </dev/null 9>&-) || die 8 "wg-quick up failed: $(tail_of "$out")"
+    out=$("$WG_QUICK" up "$WG_INTERFACE" 2>&1 </dev/null 9>&-) || die 8 "$WG_QUICK up failed: $(tail_of "$out")"
   fi
   ip link show dev "$WG_INTERFACE" >/dev/null 2>&1 || die 8 "interface $WG_INTERFACE did not come up"
   echo "ok start"

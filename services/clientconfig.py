@@ -8,6 +8,10 @@ from dataclasses import dataclass
 import qrcode
 from qrcode.constants import ERROR_CORRECT_L
 
+from bot.db.models import Device, Node
+from nodes.amnezia import AMNEZIAWG, AmneziaParams
+from services.routes import FULL_TUNNEL
+
 
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
@@ -21,6 +25,8 @@ class ClientConfig:
     server_public_key: str
     preshared_key: str
     endpoint: str
+    allowed_ips: tuple[str, ...] = FULL_TUNNEL  # a route preset's networks: services.routes
+    obfuscation: tuple[str, ...] = ()  # AmneziaWG's [Interface] lines, for its node's version
 
     @property
     def text(self) -> str:
@@ -31,12 +37,13 @@ class ClientConfig:
                 f"Address = {', '.join(self.addresses)}",
                 f"DNS = {self.dns}",
                 f"MTU = {self.mtu}",
+                *self.obfuscation,
                 "",
                 "[Peer]",
                 f"PublicKey = {self.server_public_key}",
                 f"PresharedKey = {self.preshared_key}",
                 f"Endpoint = {self.endpoint}",
-                "AllowedIPs = 0.0.0.0/0, ::/0",
+                f"AllowedIPs = {', '.join(self.allowed_ips)}",
                 "PersistentKeepalive = 25",
                 "",
             ]
@@ -48,6 +55,38 @@ class ClientConfig:
 
     def __repr__(self) -> str:
         return f"ClientConfig(node={self.node_name!r}, addresses={self.addresses!r})"
+
+
+def client_config(
+    node: Node,
+    device: Device,
+    private_key: str,
+    preshared_key: str,
+    *,
+    allowed_ips: tuple[str, ...] = FULL_TUNNEL,
+) -> ClientConfig:
+    """The config of `device` on `node` (keys already decrypted)."""
+    return ClientConfig(
+        node_name=node.name,
+        private_key=private_key,
+        addresses=device_addresses(device),
+        dns=node.dns,
+        mtu=node.mtu,
+        server_public_key=node.public_key,
+        preshared_key=preshared_key,
+        endpoint=node.endpoint,
+        allowed_ips=allowed_ips,
+        obfuscation=(
+            AmneziaParams.from_json(node.obfuscation).lines() if node.protocol == AMNEZIAWG else ()
+        ),
+    )
+
+
+def device_addresses(device: Device) -> tuple[str, ...]:
+    """The device's tunnel addresses: a /32 and, on a dual-stack node, a /128."""
+    if device.address6:
+        return (f"{device.address4}/32", f"{device.address6}/128")
+    return (f"{device.address4}/32",)
 
 
 def qr_png(text: str) -> bytes:

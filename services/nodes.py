@@ -15,6 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.cipher import SecretCipher
 from bot.db.models import Device, Node, NodeHealth, NodeStatus
 from nodes import NodeError, NodeLoad, NodeTarget, SshPool, WireGuard
+from nodes.amnezia import (
+    AMNEZIA_MTU,
+    AMNEZIAWG,
+    PROTOCOLS,
+    VERSIONS,
+    WIREGUARD,
+    AmneziaError,
+    AmneziaParams,
+    generate,
+)
+from nodes.amnezia import parse_lines as parse_amnezia_lines
 from nodes.bootstrap import InterfacePlan, bootstrap
 from nodes.keys import generate_private_key
 from services.errors import InvalidInput, NodeKeyUnknown, NodeNotFound
@@ -36,7 +47,27 @@ def target_of(node: Node) -> NodeTarget:
         username=node.ssh_user,
         host_key=node.host_key,
         interface=node.interface,
+        amnezia=node.protocol == AMNEZIAWG,
     )
+
+
+PROTOCOL_NAMES = {"wg": WIREGUARD, WIREGUARD: WIREGUARD, "awg": AMNEZIAWG, AMNEZIAWG: AMNEZIAWG}
+AMNEZIA_VERSIONS = VERSIONS
+
+
+def default_mtu(protocol: str) -> int:
+    """A new node's tunnel MTU: lower on AmneziaWG, whose S4 pads every data packet."""
+    return AMNEZIA_MTU if protocol == AMNEZIAWG else 1420
+
+
+def is_amnezia(node: Node) -> bool:
+    """Whether the node runs AmneziaWG (its configs need the AmneziaVPN or AmneziaWG app)."""
+    return node.protocol == AMNEZIAWG
+
+
+def amnezia_of(node: Node) -> AmneziaParams | None:
+    """The node's AmneziaWG parameters, or None on a plain WireGuard node."""
+    return AmneziaParams.from_json(node.obfuscation) if node.protocol == AMNEZIAWG else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +113,8 @@ class NewNode:
     listen_port: int = 51820
     subnet4: str = "10.8.0.1/24"
     subnet6: str | None = None
+    protocol: str = "wireguard"
+    amnezia_version: str = "2.0"
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first field that is wrong."""
@@ -98,6 +131,8 @@ class NewNode:
             "listen_port": 0 < self.listen_port < 65536,
             "subnet4": _valid_interface(self.subnet4, 4),
             "subnet6": self.subnet6 is None or _valid_interface(self.subnet6, 6),
+            "protocol": self.protocol in PROTOCOLS,
+            "amnezia_version": self.amnezia_version in VERSIONS,
         }
         for field, ok in checks.items():
             if not ok:
@@ -172,12 +207,18 @@ class NodeService:
             username=new.ssh_user,
             host_key=host_key,
             interface=new.interface,
+            amnezia=new.protocol == AMNEZIAWG,
         )
+        amnezia: AmneziaParams | None = None
         if (await self._wireguard.probe(target)).interface_up:
             info = await self._wireguard.interface(target)
             private_key = await self._wireguard.private_key(target)
+            if target.amnezia:
+                amnezia = _running_amnezia(new.name, await self._wireguard.obfuscation(target))
         else:
             private_key = generate_private_key()
+            if target.amnezia:
+                amnezia = generate(new.amnezia_version, mtu=new.mtu)
             plan = InterfacePlan(
                 interface=new.interface,
                 private_key=private_key,
@@ -185,6 +226,7 @@ class NodeService:
                 address4=new.subnet4,
                 address6=new.subnet6,
                 mtu=new.mtu,
+                amnezia=amnezia,
             )
             info = await bootstrap(self._pool, target, plan, progress=progress)
         v4 = [a for a in info.addresses if a.version == 4 and a.network.num_addresses >= 4]
@@ -208,6 +250,8 @@ class NodeService:
             dns=new.dns,
             mtu=new.mtu,
             status=NodeStatus.ENABLED,
+            protocol=new.protocol,
+            obfuscation=amnezia.to_json() if amnezia is not None else None,
         )
         async with self._sessions.begin() as session:
             session.add(node)
@@ -234,6 +278,7 @@ class NodeService:
             address4=node.server_address4,
             address6=node.server_address6,
             mtu=node.mtu,
+            amnezia=amnezia_of(node),
         )
         info = await bootstrap(self._pool, target_of(node), plan, progress=progress)
         if info.public_key != node.public_key:
@@ -293,6 +338,15 @@ class NodeService:
         ]
         return sorted(choices, key=lambda choice: (choice.devices, choice.name))
 
+    async def amnezia_choice(self) -> NodeChoice | None:
+        """The least loaded AmneziaWG node a user may pick (for networks that block WireGuard),
+        or None when no such node is enabled and up."""
+        async with self._sessions() as session:
+            ids = set(
+                (await session.scalars(select(Node.id).where(Node.protocol == AMNEZIAWG))).all()
+            )
+        return next((choice for choice in await self.choices() if choice.id in ids), None)
+
     async def health(self) -> list[NodeCheck]:
         """Every node checked over SSH at once: reachable, live peers, load."""
         counts = await self.device_counts()
@@ -309,6 +363,14 @@ class NodeService:
             return NodeCheck(node, devices, False, None, None, "WireGuard interface is down")
         load = NodeLoad(result.load1, result.cpus)
         return NodeCheck(node, devices, True, len(result.peers), load, None)
+
+
+def _running_amnezia(name: str, lines: str) -> AmneziaParams:
+    """The parameters an adopted AmneziaWG interface runs with; NodeError if they break rules."""
+    try:
+        return parse_amnezia_lines(lines)
+    except AmneziaError as error:
+        raise NodeError(name, f"AmneziaWG parameters: {error}") from None
 
 
 def _bare_host(host: str) -> str:

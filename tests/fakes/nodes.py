@@ -21,6 +21,7 @@ class FakeNode:
     peers: dict[str, PeerSpec] = field(default_factory=dict)
     handshakes: dict[str, PeerState] = field(default_factory=dict)
     up: bool = True
+    obfuscation: str = ""  # an AmneziaWG node's parameter lines, as `awg showconf` shows them
 
 
 class FakeWireGuard:
@@ -75,6 +76,9 @@ class FakeWireGuard:
 
     async def private_key(self, target: NodeTarget) -> str:
         return self._node(target).private_key
+
+    async def obfuscation(self, target: NodeTarget) -> str:
+        return self._node(target).obfuscation if target.amnezia else ""
 
     async def reconcile(self, target: NodeTarget, desired: Iterable[PeerSpec]) -> ReconcilePlan:
         node = self._node(target)
