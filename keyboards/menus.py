@@ -17,6 +17,7 @@ from keyboards.callbacks import (
     RegenCD,
     ServerCD,
 )
+from keyboards.devices import DeviceAction, DeviceCD
 
 LANGUAGE_NAMES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
 
@@ -39,11 +40,12 @@ class ServerOption(Protocol):
 def main_menu(t: Tr) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("menu-get-config"), callback_data=MenuCD(action=MenuAction.CONFIG))
+    builder.button(text=t("menu-devices"), callback_data=DeviceCD(action=DeviceAction.OPEN))
     builder.button(text=t("menu-server"), callback_data=MenuCD(action=MenuAction.SERVER))
     builder.button(text=t("menu-status"), callback_data=MenuCD(action=MenuAction.STATUS))
     builder.button(text=t("menu-help"), callback_data=MenuCD(action=MenuAction.HELP))
     builder.button(text=t("menu-language"), callback_data=MenuCD(action=MenuAction.LANGUAGE))
-    builder.adjust(1, 2, 2)
+    builder.adjust(1, 1, 2, 2)
     return builder.as_markup()
 
 

@@ -73,6 +73,7 @@ status-traffic = 📶 Traffic: ↓ { $received } · ↑ { $sent }
 help-text =
     <b>Commands</b>
     /get_config — config file and QR code
+    /devices — your devices: add, rename, routes, remove
     /server — choose a server (you get a new config)
     /status — access end date, server, last connection and traffic
     /regen — new keys, if your file fell into the wrong hands
@@ -157,8 +158,8 @@ ago-days = { $value } d
 
 # Nodes (admin)
 add-node-usage =
-    Usage: <code>/add_node NAME ssh://root@HOST[:PORT] [region] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=HOST:PORT] [mtu=1420]</code>
-    NAME is a-z, 0-9 and “-”, up to 15 characters. A server with WireGuard up is adopted as it is; a bare one is set up: { $steps }.
+    Usage: <code>/add_node NAME ssh://root@HOST[:PORT] [region] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=HOST:PORT] [mtu=1420] [proto=wg|awg] [awg=1.0|1.5|2.0]</code>
+    NAME is a-z, 0-9 and “-”, up to 15 characters. A server with WireGuard up is adopted as it is; a bare one is set up: { $steps }. proto=awg runs AmneziaWG, which disguises the VPN (version 2.0 and mtu=1376 unless given; installed on Ubuntu only).
 node-adding = 🛠 Adding server <b>{ $node }</b>…
 node-restoring = 🛠 Restoring server <b>{ $node }</b>…
 node-step = { $step ->
@@ -187,6 +188,7 @@ moving = 🚚 Moving users: { $source } → { $target }…
 moved-report = ✅ { $source } → { $target }: { $moved } moved, { $delivered } got their config, { $undelivered } not delivered.
 moved-old-peers-left = ⚠️ { $source } is not answering: reconcile removes the old peers when it is back.
 moved-notice = 🔄 We moved you to server <b>{ $node }</b>. Import the new config — the old one stops working soon.
+endpoint-changed-notice = 🔄 Server <b>{ $node }</b> has a new address. Import the new config — the old one no longer connects to it.
 admin-node-exists = Server <b>{ $node }</b> already exists. The list: /nodes
 admin-node-unknown = There is no server <b>{ $node }</b>. The list: /nodes
 admin-move-invalid = Cannot move like that: name two different servers, and the second must be enabled.
@@ -195,3 +197,18 @@ admin-target-full = ❌ Server <b>{ $node }</b> does not have enough addresses; 
 error-node-key-unknown = Server <b>{ $node }</b> has no stored key, so it cannot be rebuilt with the same key. Add it again.
 admin-node-down = 🔴 Server <b>{ $node }</b> is down ({ $failures } checks in a row): { $reason }
 admin-node-recovered = 🟢 Server <b>{ $node }</b> is back.
+
+# AmneziaWG: "my internet blocks the VPN"
+server-unblock-button = 🚫 My internet blocks the VPN
+server-unblocked =
+    Done: you are on server <b>{ $node }</b> with AmneziaWG — it disguises VPN traffic so blocking does not recognise it.
+    The WireGuard app cannot open this config: install <b>AmneziaVPN</b> or <b>AmneziaWG</b> (App Store, Google Play or amnezia.org) and import the file or QR code below into it. The old config no longer works.
+server-unblock-none = No server that disguises the VPN (AmneziaWG) is available right now. Try again later or contact support: /help
+server-unblock-already =
+    You are already on server <b>{ $node }</b>, which disguises the VPN (AmneziaWG).
+    If it does not connect, check that the config was imported into AmneziaVPN or AmneziaWG, not into WireGuard.
+server-amnezia-hint = This is an AmneziaWG server: install <b>AmneziaVPN</b> or <b>AmneziaWG</b> (App Store, Google Play or amnezia.org) — the WireGuard app cannot open this config.
+config-document-caption-awg =
+    AmneziaWG config for server <b>{ $node }</b>.
+    Computer: import this file into AmneziaVPN or AmneziaWG — WireGuard cannot open it.
+config-qr-caption-awg = Phone: in AmneziaVPN or AmneziaWG tap “+” and scan this QR code.

@@ -73,6 +73,7 @@ status-traffic = 📶 Трафик: ↓ { $received } · ↑ { $sent }
 help-text =
     <b>Команды</b>
     /get_config — файл конфигурации и QR-код
+    /devices — ваши устройства: добавить, переименовать, маршруты, удалить
     /server — выбрать сервер (конфигурация придёт новая)
     /status — срок доступа, сервер, последнее подключение и трафик
     /regen — новые ключи, если файл попал в чужие руки
@@ -157,8 +158,8 @@ ago-days = { $value } дн
 
 # Nodes (admin)
 add-node-usage =
-    Использование: <code>/add_node ИМЯ ssh://root@ХОСТ[:ПОРТ] [регион] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=ХОСТ:ПОРТ] [mtu=1420]</code>
-    ИМЯ — a-z, 0-9 и «-», до 15 символов. Сервер с поднятым WireGuard будет подключён как есть, голый — настроен: { $steps }.
+    Использование: <code>/add_node ИМЯ ssh://root@ХОСТ[:ПОРТ] [регион] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=ХОСТ:ПОРТ] [mtu=1420] [proto=wg|awg] [awg=1.0|1.5|2.0]</code>
+    ИМЯ — a-z, 0-9 и «-», до 15 символов. Сервер с поднятым WireGuard будет подключён как есть, голый — настроен: { $steps }. proto=awg — AmneziaWG с маскировкой VPN (по умолчанию версии 2.0 и mtu=1376; установка — только на Ubuntu).
 node-adding = 🛠 Добавляю сервер <b>{ $node }</b>…
 node-restoring = 🛠 Восстанавливаю сервер <b>{ $node }</b>…
 node-step = { $step ->
@@ -187,6 +188,7 @@ moving = 🚚 Переношу пользователей: { $source } → { $ta
 moved-report = ✅ { $source } → { $target }: перенесено { $moved }, конфигурацию получили { $delivered }, не доставлено { $undelivered }.
 moved-old-peers-left = ⚠️ { $source } не отвечает: старые пиры уберёт сверка, когда он вернётся.
 moved-notice = 🔄 Мы перенесли вас на сервер <b>{ $node }</b>. Импортируйте новую конфигурацию — старая скоро перестанет работать.
+endpoint-changed-notice = 🔄 У сервера <b>{ $node }</b> новый адрес. Импортируйте новую конфигурацию — старая к нему больше не подключится.
 admin-node-exists = Сервер <b>{ $node }</b> уже есть. Список: /nodes
 admin-node-unknown = Сервера <b>{ $node }</b> нет. Список: /nodes
 admin-move-invalid = Так перенести нельзя: укажите два разных сервера, и второй должен быть включён.
@@ -195,3 +197,18 @@ admin-target-full = ❌ На сервере <b>{ $node }</b> не хватит �
 error-node-key-unknown = У сервера <b>{ $node }</b> нет сохранённого ключа — восстановить его с тем же ключом нельзя. Добавьте его заново.
 admin-node-down = 🔴 Сервер <b>{ $node }</b> недоступен ({ $failures } проверки подряд): { $reason }
 admin-node-recovered = 🟢 Сервер <b>{ $node }</b> снова в строю.
+
+# AmneziaWG: "my internet blocks the VPN"
+server-unblock-button = 🚫 Мой интернет блокирует VPN
+server-unblocked =
+    Готово: вы на сервере <b>{ $node }</b> с AmneziaWG — он маскирует VPN-трафик, и блокировки его не узнают.
+    Приложение WireGuard такую конфигурацию не откроет: установите <b>AmneziaVPN</b> или <b>AmneziaWG</b> (App Store, Google Play или amnezia.org) и импортируйте в него файл или QR-код ниже. Старая конфигурация больше не работает.
+server-unblock-none = Сейчас нет доступного сервера с маскировкой VPN (AmneziaWG). Попробуйте позже или напишите в поддержку: /help
+server-unblock-already =
+    Вы уже на сервере <b>{ $node }</b> с маскировкой VPN (AmneziaWG).
+    Если не подключается, проверьте, что конфигурация импортирована в AmneziaVPN или AmneziaWG, а не в WireGuard.
+server-amnezia-hint = Это сервер AmneziaWG: установите <b>AmneziaVPN</b> или <b>AmneziaWG</b> (App Store, Google Play или amnezia.org) — приложение WireGuard эту конфигурацию не откроет.
+config-document-caption-awg =
+    Конфигурация AmneziaWG для сервера <b>{ $node }</b>.
+    Компьютер: импортируйте этот файл в AmneziaVPN или AmneziaWG — WireGuard его не откроет.
+config-qr-caption-awg = Телефон: в AmneziaVPN или AmneziaWG нажмите «+» и отсканируйте этот QR-код.

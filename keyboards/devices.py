@@ -1,0 +1,105 @@
+"""Devices menu buttons: the list, one device's actions, its routes, and removal to confirm."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+if TYPE_CHECKING:  # keyboards.menus puts a Devices button on the main menu from here
+    from keyboards.menus import Tr
+
+
+class DeviceAction(enum.StrEnum):
+    OPEN = "open"  # the list as a new message (from the main menu)
+    LIST = "list"  # the list in place of the pressed message
+    ADD = "add"
+    SHOW = "show"
+    CONFIG = "cfg"
+    RENAME = "ren"
+    ROUTES = "rt"
+    REMOVE = "rm"
+    REMOVE_CONFIRMED = "rmok"
+
+
+class DeviceCD(CallbackData, prefix="dv"):
+    action: DeviceAction
+    device_id: int = 0  # 0 for OPEN, LIST and ADD
+
+
+class RouteCD(CallbackData, prefix="dr"):
+    device_id: int
+    preset: str  # a preset key, "" for everything through the VPN
+
+
+def device_list(t: Tr, devices: Sequence[tuple[int, str]], can_add: bool) -> InlineKeyboardMarkup:
+    """One button per device (id, label), then "Add device" while the limit allows."""
+    builder = InlineKeyboardBuilder()
+    for device_id, label in devices:
+        builder.button(
+            text=t("devices-button", name=label),
+            callback_data=DeviceCD(action=DeviceAction.SHOW, device_id=device_id),
+        )
+    if can_add:
+        builder.button(text=t("devices-add"), callback_data=DeviceCD(action=DeviceAction.ADD))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def device_actions(t: Tr, device_id: int, routes: bool) -> InlineKeyboardMarkup:
+    """Config, rename, routes (when presets exist), remove, and back to the list."""
+    builder = InlineKeyboardBuilder()
+    for key, action in (
+        ("devices-config", DeviceAction.CONFIG),
+        ("devices-rename", DeviceAction.RENAME),
+        ("devices-routes", DeviceAction.ROUTES),
+        ("devices-remove", DeviceAction.REMOVE),
+        ("devices-back-to-list", DeviceAction.LIST),
+    ):
+        if action is DeviceAction.ROUTES and not routes:
+            continue
+        builder.button(text=t(key), callback_data=DeviceCD(action=action, device_id=device_id))
+    builder.adjust(1, 2 if routes else 1, 1, 1)
+    return builder.as_markup()
+
+
+def back_to_device(t: Tr, device_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("devices-back"),
+        callback_data=DeviceCD(action=DeviceAction.SHOW, device_id=device_id),
+    )
+    return builder.as_markup()
+
+
+def remove_confirm(t: Tr, device_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("devices-remove-yes"),
+        callback_data=DeviceCD(action=DeviceAction.REMOVE_CONFIRMED, device_id=device_id),
+    )
+    builder.button(
+        text=t("button-cancel"),
+        callback_data=DeviceCD(action=DeviceAction.SHOW, device_id=device_id),
+    )
+    return builder.as_markup()
+
+
+def route_choices(
+    t: Tr, device_id: int, presets: Sequence[tuple[str, str]], current: str
+) -> InlineKeyboardMarkup:
+    """Everything through the VPN, then each preset (key, title); the current one marked."""
+    builder = InlineKeyboardBuilder()
+    for key, title in (("", t("devices-routes-all")), *presets):
+        label = t("devices-routes-current", title=title) if key == current else title
+        builder.button(text=label, callback_data=RouteCD(device_id=device_id, preset=key))
+    builder.button(
+        text=t("devices-back"),
+        callback_data=DeviceCD(action=DeviceAction.SHOW, device_id=device_id),
+    )
+    builder.adjust(1)
+    return builder.as_markup()
