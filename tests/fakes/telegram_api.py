@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from PIL import Image
 
@@ -490,6 +491,8 @@ class FakeTelegram:
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.menu_buttons: dict[int | None, JsonDict | None] = {}
         self.webhook: JsonDict | None = None
+        self.webhook_error: str | None = None  # setWebhook answers 400 with it, e.g. a bad host
+        self._failing: dict[str, list[tuple[int, int | None]]] = {}  # see fail_next
         self.answered_callbacks: dict[str, JsonDict] = {}
         self.answered_pre_checkouts: dict[str, JsonDict] = {}
         self.refunded: set[str] = set()
@@ -613,6 +616,10 @@ class FakeTelegram:
 
     def send_text(self, user: FakeUser | JsonDict | int, text: str) -> JsonDict:
         """The user writes `text` to the bot; commands get a bot_command entity."""
+        return self.add_update(self.text_update(user, text))
+
+    def text_update(self, user: FakeUser | JsonDict | int, text: str) -> JsonDict:
+        """The update for the user writing `text`, not queued: for post_update (webhooks)."""
         sender = self._as_user(user)
         message: JsonDict = {
             "message_id": self._next_message_id(sender.id),
@@ -626,7 +633,26 @@ class FakeTelegram:
             length = _utf16_len(command.group(0))
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         self._messages[(sender.id, message["message_id"])] = message
-        return self.add_update({"message": message})
+        return {"message": message}
+
+    async def post_update(self, url: str, update: JsonDict | bytes, secret: str | None) -> int:
+        """Deliver to a webhook the way Telegram does: POST the update as JSON, with the
+        secret (None: no header) in X-Telegram-Bot-Api-Secret-Token; returns the HTTP status.
+        `url` is where the bot listens (a proxy would stand between it and the https URL)."""
+        if isinstance(update, dict):
+            update.setdefault("update_id", next(self._update_ids))
+            body = json.dumps(update).encode()
+        else:
+            body = update
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            await response.read()
+            return response.status
 
     def press(self, user: FakeUser | JsonDict | int, message: Sent, callback_data: str) -> JsonDict:
         """The user presses a button with `callback_data` (may be forged) on the bot's message."""
@@ -809,6 +835,8 @@ class FakeTelegram:
             chat_id = params.get("chat_id")
             if name in _SEND_METHODS and self.rate_limit is not None:
                 self._limit_rate()
+            if self._failing.get(name):
+                self._fail(name)
             if name in _SEND_METHODS and isinstance(chat_id, int) and chat_id in self.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             if name == "getupdates":
@@ -828,6 +856,19 @@ class FakeTelegram:
         self.calls.append(call)
         self._notify()
         return web.json_response(body, status=call.status)
+
+    def fail_next(
+        self, method: str, count: int = 1, status: int = 500, retry_after: int | None = None
+    ) -> None:
+        """The next `count` calls of `method` get HTTP `status` (with `retry_after`, as a 429
+        carries it) and change nothing."""
+        self._failing.setdefault(method.lower(), []).extend([(status, retry_after)] * count)
+
+    def _fail(self, name: str) -> None:
+        status, retry_after = self._failing[name].pop(0)
+        if status == 429:
+            raise ApiError(status, f"Too Many Requests: retry after {retry_after}", retry_after)
+        raise ApiError(status, "Internal Server Error" if status >= 500 else "Bad Request")
 
     def _limit_rate(self) -> None:
         assert self.rate_limit is not None
@@ -930,6 +971,8 @@ class FakeTelegram:
             return True
         if not isinstance(url, str) or not url.startswith("https://"):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        if self.webhook_error is not None:
+            raise _bad(self.webhook_error)
         self.webhook = dict(params)
         allowed = params.get("allowed_updates")
         if isinstance(allowed, list):
