@@ -1,8 +1,9 @@
-"""Composition root: the Bot and the Dispatcher over the services, and polling until a signal."""
+"""Composition root: the Bot and the Dispatcher over the services, run until a signal."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -11,19 +12,24 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 
 import handlers
+from bot import yookassa_webhook
 from bot.container import Services, open_services
 from bot.middlewares import UserContextMiddleware
 from bot.notifier import TelegramNotifier
 from bot.scheduler import create_scheduler
 from bot.settings import Settings
+from bot.telegram_webhook import TelegramWebhook
 from bot.throttle import ThrottleMiddleware
 from bot.web import create_web_app, start_web
 from handlers.broadcast_sender import setup_broadcasts
 from handlers.commands import set_commands
 
 log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 20.0  # after SIGTERM in webhook mode, how long updates in hand may still run
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -49,6 +55,8 @@ def create_dispatcher(services: Services) -> Dispatcher:
         audit=services.audit,
         backups=services.backups,
         stats=services.stats,
+        subscriptions=services.subscriptions,
+        payments=services.payments,
     )
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.update.outer_middleware(
@@ -64,27 +72,86 @@ def create_dispatcher(services: Services) -> Dispatcher:
     return dispatcher
 
 
-async def run_polling(settings: Settings) -> None:
-    """Run the bot, its web server and its scheduler until SIGINT or SIGTERM, then close all."""
+async def run(settings: Settings) -> None:
+    """Run the bot, its web server and its scheduler until SIGINT or SIGTERM, then close all.
+    Updates come by long polling or, with BOT_MODE=webhook, to POST /webhooks/telegram."""
     services = await open_services(settings)
     bot = create_bot(settings)
     services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
     dispatcher = create_dispatcher(services)
+    web_app = create_web_app(services.engine)
+    yookassa_webhook.register(
+        web_app, services.payments, settings.yookassa_allowed_ips, settings.web_trusted_proxies
+    )
+    webhook = None
+    if settings.bot_mode == "webhook":
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        webhook = TelegramWebhook(dispatcher, bot, secret)
+        webhook.register(web_app)
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(dispatcher.stop_polling()))
-    runner = await start_web(create_web_app(services.engine), settings.web_host, settings.web_port)
+        loop.add_signal_handler(signum, stop.set)
+    runner = await start_web(web_app, settings.web_host, settings.web_port)
     scheduler = create_scheduler(services)
     try:
-        await bot.delete_webhook(drop_pending_updates=False)
         await set_commands(bot)
         me = await bot.get_me()
+        services.payments.default_return_url(f"https://t.me/{me.username}")
         scheduler.start()
-        log.info("bot @%s started, polling", me.username)
-        await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=True)
+        if webhook is None:
+            log.info("bot @%s started, polling", me.username)
+            await _poll(bot, dispatcher, stop)
+        else:
+            await _serve_webhook(bot, dispatcher, webhook, settings.webhook_url, stop)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         await runner.cleanup()
+        await bot.session.close()
         await services.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         log.info("stopped")
+
+
+async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    await bot.delete_webhook(drop_pending_updates=False)
+
+    async def stop_when_asked() -> None:
+        await stop.wait()
+        await dispatcher.stop_polling()
+
+    # Created before polling starts, runs after: polling is always running when it asks.
+    stopper = asyncio.create_task(stop_when_asked())
+    try:
+        await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+    finally:
+        stopper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopper
+
+
+async def _serve_webhook(
+    bot: Bot, dispatcher: Dispatcher, webhook: TelegramWebhook, url: str, stop: asyncio.Event
+) -> None:
+    """Start up as polling would, point Telegram here, take updates until asked to stop.
+    The webhook stays set at the end: another process behind the address may go on."""
+    workflow = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
+    await dispatcher.emit_startup(bot=bot, **workflow)
+    try:
+        try:
+            await bot.set_webhook(
+                url=url,
+                secret_token=webhook.secret,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+                drop_pending_updates=False,
+            )
+        except TelegramBadRequest as error:
+            raise ValueError(f"WEBHOOK_URL: Telegram refused it: {error.message}") from None
+        webhook.open()
+        log.info("bot started, Telegram posts updates to %s", url)
+        await stop.wait()
+        await webhook.close(DRAIN_SECONDS)
+    finally:
+        await dispatcher.emit_shutdown(bot=bot, **workflow)

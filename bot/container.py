@@ -14,6 +14,7 @@ from bot.db.engine import create_engine, create_session_factory, safe_url
 from bot.db.migrate import upgrade
 from bot.settings import Settings, SettingsError
 from nodes import NodeTarget, SshPool, WireGuard
+from payments.yookassa import YooKassaProvider
 from services.admin import ConsoleService
 from services.audit import AuditService
 from services.backups import BackupService
@@ -26,8 +27,13 @@ from services.locks import NodeLocks
 from services.moves import MoveService
 from services.nodes import NodeService
 from services.notify import Notifier
+from services.payments import PaymentService, ReceiptSettings
 from services.reconcile import ReconcileService
+from services.reminders import ReminderService
+from services.routes import load_presets
 from services.stats import StatsService
+from services.subscriptions import SubscriptionService
+from services.traffic import TrafficService
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,10 @@ class Services:
     audit: AuditService
     backups: BackupService
     stats: StatsService
+    subscriptions: SubscriptionService
+    payments: PaymentService
+    reminders: ReminderService
+    traffic: TrafficService
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""
@@ -63,6 +73,9 @@ class Services:
         self.health.notifier = notifier
         self.moves.notifier = notifier
         self.backups.notifier = notifier
+        self.payments.notifier = notifier
+        self.reminders.notifier = notifier
+        self.traffic.notifier = notifier
 
     async def close(self) -> None:
         await self.broadcasts.stop()
@@ -98,10 +111,28 @@ async def open_services(
     )
     wireguard = wireguard or WireGuard(pool)
     locks = NodeLocks()
-    devices = DeviceService(sessions, wireguard, cipher, locks, clock)
+    devices = DeviceService(
+        sessions,
+        wireguard,
+        cipher,
+        locks,
+        clock,
+        plans=settings.plans,
+        default_limit=settings.device_limit,
+        presets=load_presets(settings.route_presets_file),
+    )
     nodes = NodeService(sessions, pool, wireguard, cipher)
     reconcile = ReconcileService(sessions, wireguard, cipher, locks, clock=clock)
     users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
+    subscriptions = SubscriptionService(
+        sessions,
+        reconcile,
+        cipher,
+        settings.plans,
+        trial_days=settings.trial_days,
+        referral_bonus_days=settings.referral_bonus_days,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -121,6 +152,34 @@ async def open_services(
             settings.effective_database_url, settings.data_dir, settings.backup_keep, clock
         ),
         stats=StatsService(sessions, clock),
+        subscriptions=subscriptions,
+        payments=PaymentService(
+            sessions,
+            subscriptions,
+            _yookassa(settings),
+            stars_enabled=settings.stars_enabled,
+            receipt=(
+                ReceiptSettings(settings.yookassa_receipt_email, settings.yookassa_vat_code)
+                if settings.yookassa_receipt_email
+                else None
+            ),
+            return_url_unset=settings.yookassa_return_url is None,
+            clock=clock,
+        ),
+        reminders=ReminderService(sessions, reconcile, clock),
+        traffic=TrafficService(sessions, reconcile, settings.plans, clock),
+    )
+
+
+def _yookassa(settings: Settings) -> YooKassaProvider | None:
+    if settings.yookassa_shop_id is None or settings.yookassa_secret_key is None:
+        return None
+    return YooKassaProvider(
+        settings.yookassa_shop_id,
+        settings.yookassa_secret_key.get_secret_value(),
+        settings.yookassa_api_url,
+        return_url=settings.yookassa_return_url or "https://t.me/",  # the bot's, once known
+        timeout=settings.yookassa_timeout,
     )
 
 

@@ -11,6 +11,7 @@ from aiogram.types import FSInputFile
 
 from bot.i18n import DEFAULT_LANGUAGE, translator_for
 from handlers.common import esc, notify, send_config
+from keyboards.subscribe import renew_button
 from services.clientconfig import ClientConfig
 from services.users import UserService
 
@@ -62,5 +63,20 @@ class TelegramNotifier:
             await send_config(self._bot, user_id, config, t)
         except TelegramAPIError as error:
             log.info("config for %s not delivered: %s", user_id, error.message)
+            return False
+        return True
+
+    async def to_user(
+        self, user_id: int, key: str, *, button: str | None = None, **args: str
+    ) -> bool:
+        user = await self._users.get(user_id)
+        t = translator_for(user.language if user else None)
+        markup = renew_button(t) if button == "renew" else None
+        try:
+            await self._bot.send_message(
+                user_id, t(key, **{k: esc(v) for k, v in args.items()}), reply_markup=markup
+            )
+        except TelegramAPIError as error:
+            log.info("%s for %s not delivered: %s", key, user_id, error.message)
             return False
         return True

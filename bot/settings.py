@@ -5,11 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from payments.sources import YOOKASSA_NETWORKS, parse_networks
+from services.plans import DEFAULT_PLANS, Plan, parse_plans
+from services.routes import load_presets
 
 
 class SettingsError(Exception):
@@ -19,7 +26,9 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     """Everything the operator can set; names match DESIGN.md and `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     bot_token: SecretStr
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -43,6 +52,66 @@ class Settings(BaseSettings):
     throttle_rate: int = Field(default=8, ge=0, le=10_000)
     throttle_window: float = Field(default=10.0, gt=0, le=3600)
     throttle_cooldown: float = Field(default=30.0, gt=0, le=86400)
+    trial_days: int = Field(default=7, ge=0, le=365)
+    device_limit: int = Field(default=2, ge=1, le=20)  # devices with invite or trial access
+    plans: Annotated[tuple[Plan, ...], NoDecode] = parse_plans(DEFAULT_PLANS)
+    referral_bonus_days: int = Field(default=7, ge=0, le=365)
+    stars_enabled: bool = False
+    yookassa_shop_id: str | None = None
+    yookassa_secret_key: SecretStr | None = None
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    yookassa_allowed_ips: Annotated[tuple[str, ...], NoDecode] = YOOKASSA_NETWORKS
+    yookassa_return_url: str | None = None
+    yookassa_timeout: float = Field(default=15.0, gt=0, le=120)
+    yookassa_receipt_email: str | None = None
+    yookassa_vat_code: int = Field(default=1, ge=1, le=6)
+    web_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    route_presets_file: Path | None = None  # the operator's split-tunnelling presets
+
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _webhook_mode(self) -> Settings:
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        self.webhook_secret = SecretStr(secret) if secret else None
+        webhook = self.bot_mode == "webhook"
+        shape = "1-256 characters: A-Z, a-z, 0-9, _ and -"
+        problems: dict[str, str] = {}
+        if self.webhook_url and not self._webhook_url_ok(self.webhook_url):
+            problems["webhook_url"] = (
+                "must be an https URL ending in /webhooks/telegram, on port 443, 80, 88 or 8443"
+            )
+        elif webhook and not self.webhook_url:
+            problems["webhook_url"] = (
+                "required when BOT_MODE=webhook: the https URL Telegram posts updates to"
+            )
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            problems["webhook_secret"] = f"must be {shape}"
+        elif webhook and not secret:
+            problems["webhook_secret"] = f"required when BOT_MODE=webhook: {shape}"
+        if problems:  # one line per setting; no input is kept, so the secret is never echoed
+            details = [
+                InitErrorDetails(type=PydanticCustomError("webhook", text), loc=(name,), input="")
+                for name, text in problems.items()
+            ]
+            raise ValidationError.from_exception_data("Settings", details)
+        return self
+
+    @staticmethod
+    def _webhook_url_ok(url: str) -> bool:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            return False
+        return (
+            parts.scheme == "https"
+            and bool(parts.hostname)
+            and port in (None, 443, 80, 88, 8443)
+            and parts.path.endswith("/webhooks/telegram")
+        )
 
     @field_validator("bot_token")
     @classmethod
@@ -62,6 +131,61 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated positive Telegram user ids, e.g. 123,456")
             return frozenset(int(part) for part in parts)
         return value
+
+    @field_validator("plans", mode="before")
+    @classmethod
+    def _parse_plans(cls, value: object) -> object:
+        if isinstance(value, str):
+            plans = parse_plans(value)
+            if not plans:
+                raise ValueError("name at least one plan, e.g. 1m:30:199:150:3")
+            return plans
+        return value
+
+    @field_validator("yookassa_allowed_ips", "web_trusted_proxies", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(str(network) for network in parse_networks(value))
+        return value
+
+    @field_validator("yookassa_api_url", "yookassa_return_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("yookassa_receipt_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value and (value.count("@") != 1 or " " in value or len(value) > 254):
+            raise ValueError("must be an e-mail address for receipts")
+        return value or None
+
+    @field_validator("yookassa_shop_id", "yookassa_secret_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("route_presets_file", mode="before")
+    @classmethod
+    def _route_presets(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str | Path):
+            load_presets(Path(value))  # PresetError (a ValueError) names the file and line
+        return value
+
+    @model_validator(mode="after")
+    def _yookassa_pair(self) -> Settings:
+        if bool(self.yookassa_shop_id) != (self.yookassa_secret_key is not None):
+            raise ValueError("YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY: set both or neither")
+        return self
+
+    @property
+    def yookassa_enabled(self) -> bool:
+        return bool(self.yookassa_shop_id) and self.yookassa_secret_key is not None
 
     @field_validator("default_dns")
     @classmethod

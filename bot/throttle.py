@@ -70,7 +70,8 @@ class ThrottleMiddleware(BaseMiddleware):
             or sender is None
             or data.get("is_staff")
             or (event.message is None and event.callback_query is None)
-        ):
+            or (event.message is not None and event.message.successful_payment is not None)
+        ):  # money already taken is never dropped; pre-checkout queries are not throttled either
             return await handler(event, data)
         verdict = self._count(sender.id)
         if verdict is None:

@@ -12,24 +12,30 @@ from handlers import (
     backups,
     broadcast,
     config,
+    devices,
     errors,
     fallback,
     invites,
+    refunds,
     roles,
     server,
     start,
     stats,
     status,
+    subscribe,
     users_console,
 )
 from services.errors import ServiceError
 
 ROUTERS = (
+    devices.router,  # first: its rename state lets go on any command or button
     invites.router,  # before start: it takes /start inv_<code>
     start.router,
     config.router,
     server.router,
     status.router,
+    subscribe.router,
+    refunds.router,
     admin.router,
     admin_nodes.router,
     backups.router,

@@ -13,7 +13,18 @@ from handlers.filters import ADMIN_COMMANDS
 
 log = logging.getLogger(__name__)
 
-USER_COMMANDS = ("start", "get_config", "server", "status", "regen", "language", "help")
+USER_COMMANDS = (
+    "start",
+    "get_config",
+    "devices",
+    "server",
+    "status",
+    "subscribe",
+    "referral",
+    "regen",
+    "language",
+    "help",
+)
 
 
 def command_list(language: str, *, admin: bool = False) -> list[BotCommand]:

@@ -17,6 +17,7 @@ ADMIN_COMMANDS = (
     "stats",
     "find",
     "user",
+    "refund",
     "invite",
     "role",
     "audit",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.db.models import User
@@ -14,24 +14,43 @@ from handlers.commands import set_admin_commands
 from handlers.common import display_name, esc, format_date, notify
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
 from keyboards.menus import grant_access, languages, main_menu
+from keyboards.subscribe import offer
+from services.payments import PaymentService
+from services.subscriptions import SubscriptionService
 from services.users import UserService
+
+REFERRAL_PREFIX = "ref_"
 
 router = Router(name=__name__)
 
 
 @router.message(CommandStart())
 async def start(
-    message: Message, user: User, is_admin: bool, t: Translator, users: UserService, bot: Bot
+    message: Message,
+    command: CommandObject,
+    user: User,
+    is_admin: bool,
+    t: Translator,
+    users: UserService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    bot: Bot,
 ) -> None:
+    first_time = not user.started
     await users.mark_started(user.id)
     if is_admin:
         await set_admin_commands(bot, user.id, user.language)
+    args = command.args or ""
+    if first_time and args.startswith(REFERRAL_PREFIX):
+        await subscriptions.register_referral(user.id, args.removeprefix(REFERRAL_PREFIX))
     now = users.clock()
     if user.has_access(now):
         await message.answer(welcome(user, t, now), reply_markup=main_menu(t))
         return
+    subscription = await subscriptions.subscription(user.id)
+    choices = offer(t, trial=subscription.trial_available, payments=payments.enabled)
     if await users.request_access(user.id):
-        await message.answer(t("start-no-access", name=display_name(user)))
+        await message.answer(t("start-no-access", name=display_name(user)), reply_markup=choices)
         await notify(
             bot,
             await users.admins(),
@@ -42,7 +61,7 @@ async def start(
             id=str(user.id),
         )
     else:
-        await message.answer(t("start-no-access-again"))
+        await message.answer(t("start-no-access-again"), reply_markup=choices)
 
 
 def welcome(user: User, t: Translator, now: datetime) -> str:

@@ -34,6 +34,22 @@ def stats_text(t: Translator, stats: Stats) -> str:
     else:
         lines.append(t("stats-access-nobody"))
     lines.append(t("stats-handshakes", count=str(stats.handshakes_day)))
+    revenue = [
+        f"{amount} ⭐" if currency == "XTR" else f"{amount / 100:.2f} ₽"
+        for currency, amount in sorted(stats.revenue_month.items())
+    ]
+    lines.append(
+        t("stats-revenue", amounts=" + ".join(revenue) or "0", payers=str(stats.payers_month))
+    )
+    if stats.trials_total:
+        lines.append(
+            t(
+                "stats-conversion",
+                trials=str(stats.trials_total),
+                paid=str(stats.trials_converted),
+                percent=str(round(100 * stats.trials_converted / stats.trials_total)),
+            )
+        )
     if stats.nodes:
         lines.append("")
         lines.append(t("stats-nodes"))

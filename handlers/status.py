@@ -2,28 +2,54 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.db.models import User
 from bot.i18n import Translator
 from handlers.common import esc, format_ago, format_bytes, format_date
 from keyboards.callbacks import MenuAction, MenuCD
+from keyboards.subscribe import account, plan_title
 from services.devices import DeviceService, handshake_age
-from services.users import UserService
+from services.payments import PaymentService
+from services.subscriptions import SubscriptionService
 
 router = Router(name=__name__)
 
 
-async def status_text(user: User, t: Translator, devices: DeviceService, users: UserService) -> str:
-    now = users.clock()
-    if not user.has_access(now):
+async def account_lines(
+    user: User, t: Translator, subscriptions: SubscriptionService, payments: PaymentService
+) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """Plan, end date and auto-renewal, and the buttons that change them."""
+    now = subscriptions.clock()
+    if user.traffic_blocked_until is not None and user.traffic_blocked_until > now:
+        lines = [t("status-traffic-blocked", until=format_date(user.traffic_blocked_until))]
+    elif not user.has_access(now):
         lines = [t("status-no-access")]
     elif user.access_until is None:
         lines = [t("status-access-forever")]
     else:
         lines = [t("status-access-until", until=format_date(user.access_until))]
+    subscription = await subscriptions.subscription(user.id)
+    if subscription.plan is not None:
+        lines.append(t("status-plan", title=plan_title(t, subscription.plan)))
+    if subscription.auto_renew:
+        lines.append(t("status-auto-renew-on"))
+    elif subscription.plan is not None and payments.yookassa_enabled:
+        lines.append(t("status-auto-renew-off"))
+    history = bool(await subscriptions.history(user.id))
+    markup = account(
+        t, payments=payments.enabled, auto_renew=subscription.auto_renew, history=history
+    )
+    return lines, markup
+
+
+async def status_text(
+    user: User, t: Translator, devices: DeviceService, lines: list[str], now: datetime
+) -> str:
     status = await devices.status(user.id)
     if status is None:
         lines.append(t("status-no-device"))
@@ -51,11 +77,30 @@ async def status_text(user: User, t: Translator, devices: DeviceService, users: 
     return "\n".join(lines)
 
 
+async def send_status(
+    bot: Bot,
+    user: User,
+    t: Translator,
+    devices: DeviceService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+) -> None:
+    lines, markup = await account_lines(user, t, subscriptions, payments)
+    text = await status_text(user, t, devices, lines, subscriptions.clock())
+    await bot.send_message(user.id, text, reply_markup=markup)
+
+
 @router.message(Command("status"))
 async def status_command(
-    message: Message, user: User, t: Translator, devices: DeviceService, users: UserService
+    message: Message,
+    user: User,
+    t: Translator,
+    devices: DeviceService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    bot: Bot,
 ) -> None:
-    await message.answer(await status_text(user, t, devices, users))
+    await send_status(bot, user, t, devices, subscriptions, payments)
 
 
 @router.callback_query(MenuCD.filter(F.action == MenuAction.STATUS))
@@ -64,8 +109,9 @@ async def status_button(
     user: User,
     t: Translator,
     devices: DeviceService,
-    users: UserService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
     bot: Bot,
 ) -> None:
     await query.answer()
-    await bot.send_message(user.id, await status_text(user, t, devices, users))
+    await send_status(bot, user, t, devices, subscriptions, payments)

@@ -31,7 +31,7 @@ from keyboards.admin import (
     user_card,
     users_list,
 )
-from services.admin import Applied, ConsoleService, SearchTooLong, UserFilter
+from services.admin import Applied, ConsoleService, SearchTooLong, UserCard, UserFilter
 from services.audit import AuditAction
 from services.devices import DeviceService, handshake_age
 from services.errors import InvalidInput, UserNotFound
@@ -217,6 +217,33 @@ async def user_command(
     await message.answer(body, reply_markup=markup)
 
 
+def money_lines(card: UserCard, t: Translator) -> list[str]:
+    """Access kind, plan and auto-renewal, who invited them, the latest payments."""
+    user = card.user
+    lines = [t("card-kind", kind=user.access_kind.value, plan=user.plan_code or "-")]
+    if user.auto_renew and user.payment_method_enc:
+        lines.append(t("card-auto-renew"))
+    if user.trial_used_at is not None:
+        lines.append(t("card-trial-used", at=format_date(user.trial_used_at)))
+    if card.referrer is not None:
+        lines.append(t("card-referrer", name=display_name(card.referrer), id=str(card.referrer.id)))
+    for payment in card.payments:
+        amount = (
+            f"{payment.amount} ⭐" if payment.currency == "XTR" else f"{payment.amount / 100:.2f} ₽"
+        )
+        lines.append(
+            t(
+                "card-payment",
+                date=format_date(payment.credited_at or payment.created_at),
+                amount=amount,
+                provider=payment.provider,
+                status=payment.status.value,
+                charge=esc(payment.provider_payment_id or "-"),
+            )
+        )
+    return lines
+
+
 async def card_view(
     user_id: int, t: Translator, is_admin: bool, console: ConsoleService, note: str = ""
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -245,6 +272,7 @@ async def card_view(
         lines.append(t("card-access-none"))
     if user.bot_blocked_at is not None:
         lines.append(t("card-bot-blocked", at=format_date(user.bot_blocked_at)))
+    lines.extend(money_lines(card, t))
     if not card.devices:
         lines.append(t("card-no-devices"))
     for item in card.devices:

@@ -17,6 +17,8 @@ class ListFilter(enum.StrEnum):
     ACTIVE = "act"
     EXPIRED = "exp"
     NO_ACCESS = "no"
+    TRIAL = "tri"
+    PAID = "paid"
     BLOCKED = "blk"
     BANNED = "ban"
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AccessKind, Device, Node, Role, User
+from bot.db.models import AccessKind, Device, Node, Payment, PaymentStatus, Role, User
 from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
 from services.reconcile import ReconcileResult, ReconcileService
@@ -18,6 +18,7 @@ from services.users import TELEGRAM_ID_MAX, UserRow, UserService
 
 SEARCH_MAX = 64
 SEARCH_LIMIT = 20
+CARD_PAYMENTS = 5
 LIKE_ESCAPE = "\\"
 
 Change = Callable[[User], str]
@@ -44,6 +45,8 @@ class UserFilter(enum.StrEnum):
     ACTIVE = "act"
     EXPIRED = "exp"
     NO_ACCESS = "no"
+    TRIAL = "tri"
+    PAID = "paid"
     BLOCKED = "blk"
     BANNED = "ban"
 
@@ -59,6 +62,8 @@ class UserCard:
     user: User
     role: Role
     devices: Sequence[CardDevice]
+    payments: Sequence[Payment] = ()
+    referrer: User | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,10 @@ def filter_clause(kind: UserFilter, now: datetime) -> ColumnElement[bool]:
             return and_(not_banned, has_kind, User.access_until <= now)
         case UserFilter.NO_ACCESS:
             return and_(not_banned, User.access_kind == AccessKind.NONE)
+        case UserFilter.TRIAL:
+            return and_(not_banned, User.access_kind == AccessKind.TRIAL)
+        case UserFilter.PAID:
+            return and_(not_banned, User.access_kind == AccessKind.PAID)
         case UserFilter.BLOCKED:
             return User.bot_blocked_at.is_not(None)
         case UserFilter.BANNED:
@@ -171,7 +180,16 @@ class ConsoleService:
                 .order_by(Device.id)
             )
             devices = [CardDevice(device, node) for device, node in rows.all()]
-        return UserCard(user, self._users.role_of(user), devices)
+            payments = (
+                await session.scalars(
+                    select(Payment)
+                    .where(Payment.user_id == user_id, Payment.status != PaymentStatus.PENDING)
+                    .order_by(Payment.id.desc())
+                    .limit(CARD_PAYMENTS)
+                )
+            ).all()
+            referrer = await session.get(User, user.referred_by_id) if user.referred_by_id else None
+        return UserCard(user, self._users.role_of(user), devices, payments, referrer)
 
     async def grant(
         self,

@@ -31,6 +31,7 @@ class AuditAction(enum.StrEnum):
     DRAIN = "drain"
     RECONCILE = "reconcile"
     BROADCAST = "broadcast"
+    REFUND = "refund"
 
 
 def record(

@@ -55,3 +55,35 @@ class UserNotFound(ServiceError):
 
 class InvalidInput(ServiceError):
     key = "error-invalid-input"
+
+
+class TrialsOff(ServiceError):
+    key = "error-trials-off"
+
+
+class TrialUsed(ServiceError):
+    key = "error-trial-used"
+
+
+class AlreadyHasAccess(ServiceError):
+    key = "error-already-has-access"
+
+
+class PaymentsOff(ServiceError):
+    """No payment provider is set up, or not the one asked for."""
+
+    key = "error-payments-off"
+
+
+class PlanNotFound(ServiceError):
+    key = "error-plan-not-found"
+
+
+class PaymentUnavailable(ServiceError):
+    """The payment provider did not answer in time or failed; nothing was charged."""
+
+    key = "error-payment-unavailable"
+
+
+class PaymentNotFound(ServiceError):
+    key = "error-payment-not-found"

@@ -17,3 +17,8 @@ class Notifier(Protocol):
 
     async def send_config(self, user_id: int, key: str, config: ClientConfig, **args: str) -> bool:
         """Send a user a text and their config; False when it could not be delivered."""
+
+    async def to_user(
+        self, user_id: int, key: str, *, button: str | None = None, **args: str
+    ) -> bool:
+        """Send a user a text in their language, with a named button ("renew") under it."""

@@ -14,8 +14,9 @@ from bot.db.cipher import SecretCipher
 from bot.db.models import Device, Node, NodeHealth, User
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
 from nodes.reconcile import ReconcilePlan
+from services.clientconfig import device_addresses
 from services.clock import Clock, system_clock
-from services.devices import PRESHARED_KEY, allowed_ips
+from services.devices import PRESHARED_KEY
 from services.errors import NodeNotFound
 from services.locks import NodeLocks
 from services.nodes import target_of
@@ -74,7 +75,7 @@ class ReconcileService:
                     inactive.add(device.public_key)
                     continue
                 preshared = self._cipher.decrypt(device.preshared_key_enc, PRESHARED_KEY)
-                desired.append(PeerSpec(device.public_key, preshared, allowed_ips(device)))
+                desired.append(PeerSpec(device.public_key, preshared, device_addresses(device)))
             return desired, inactive
 
     async def reconcile(self, node: Node, *, report: bool = True) -> ReconcileResult:
@@ -90,7 +91,7 @@ class ReconcileService:
         if plan.changed:
             log.info("reconcile %s: %s", node.name, plan.summary())
             async with self._sessions.begin() as session:
-                health = await session.get(NodeHealth, node.id)
+                health = await session.get(NodeHealth, node.id, with_for_update=True)
                 if health is None:
                     health = NodeHealth(node_id=node.id, reconcile_changes=0)
                     session.add(health)

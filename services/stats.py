@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AccessKind, Device, Node, NodeHealth, NodeStatus, User
+from bot.db.models import (
+    AccessKind,
+    Device,
+    Node,
+    NodeHealth,
+    NodeStatus,
+    Payment,
+    PaymentStatus,
+    User,
+)
 from services.clock import Clock, system_clock
 
 CHART_DAYS = 30
 WEEK = timedelta(days=7)
 DAY = timedelta(days=1)
+MONTH = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +49,10 @@ class Stats:
     handshakes_day: int
     nodes: list[NodeStats]
     new_per_day: list[tuple[date, int]]  # the last CHART_DAYS days, oldest first, today last
+    revenue_month: dict[str, int] = field(default_factory=dict)  # currency -> kopecks or stars
+    payers_month: int = 0
+    trials_total: int = 0
+    trials_converted: int = 0  # of the users who took a trial, those who paid later
 
 
 class StatsService:
@@ -77,6 +92,7 @@ class StatsService:
                 )
             ).all()
             nodes = await self._nodes(session, day_ago)
+            money = await self._money(session, now - MONTH)
         per_day = Counter(moment.date() for moment in created)
         return Stats(
             now=now,
@@ -89,7 +105,38 @@ class StatsService:
                 (day, per_day.get(day, 0))
                 for day in (first_day + timedelta(days=n) for n in range(CHART_DAYS))
             ],
+            **money,
         )
+
+    async def _money(self, session: AsyncSession, since: datetime) -> dict[str, Any]:
+        """Money of the last 30 days, and how many trial users went on to pay."""
+        paid = (Payment.status == PaymentStatus.SUCCEEDED) & (Payment.credited_at > since)
+        revenue = dict(
+            (
+                await session.execute(
+                    select(Payment.currency, func.sum(Payment.amount))
+                    .where(paid)
+                    .group_by(Payment.currency)
+                )
+            ).all()
+        )
+        payers = await session.scalar(
+            select(func.count(func.distinct(Payment.user_id))).where(paid)
+        )
+        trials = await session.scalar(
+            select(func.count()).select_from(User).where(User.trial_used_at.is_not(None))
+        )
+        converted = await session.scalar(
+            select(func.count(func.distinct(Payment.user_id)))
+            .join(User, User.id == Payment.user_id)
+            .where(User.trial_used_at.is_not(None), Payment.status == PaymentStatus.SUCCEEDED)
+        )
+        return {
+            "revenue_month": {currency: int(total) for currency, total in revenue.items()},
+            "payers_month": payers or 0,
+            "trials_total": trials or 0,
+            "trials_converted": converted or 0,
+        }
 
     async def _nodes(self, session: AsyncSession, day_ago: datetime) -> list[NodeStats]:
         recent = func.sum(case((Device.last_handshake_at > day_ago, 1), else_=0))

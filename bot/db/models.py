@@ -106,9 +106,27 @@ class User(Base):
     banned: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    trial_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    plan_code: Mapped[str | None] = mapped_column(String(16))
+    auto_renew: Mapped[bool] = mapped_column(default=False)
+    payment_method_enc: Mapped[str | None] = mapped_column(Text)
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    referral_rewarded: Mapped[bool] = mapped_column(default=False)
+    traffic_period_start: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    traffic_base_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    traffic_blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     def has_access(self, now: datetime) -> bool:
         if self.banned or self.access_kind is AccessKind.NONE:
+            return False
+        if self.traffic_blocked_until is not None and self.traffic_blocked_until > now:
+            return False
+        return self.access_until is None or self.access_until > now
+
+    def access_running(self, now: datetime) -> bool:
+        """Access granted and not yet over (a traffic block does not end it)."""
+        if self.access_kind is AccessKind.NONE:
             return False
         return self.access_until is None or self.access_until > now
 
@@ -140,6 +158,8 @@ class Node(Base):
         _enum(NodeStatus, "node_status"), default=NodeStatus.ENABLED
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    protocol: Mapped[str] = mapped_column(String(16), default="wireguard")
+    obfuscation: Mapped[str | None] = mapped_column(Text)  # AmneziaWG parameters as JSON
 
     @property
     def label(self) -> str:
@@ -198,6 +218,7 @@ class Device(Base):
     rx_seen: Mapped[int] = mapped_column(BigInteger, default=0)
     tx_seen: Mapped[int] = mapped_column(BigInteger, default=0)
     last_handshake_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    route_preset: Mapped[str] = mapped_column(String(32), default="")
 
     user: Mapped[User] = relationship(lazy="raise")
     node: Mapped[Node] = relationship(lazy="raise")
@@ -325,3 +346,54 @@ class BroadcastDelivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"
+
+
+class Payment(Base):
+    """One attempt to pay for a plan; credited exactly once, keyed by the provider's id."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_payment_id", name="uq_payments_provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    plan_code: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int]
+    amount: Mapped[int]  # kopecks for RUB, stars for XTR
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[PaymentStatus] = mapped_column(
+        _enum(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING, index=True
+    )
+    recurring: Mapped[bool] = mapped_column(default=False)  # an auto-renewal charge
+    save_method: Mapped[bool] = mapped_column(default=False)  # the user agreed to auto-renewal
+    confirmation_url: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(String(64))
+    access_until: Mapped[datetime | None] = mapped_column(UtcDateTime())  # set by the credit
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Reminder(Base):
+    """A reminder sent for one period of access: 3 days, 1 day before its end, or at the end."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "period_end", name="uq_reminders_user_kind_end"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    period_end: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

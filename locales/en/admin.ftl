@@ -13,6 +13,8 @@ users-header-filter = 👥 { $filter ->
     [act] With access
     [exp] Expired
     [no] No access
+    [tri] Trial
+    [paid] Paid
     [blk] Blocked the bot
     [ban] Banned
    *[other] All
@@ -23,6 +25,8 @@ users-filter = { $filter ->
     [act] Access
     [exp] Expired
     [no] No access
+    [tri] Trial
+    [paid] Paid
     [blk] Blocked bot
     [ban] Banned
    *[other] All
@@ -149,3 +153,18 @@ audit-action = { $action ->
     [broadcast] started a broadcast
    *[other] { $action }
 }
+card-kind = 💼 { $kind ->
+    [invite] By invite
+    [trial] Trial
+    [paid] Paid
+   *[other] No access
+} · plan { $plan }
+card-auto-renew = 🔁 Auto-renewal is on (card saved)
+card-trial-used = 🎁 Trial taken { $at }
+card-referrer = 👥 Came by the link of { $name } (id <code>{ $id }</code>)
+card-payment = 🧾 { $date } · { $amount } · { $provider } · { $status ->
+    [succeeded] paid
+    [refunded] refunded
+    [canceled] canceled
+   *[other] { $status }
+} · <code>{ $charge }</code>

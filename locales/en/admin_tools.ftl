@@ -35,3 +35,5 @@ stats-chart-y = New users
 
 # Throttling
 throttle-warning = ⏳ Too many requests. Wait { $seconds } s and try again.
+stats-revenue = 💰 Last 30 days: { $amounts } · payers: { $payers }
+stats-conversion = 🎁 Trials: { $trials } · paid later: { $paid } ({ $percent }%)

@@ -13,6 +13,8 @@ users-header-filter = 👥 { $filter ->
     [act] С доступом
     [exp] Доступ истёк
     [no] Без доступа
+    [tri] Пробный
+    [paid] Оплатили
     [blk] Заблокировали бота
     [ban] Заблокированы
    *[other] Все
@@ -23,6 +25,8 @@ users-filter = { $filter ->
     [act] С доступом
     [exp] Истёк
     [no] Без доступа
+    [tri] Пробный
+    [paid] Оплатили
     [blk] Заблок. бота
     [ban] Забанены
    *[other] Все
@@ -149,3 +153,18 @@ audit-action = { $action ->
     [broadcast] запустил рассылку
    *[other] { $action }
 }
+card-kind = 💼 { $kind ->
+    [invite] По приглашению
+    [trial] Пробный период
+    [paid] Оплачено
+   *[other] Нет доступа
+} · тариф { $plan }
+card-auto-renew = 🔁 Автопродление включено (карта сохранена)
+card-trial-used = 🎁 Пробный период взят { $at }
+card-referrer = 👥 Пришёл по ссылке { $name } (id <code>{ $id }</code>)
+card-payment = 🧾 { $date } · { $amount } · { $provider } · { $status ->
+    [succeeded] оплачен
+    [refunded] возвращён
+    [canceled] отменён
+   *[other] { $status }
+} · <code>{ $charge }</code>

@@ -35,3 +35,5 @@ stats-chart-y = Новых пользователей
 
 # Throttling
 throttle-warning = ⏳ Слишком много запросов. Подождите { $seconds } с и попробуйте снова.
+stats-revenue = 💰 За 30 дней: { $amounts } · платили: { $payers }
+stats-conversion = 🎁 Пробных периодов: { $trials } · оплатили потом: { $paid } ({ $percent }%)

@@ -1,0 +1,127 @@
+"""Keyboards of paying: plans, payment methods, the payment link, the account buttons."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from keyboards.menus import Tr
+from services.plans import Plan
+
+
+class AccountAction(enum.StrEnum):
+    PLANS = "plans"
+    TRIAL = "trial"
+    CANCEL_RENEW = "norenew"
+    HISTORY = "history"
+    REFERRAL = "ref"
+
+
+class AccountCD(CallbackData, prefix="acc"):
+    action: AccountAction
+
+
+class PlanCD(CallbackData, prefix="plan"):
+    code: str
+
+
+class PayMethod(enum.StrEnum):
+    CARD = "card"
+    CARD_AUTO = "auto"
+    STARS = "stars"
+
+
+class PayCD(CallbackData, prefix="pay"):
+    code: str
+    method: PayMethod
+
+
+def plan_title(t: Tr, plan: Plan) -> str:
+    if plan.months:
+        return t("plan-months", months=plan.months)
+    return t("plan-days", days=plan.days)
+
+
+def plans_menu(t: Tr, plans: Sequence[Plan], *, rub: bool, stars: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for plan in plans:
+        prices = [t("price-rub", rub=plan.rub)] if rub else []
+        prices += [t("price-stars", stars=plan.stars)] if stars else []
+        text = t("plan-button", title=plan_title(t, plan), prices=" / ".join(prices))
+        builder.button(text=text, callback_data=PlanCD(code=plan.code))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def pay_methods(t: Tr, plan: Plan, *, rub: bool, stars: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if rub:
+        builder.button(
+            text=t("pay-card", rub=plan.rub),
+            callback_data=PayCD(code=plan.code, method=PayMethod.CARD),
+        )
+        builder.button(
+            text=t("pay-card-auto", rub=plan.rub),
+            callback_data=PayCD(code=plan.code, method=PayMethod.CARD_AUTO),
+        )
+    if stars:
+        builder.button(
+            text=t("pay-stars", stars=plan.stars),
+            callback_data=PayCD(code=plan.code, method=PayMethod.STARS),
+        )
+    builder.button(text=t("pay-back"), callback_data=AccountCD(action=AccountAction.PLANS))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def pay_link(t: Tr, url: str, rub: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("pay-link", rub=rub), url=url)
+    return builder.as_markup()
+
+
+def renew_button(t: Tr) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("renew-button"), callback_data=AccountCD(action=AccountAction.PLANS))
+    return builder.as_markup()
+
+
+def offer(t: Tr, *, trial: bool, payments: bool) -> InlineKeyboardMarkup | None:
+    """What a user without access can do by themselves: try, or pay."""
+    builder = InlineKeyboardBuilder()
+    if trial:
+        builder.button(text=t("trial-button"), callback_data=AccountCD(action=AccountAction.TRIAL))
+    if payments:
+        builder.button(
+            text=t("subscribe-button"), callback_data=AccountCD(action=AccountAction.PLANS)
+        )
+    builder.adjust(1)
+    return builder.as_markup() if trial or payments else None
+
+
+def account(
+    t: Tr, *, payments: bool, auto_renew: bool, history: bool
+) -> InlineKeyboardMarkup | None:
+    """Under /status: renew, cancel auto-renewal, payment history, invite friends."""
+    builder = InlineKeyboardBuilder()
+    if payments:
+        builder.button(text=t("renew-button"), callback_data=AccountCD(action=AccountAction.PLANS))
+    if auto_renew:
+        builder.button(
+            text=t("cancel-renew-button"),
+            callback_data=AccountCD(action=AccountAction.CANCEL_RENEW),
+        )
+    if history:
+        builder.button(
+            text=t("history-button"), callback_data=AccountCD(action=AccountAction.HISTORY)
+        )
+    if payments:
+        builder.button(
+            text=t("referral-button"), callback_data=AccountCD(action=AccountAction.REFERRAL)
+        )
+    builder.adjust(1)
+    return builder.as_markup() if payments or auto_renew or history else None

@@ -1,0 +1,365 @@
+"""Taking money: YooKassa payments and auto-renewal charges, Telegram Stars, pending checks."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import AccessKind, Payment, PaymentStatus, User
+from payments import stars
+from payments.base import Notification, ProviderError, ProviderPayment, Receipt
+from payments.yookassa import YooKassaProvider
+from services.clock import Clock, system_clock
+from services.errors import PaymentNotFound, PaymentsOff, PaymentUnavailable, PlanNotFound
+from services.notify import Notifier
+from services.plans import Plan
+from services.subscriptions import Credit, SubscriptionService
+
+log = logging.getLogger(__name__)
+
+YOOKASSA = "yookassa"
+STARS = "stars"
+REUSE_PENDING = timedelta(minutes=50)  # a second tap within this reuses the same payment
+PENDING_CHECK_AFTER = timedelta(minutes=2)  # the webhook usually comes before this
+PENDING_GIVE_UP = timedelta(days=2)
+RENEW_BEFORE = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptSettings:
+    email: str
+    vat_code: int
+
+
+class PaymentService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        subscriptions: SubscriptionService,
+        yookassa: YooKassaProvider | None,
+        *,
+        stars_enabled: bool,
+        receipt: ReceiptSettings | None = None,
+        return_url_unset: bool = False,
+        clock: Clock = system_clock,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._return_url_unset = return_url_unset
+        self._sessions = sessions
+        self._subscriptions = subscriptions
+        self._yookassa = yookassa
+        self.stars_enabled = stars_enabled
+        self._receipt = receipt
+        self._clock = clock
+        self.notifier = notifier
+
+    def default_return_url(self, url: str) -> None:
+        """Where the payment page sends users back when YOOKASSA_RETURN_URL is not set."""
+        if self._yookassa is not None and self._return_url_unset:
+            self._yookassa.return_url = url
+
+    @property
+    def yookassa_enabled(self) -> bool:
+        return self._yookassa is not None
+
+    @property
+    def enabled(self) -> bool:
+        return self.yookassa_enabled or self.stars_enabled
+
+    @property
+    def plans(self) -> tuple[Plan, ...]:
+        return self._subscriptions.plans
+
+    def _plan(self, code: str) -> Plan:
+        plan = self._subscriptions.plan(code)
+        if plan is None:
+            raise PlanNotFound()
+        return plan
+
+    # YooKassa
+
+    async def yookassa_checkout(self, user_id: int, plan_code: str, auto_renew: bool) -> str:
+        """The confirmation link for paying `plan_code`. The payment row and its idempotency key
+        are stored before the provider is asked, so a retry after a timeout reuses the key and
+        YooKassa never makes a second payment; a second tap reuses the link."""
+        if self._yookassa is None:
+            raise PaymentsOff()
+        plan = self._plan(plan_code)
+        payment = await self._reusable(user_id, plan, auto_renew)
+        if payment is None:
+            payment = Payment(
+                user_id=user_id,
+                provider=YOOKASSA,
+                idempotency_key=str(uuid.uuid4()),
+                plan_code=plan.code,
+                days=plan.days,
+                amount=plan.kopecks,
+                currency="RUB",
+                status=PaymentStatus.PENDING,
+                save_method=auto_renew,
+                created_at=self._clock(),
+            )
+            async with self._sessions.begin() as session:
+                session.add(payment)
+        elif payment.confirmation_url:
+            return payment.confirmation_url
+        assert payment.idempotency_key is not None
+        try:
+            created = await self._yookassa.create(
+                amount_minor=payment.amount,
+                description=self._description(plan),
+                idempotency_key=payment.idempotency_key,
+                metadata={"payment": str(payment.id), "user": str(user_id)},
+                save_method=auto_renew,
+                receipt=self._receipt_for(plan),
+            )
+        except ProviderError as error:
+            log.warning("YooKassa create for payment %s failed: %s", payment.id, error)
+            raise PaymentUnavailable() from error
+        async with self._sessions.begin() as session:
+            stored = await session.get_one(Payment, payment.id)
+            stored.provider_payment_id = created.id
+            stored.confirmation_url = created.confirmation_url
+        if created.confirmation_url is None:
+            raise PaymentUnavailable()
+        return created.confirmation_url
+
+    async def _reusable(self, user_id: int, plan: Plan, auto_renew: bool) -> Payment | None:
+        async with self._sessions() as session:
+            query = (
+                select(Payment)
+                .where(Payment.user_id == user_id, Payment.provider == YOOKASSA)
+                .where(Payment.plan_code == plan.code, Payment.amount == plan.kopecks)
+                .where(Payment.save_method == auto_renew, Payment.recurring.is_(False))
+                .where(Payment.status == PaymentStatus.PENDING)
+                .where(Payment.created_at > self._clock() - REUSE_PENDING)
+                .order_by(Payment.id.desc())
+            )
+            return await session.scalar(query.limit(1))
+
+    def _description(self, plan: Plan) -> str:
+        return f"VPN: {plan.days} days"
+
+    def _receipt_for(self, plan: Plan) -> Receipt | None:
+        if self._receipt is None:
+            return None
+        return Receipt(
+            email=self._receipt.email,
+            description=self._description(plan),
+            vat_code=self._receipt.vat_code,
+        )
+
+    async def on_yookassa_notification(self, notification: Notification) -> bool:
+        """Act on a notification by what the API says now, never by the body; False when the
+        payment is not one of ours. Raises ProviderError when the API cannot be asked."""
+        payment = await self._by_provider_id(YOOKASSA, notification.payment_id)
+        if payment is None:
+            log.warning("YooKassa notification for an unknown payment")
+            return False
+        assert self._yookassa is not None
+        await self._apply(payment, await self._yookassa.fetch(notification.payment_id))
+        return True
+
+    async def _by_provider_id(self, provider: str, provider_id: str) -> Payment | None:
+        async with self._sessions() as session:
+            query = select(Payment).where(
+                Payment.provider == provider, Payment.provider_payment_id == provider_id
+            )
+            return await session.scalar(query)
+
+    async def _apply(self, payment: Payment, state: ProviderPayment) -> None:
+        """Credit a payment the provider says succeeded, close one it says was cancelled."""
+        if state.succeeded and state.amount_minor == payment.amount and state.currency == "RUB":
+            credit = await self._subscriptions.credit_pending(payment.id, state.saved_method_id)
+            if credit is not None:
+                await self._tell_credited(credit)
+        elif state.succeeded:
+            log.error("payment %s: amount or currency differs from the order", payment.id)
+        elif state.status == "canceled":
+            reason = (state.cancellation_reason or "canceled")[:64]
+            async with self._sessions.begin() as session:
+                closed = await session.execute(
+                    update(Payment)
+                    .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
+                    .values(status=PaymentStatus.CANCELED, failure=reason)
+                )
+            if closed.rowcount == 1 and payment.recurring:  # type: ignore[attr-defined]
+                await self._tell(payment.user_id, "renew-failed", until=payment.access_until)
+
+    async def check_pending(self) -> int:
+        """Ask YooKassa about payments whose notification never came; how many were settled."""
+        if self._yookassa is None:
+            return 0
+        now = self._clock()
+        async with self._sessions() as session:
+            query = (
+                select(Payment)
+                .where(Payment.provider == YOOKASSA, Payment.status == PaymentStatus.PENDING)
+                .where(Payment.created_at < now - PENDING_CHECK_AFTER)
+                .order_by(Payment.id)
+            )
+            pending = (await session.scalars(query)).all()
+        settled = 0
+        for payment in pending:
+            if payment.provider_payment_id is None:
+                if payment.created_at < now - PENDING_GIVE_UP:
+                    await self._give_up(payment)
+                continue
+            try:
+                state = await self._yookassa.fetch(payment.provider_payment_id)
+            except ProviderError as error:
+                log.warning("pending check of payment %s: %s", payment.id, error)
+                continue
+            await self._apply(payment, state)
+            if state.status in ("succeeded", "canceled"):
+                settled += 1
+            elif payment.created_at < now - PENDING_GIVE_UP:
+                await self._give_up(payment)
+        return settled
+
+    async def _give_up(self, payment: Payment) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Payment)
+                .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
+                .values(status=PaymentStatus.CANCELED, failure="expired")
+            )
+
+    async def charge_renewals(self) -> int:
+        """Charge saved cards of users who agreed to auto-renewal, shortly before the end.
+        One attempt per period: its idempotency key is made of the user and the period end."""
+        if self._yookassa is None:
+            return 0
+        now = self._clock()
+        async with self._sessions() as session:
+            query = (
+                select(User)
+                .where(User.auto_renew.is_(True), User.payment_method_enc.is_not(None))
+                .where(User.access_kind == AccessKind.PAID, User.banned.is_(False))
+                .where(User.access_until > now, User.access_until <= now + RENEW_BEFORE)
+            )
+            due = (await session.scalars(query)).all()
+        charged = 0
+        for user in due:
+            if await self._renew(user):
+                charged += 1
+        return charged
+
+    async def _renew(self, user: User) -> bool:
+        assert self._yookassa is not None and user.access_until is not None
+        plan = self._subscriptions.plan(user.plan_code)
+        method = await self._subscriptions.saved_method(user.id)
+        if plan is None or method is None:
+            return False
+        key = f"renew-{user.id}-{int(user.access_until.timestamp())}"
+        async with self._sessions() as session:
+            payment = await session.scalar(select(Payment).where(Payment.idempotency_key == key))
+        if payment is not None and (
+            payment.status is not PaymentStatus.PENDING or payment.provider_payment_id
+        ):
+            return False  # this period was tried already; the pending check follows it up
+        if payment is None:
+            payment = Payment(
+                user_id=user.id,
+                provider=YOOKASSA,
+                idempotency_key=key,
+                plan_code=plan.code,
+                days=plan.days,
+                amount=plan.kopecks,
+                currency="RUB",
+                status=PaymentStatus.PENDING,
+                recurring=True,
+                save_method=True,
+                access_until=user.access_until,
+                created_at=self._clock(),
+            )
+            async with self._sessions.begin() as session:
+                session.add(payment)
+        try:
+            state = await self._yookassa.charge_saved(
+                method_id=method,
+                amount_minor=plan.kopecks,
+                description=self._description(plan),
+                idempotency_key=key,
+                metadata={"payment": str(payment.id), "user": str(user.id), "renewal": "1"},
+                receipt=self._receipt_for(plan),
+            )
+        except ProviderError as error:
+            log.warning("auto-renewal of user %s: %s", user.id, error)
+            return False  # the row keeps the key: the next run retries with it
+        async with self._sessions.begin() as session:
+            stored = await session.get_one(Payment, payment.id)
+            stored.provider_payment_id = state.id
+        await self._apply(payment, state)
+        return state.succeeded
+
+    # Telegram Stars
+
+    def stars_invoice(self, user_id: int, plan_code: str) -> tuple[Plan, str]:
+        """The plan and the payload of a Stars invoice for it."""
+        if not self.stars_enabled:
+            raise PaymentsOff()
+        plan = self._plan(plan_code)
+        return plan, stars.invoice_payload(plan.code, user_id)
+
+    def stars_prices(self) -> dict[str, int]:
+        return {plan.code: plan.stars for plan in self.plans}
+
+    def stars_checkout(self, payload: str, currency: str, amount: int, user_id: int) -> str:
+        """The plan code when a pre-checkout matches our offer; CheckoutRefused otherwise."""
+        if not self.stars_enabled:
+            raise stars.CheckoutRefused("plan")
+        return stars.check_checkout(payload, currency, amount, user_id, self.stars_prices())
+
+    async def stars_paid(
+        self, user_id: int, payload: str, currency: str, amount: int, charge_id: str
+    ) -> Credit | None:
+        """Credit a successful Stars payment once per Telegram charge id."""
+        plan_code = stars.check_checkout(payload, currency, amount, user_id, self.stars_prices())
+        plan = self._plan(plan_code)
+        credit = await self._subscriptions.credit_new(
+            Payment(
+                user_id=user_id,
+                provider=STARS,
+                provider_payment_id=charge_id,
+                plan_code=plan.code,
+                days=plan.days,
+                amount=amount,
+                currency=stars.CURRENCY,
+            )
+        )
+        if credit is not None:
+            await self._tell_credited(credit, to_payer=False)
+        return credit
+
+    async def stars_payment(self, charge_id: str) -> Payment:
+        """A credited Stars payment by its Telegram charge id, for a refund."""
+        payment = await self._by_provider_id(STARS, charge_id)
+        if payment is None or payment.status is not PaymentStatus.SUCCEEDED:
+            raise PaymentNotFound()
+        return payment
+
+    async def refunded(self, payment_id: int) -> datetime | None:
+        return await self._subscriptions.refund(payment_id)
+
+    async def recent(self, user_id: int) -> Sequence[Payment]:
+        return await self._subscriptions.history(user_id)
+
+    # Telling people
+
+    async def _tell_credited(self, credit: Credit, *, to_payer: bool = True) -> None:
+        if to_payer:
+            await self._tell(credit.user_id, "paid-credited", until=credit.access_until)
+        if credit.inviter_id is not None:
+            await self._tell(credit.inviter_id, "referral-bonus", until=credit.inviter_until)
+
+    async def _tell(self, user_id: int, key: str, *, until: datetime | None) -> None:
+        if self.notifier is not None:
+            moment = until.strftime("%d.%m.%Y %H:%M UTC") if until else "-"
+            await self.notifier.to_user(user_id, key, until=moment)

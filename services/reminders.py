@@ -1,0 +1,98 @@
+"""Reminders 3 days and 1 day before access ends and at its end, each sent once; expiry applied."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import AccessKind, Reminder, User
+from services.clock import Clock, system_clock
+from services.notify import Notifier
+from services.reconcile import ReconcileService
+
+log = logging.getLogger(__name__)
+
+BEFORE = (("1d", timedelta(days=1)), ("3d", timedelta(days=3)))
+EXPIRED = "expired"
+EXPIRED_LOOKBACK = timedelta(days=2)  # older ends are not announced (e.g. on a first deploy)
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRun:
+    sent: int
+    expired: int
+
+
+class ReminderService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reconcile: ReconcileService,
+        clock: Clock = system_clock,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._reconcile = reconcile
+        self._clock = clock
+        self.notifier = notifier
+
+    async def run(self) -> ReminderRun:
+        """Everything due now, derived from the database: a missed or repeated run neither
+        loses nor doubles a reminder, because each is recorded before it is sent."""
+        now = self._clock()
+        async with self._sessions() as session:
+            query = (
+                select(User)
+                .where(User.access_kind != AccessKind.NONE, User.banned.is_(False))
+                .where(User.access_until.is_not(None))
+                .where(User.access_until > now - EXPIRED_LOOKBACK)
+                .where(User.access_until <= now + BEFORE[-1][1])
+                .order_by(User.id)
+            )
+            users = (await session.scalars(query)).all()
+        sent = expired = 0
+        for user in users:
+            assert user.access_until is not None
+            kind = self._due_kind(user.access_until, now)
+            if not await self._claim(user.id, kind, user.access_until):
+                continue
+            if kind == EXPIRED:
+                expired += 1
+                await self._reconcile.reconcile_user(user.id)
+            if await self._send(user, kind):
+                sent += 1
+        return ReminderRun(sent, expired)
+
+    @staticmethod
+    def _due_kind(until: datetime, now: datetime) -> str:
+        if until <= now:
+            return EXPIRED
+        return next(kind for kind, before in BEFORE if until - now <= before)
+
+    async def _claim(self, user_id: int, kind: str, period_end: datetime) -> bool:
+        """Record the reminder; False when it was recorded before (sent once, never twice)."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(
+                    Reminder(
+                        user_id=user_id, kind=kind, period_end=period_end, sent_at=self._clock()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def _send(self, user: User, kind: str) -> bool:
+        if self.notifier is None or user.bot_blocked_at is not None:
+            return False
+        assert user.access_until is not None
+        key = f"reminder-{kind}"
+        if kind != EXPIRED and user.auto_renew and user.payment_method_enc:
+            key += "-auto"
+        until = user.access_until.strftime("%d.%m.%Y %H:%M UTC")
+        return await self.notifier.to_user(user.id, key, button="renew", until=until)
