@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +53,7 @@ class PaymentService:
         notifier: Notifier | None = None,
     ) -> None:
         self._return_url_unset = return_url_unset
+        self._checkout_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._sessions = sessions
         self._subscriptions = subscriptions
         self._yookassa = yookassa
@@ -91,6 +94,12 @@ class PaymentService:
         if self._yookassa is None:
             raise PaymentsOff()
         plan = self._plan(plan_code)
+        async with self._checkout_locks[user_id]:  # two taps at once make one payment
+            return await self._checkout(self._yookassa, user_id, plan, auto_renew)
+
+    async def _checkout(
+        self, provider: YooKassaProvider, user_id: int, plan: Plan, auto_renew: bool
+    ) -> str:
         payment = await self._reusable(user_id, plan, auto_renew)
         if payment is None:
             payment = Payment(
@@ -111,7 +120,7 @@ class PaymentService:
             return payment.confirmation_url
         assert payment.idempotency_key is not None
         try:
-            created = await self._yookassa.create(
+            created = await provider.create(
                 amount_minor=payment.amount,
                 description=self._description(plan),
                 idempotency_key=payment.idempotency_key,
@@ -160,11 +169,44 @@ class PaymentService:
         payment is not one of ours. Raises ProviderError when the API cannot be asked."""
         payment = await self._by_provider_id(YOOKASSA, notification.payment_id)
         if payment is None:
+            payment = await self._unbound(notification.payment_id)
+        if payment is None:
             log.warning("YooKassa notification for an unknown payment")
             return False
         assert self._yookassa is not None
         await self._apply(payment, await self._yookassa.fetch(notification.payment_id))
         return True
+
+    async def _unbound(self, provider_id: str) -> Payment | None:
+        """Our payment whose create or charge answer was lost (a timeout), so its provider id
+        was never stored: found by the metadata the API reports for `provider_id`, and bound."""
+        async with self._sessions() as session:
+            query = select(Payment.id).where(
+                Payment.provider == YOOKASSA,
+                Payment.status == PaymentStatus.PENDING,
+                Payment.provider_payment_id.is_(None),
+            )
+            unbound = set((await session.scalars(query)).all())
+        if not unbound:
+            return None  # nothing of ours is waiting: the API need not be asked
+        assert self._yookassa is not None
+        metadata = (await self._yookassa.fetch(provider_id)).metadata
+        try:
+            row, user_id = int(metadata.get("payment", "")), int(metadata.get("user", ""))
+        except ValueError:
+            return None
+        if row not in unbound:
+            return None
+        async with self._sessions.begin() as session:
+            bound = await session.execute(
+                update(Payment)
+                .where(Payment.id == row, Payment.user_id == user_id)
+                .where(Payment.provider_payment_id.is_(None))
+                .values(provider_payment_id=provider_id)
+            )
+        if bound.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await self._by_provider_id(YOOKASSA, provider_id)
 
     async def _by_provider_id(self, provider: str, provider_id: str) -> Payment | None:
         async with self._sessions() as session:

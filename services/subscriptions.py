@@ -258,7 +258,8 @@ class SubscriptionService:
         # a payment starts a fresh traffic period (the traffic service sets its base)
         user.traffic_period_start, user.traffic_blocked_until = None, None
         user.plan_code = payment.plan_code
-        if payment.save_method and saved_method_id:
+        if payment.save_method and saved_method_id and not payment.recurring:
+            # a renewal charge is no new consent: one the user cancelled stays cancelled
             user.payment_method_enc = self._cipher.encrypt(saved_method_id, PAYMENT_METHOD)
             user.auto_renew = True
         payment.access_until = user.access_until
