@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from aiogram import Bot
@@ -10,7 +11,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import FSInputFile
 
 from bot.i18n import DEFAULT_LANGUAGE, translator_for
-from handlers.common import esc, notify, send_config
+from handlers.common import esc, format_date, notify, send_config
 from keyboards.subscribe import renew_button
 from services.clientconfig import ClientConfig
 from services.users import UserService
@@ -67,16 +68,21 @@ class TelegramNotifier:
         return True
 
     async def to_user(
-        self, user_id: int, key: str, *, button: str | None = None, **args: str
+        self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
         user = await self._users.get(user_id)
         t = translator_for(user.language if user else None)
         markup = renew_button(t) if button == "renew" else None
+        shown = {name: _shown(value) for name, value in args.items()}
         try:
-            await self._bot.send_message(
-                user_id, t(key, **{k: esc(v) for k, v in args.items()}), reply_markup=markup
-            )
+            await self._bot.send_message(user_id, t(key, **shown), reply_markup=markup)
         except TelegramAPIError as error:
             log.info("%s for %s not delivered: %s", key, user_id, error.message)
             return False
         return True
+
+
+def _shown(value: str | datetime | None) -> str:
+    if value is None:
+        return "-"
+    return format_date(value) if isinstance(value, datetime) else esc(value)

@@ -46,6 +46,11 @@ def format_date(moment: datetime) -> str:
     return moment.strftime("%d.%m.%Y %H:%M UTC")
 
 
+def format_amount(amount: int, currency: str) -> str:
+    """A payment's amount: stars as they are, roubles from kopecks."""
+    return f"{amount} ⭐" if currency == "XTR" else f"{amount / 100:.2f} ₽"
+
+
 def format_bytes(t: Translator, count: int) -> str:
     value = float(count)
     for key in ("unit-bytes", "unit-kib", "unit-mib"):

@@ -10,7 +10,7 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot.db.models import NodeStatus
 from bot.i18n import Translator
-from handlers.common import esc, format_bytes, format_date
+from handlers.common import esc, format_amount, format_bytes, format_date
 from handlers.filters import IsAdmin
 from services.charts import daily_bars_png
 from services.stats import CHART_DAYS, NodeStats, Stats, StatsService
@@ -35,8 +35,7 @@ def stats_text(t: Translator, stats: Stats) -> str:
         lines.append(t("stats-access-nobody"))
     lines.append(t("stats-handshakes", count=str(stats.handshakes_day)))
     revenue = [
-        f"{amount} ⭐" if currency == "XTR" else f"{amount / 100:.2f} ₽"
-        for currency, amount in sorted(stats.revenue_month.items())
+        format_amount(amount, currency) for currency, amount in sorted(stats.revenue_month.items())
     ]
     lines.append(
         t("stats-revenue", amounts=" + ".join(revenue) or "0", payers=str(stats.payers_month))

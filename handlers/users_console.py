@@ -15,7 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.db.models import AccessKind, Role, User
 from bot.i18n import Translator, translator_for
 from handlers.admin import grant, unreachable_lines
-from handlers.common import display_name, esc, format_ago, format_bytes, format_date
+from handlers.common import display_name, esc, format_ago, format_amount, format_bytes, format_date
 from handlers.filters import IsAdmin, IsStaff
 from keyboards.admin import (
     SUPPORT_ACTIONS,
@@ -228,14 +228,11 @@ def money_lines(card: UserCard, t: Translator) -> list[str]:
     if card.referrer is not None:
         lines.append(t("card-referrer", name=display_name(card.referrer), id=str(card.referrer.id)))
     for payment in card.payments:
-        amount = (
-            f"{payment.amount} ⭐" if payment.currency == "XTR" else f"{payment.amount / 100:.2f} ₽"
-        )
         lines.append(
             t(
                 "card-payment",
                 date=format_date(payment.credited_at or payment.created_at),
-                amount=amount,
+                amount=format_amount(payment.amount, payment.currency),
                 provider=payment.provider,
                 status=payment.status.value,
                 charge=esc(payment.provider_payment_id or "-"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +20,7 @@ class Notifier(Protocol):
         """Send a user a text and their config; False when it could not be delivered."""
 
     async def to_user(
-        self, user_id: int, key: str, *, button: str | None = None, **args: str
+        self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
-        """Send a user a text in their language, with a named button ("renew") under it."""
+        """Send a user a text in their language, with a named button ("renew") under it;
+        moments are shown as dates, None as a dash."""

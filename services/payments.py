@@ -403,5 +403,4 @@ class PaymentService:
 
     async def _tell(self, user_id: int, key: str, *, until: datetime | None) -> None:
         if self.notifier is not None:
-            moment = until.strftime("%d.%m.%Y %H:%M UTC") if until else "-"
-            await self.notifier.to_user(user_id, key, until=moment)
+            await self.notifier.to_user(user_id, key, until=until)

@@ -90,9 +90,7 @@ class ReminderService:
     async def _send(self, user: User, kind: str) -> bool:
         if self.notifier is None or user.bot_blocked_at is not None:
             return False
-        assert user.access_until is not None
         key = f"reminder-{kind}"
         if kind != EXPIRED and user.auto_renew and user.payment_method_enc:
             key += "-auto"
-        until = user.access_until.strftime("%d.%m.%Y %H:%M UTC")
-        return await self.notifier.to_user(user.id, key, button="renew", until=until)
+        return await self.notifier.to_user(user.id, key, button="renew", until=user.access_until)

@@ -17,6 +17,7 @@ from services.reconcile import ReconcileService
 log = logging.getLogger(__name__)
 
 PERIOD = timedelta(days=30)
+DEVICE_BYTES = Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen
 
 
 class TrafficService:
@@ -44,7 +45,7 @@ class TrafficService:
             used_by = (
                 select(
                     Device.user_id,
-                    func.sum(Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen),
+                    func.sum(DEVICE_BYTES),
                 )
                 .group_by(Device.user_id)
                 .subquery()
@@ -66,8 +67,7 @@ class TrafficService:
             if key is not None and self.notifier is not None:
                 user = await self._user(user_id)
                 until = user.traffic_blocked_until if user else None
-                moment = until.strftime("%d.%m.%Y %H:%M UTC") if until else "-"
-                await self.notifier.to_user(user_id, key, until=moment)
+                await self.notifier.to_user(user_id, key, until=until)
         return len(changed)
 
     async def _check(self, user_id: int, total: int) -> tuple[int, str | None] | None:
@@ -101,16 +101,3 @@ class TrafficService:
     async def _user(self, user_id: int) -> User | None:
         async with self._sessions() as session:
             return await session.get(User, user_id)
-
-    async def used(self, user: User) -> int:
-        """Bytes used in the user's current period."""
-        async with self._sessions() as session:
-            total = await session.scalar(
-                select(
-                    func.coalesce(
-                        func.sum(Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen),
-                        0,
-                    )
-                ).where(Device.user_id == user.id)
-            )
-        return max(int(total or 0) - user.traffic_base_bytes, 0)
