@@ -131,8 +131,11 @@ class SshPool:
             for refusal in range(REFUSAL_RETRIES + 1):
                 conn = await self._connection(key, target)
                 try:
-                    result = await conn.run(command, check=True, timeout=limit, **source)
-                except asyncssh.TimeoutError:
+                    # asyncssh times only the wait for the exit: a hung node never answers
+                    # the channel open either, so the whole run is timed here.
+                    async with asyncio.timeout(limit):
+                        result = await conn.run(command, check=True, timeout=limit, **source)
+                except TimeoutError:  # asyncssh.TimeoutError is one too
                     raise NodeError(target.name, f"command timed out after {limit:g}s") from None
                 except asyncssh.ProcessError as exc:
                     stderr = exc.stderr if isinstance(exc.stderr, str) else ""
