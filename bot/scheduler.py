@@ -1,4 +1,4 @@
-"""Periodic work in the bot's own event loop: node probes, reconcile passes, backups."""
+"""Periodic work in the bot's own event loop: probes, reconcile, backups, money and reminders."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.container import Services
+from bot.joblock import exclusive_jobs
 from bot.metrics import record_probes, record_reconciles
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
 
     async def probe_nodes() -> None:
         record_probes(await services.health.probe_all())
+        await services.traffic.enforce()  # the probes just refreshed the traffic counters
 
     async def reconcile_nodes() -> None:
         record_reconciles(await services.reconcile.reconcile_all())
@@ -28,6 +30,16 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
     scheduler.add_job(
         reconcile_nodes, "interval", seconds=settings.reconcile_interval, id="reconcile"
     )
+    scheduler.add_job(services.reminders.run, "interval", seconds=60, id="reminders")
+    # once at start: users moved by a /migrate or /drain cut short by a crash get their config
+    scheduler.add_job(services.moves.send_due_notices, id="move_notices")
+    if services.payments.yookassa_enabled:
+        scheduler.add_job(
+            services.payments.check_pending, "interval", seconds=180, id="pending_payments"
+        )
+        scheduler.add_job(
+            services.payments.charge_renewals, "interval", seconds=900, id="auto_renewal"
+        )
     if settings.backup_interval_hours > 0:
         scheduler.add_job(
             services.backups.run_scheduled,
@@ -38,4 +50,5 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
             ),
             id="backup",
         )
+    exclusive_jobs(scheduler, services.engine)  # PostgreSQL: one process runs each job
     return scheduler

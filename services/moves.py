@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Device, Node, NodeHealth, NodeStatus
@@ -107,18 +107,47 @@ class MoveService:
             await self._restore(moved)
             raise NodeUnavailable(node=target.name)
         removed = await self._reconcile.reconcile(source, report=False)
-        delivered = undelivered = 0
+        delivered = 0
         for item in moved:
-            config = await self._devices.config_of_device(item.device_id)
-            if self.notifier and await self.notifier.send_config(
-                item.user_id, "moved-notice", config, node=target.name
-            ):
-                delivered += 1
-            else:
-                undelivered += 1
+            delivered += await self._tell_moved(item.device_id, item.user_id, target.name)
         return MoveReport(
-            source.name, target.name, len(moved), delivered, undelivered, removed.error is None
+            source.name,
+            target.name,
+            len(moved),
+            delivered,
+            len(moved) - delivered,
+            removed.error is None,
         )
+
+    async def _tell_moved(self, device_id: int, user_id: int, node_name: str) -> bool:
+        """Send the owner the new config once, then clear the device's notice (a user who blocked
+        the bot is not tried again; /get_config gives them the same config)."""
+        config = await self._devices.config_of_device(device_id)
+        sent = self.notifier is not None and await self.notifier.send_config(
+            user_id, "moved-notice", config, node=node_name
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Device).where(Device.id == device_id).values(move_notice_due=False)
+            )
+        return sent
+
+    async def send_due_notices(self) -> int:
+        """At start-up: tell the users moved by a /migrate or /drain that the process did not
+        live to finish (their devices are on the new node already); how many were told."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Device.id, Device.user_id, Node.name)
+                    .join(Node, Node.id == Device.node_id)
+                    .where(Device.move_notice_due.is_(True))
+                    .order_by(Device.id)
+                )
+            ).all()
+        told = 0
+        for device_id, user_id, node_name in rows:
+            told += await self._tell_moved(device_id, user_id, node_name)
+        return told
 
     async def _reassign(self, source: Node, target: Node) -> list[_Moved]:
         """Give every device of `source` an address on `target`; remember where each was."""
@@ -143,6 +172,7 @@ class MoveService:
                     )
                 )
                 device.node_id = target.id
+                device.move_notice_due = True  # with the move: a crash cannot lose the notice
                 device.address4 = address4
                 device.address6 = twin_address6(
                     target.server_address6, address4, target.server_address4
@@ -159,4 +189,5 @@ class MoveService:
                     item.address4,
                     item.address6,
                 )
+                device.move_notice_due = False
         log.warning("move of %d devices undone", len(moved))

@@ -219,6 +219,7 @@ class Device(Base):
     tx_seen: Mapped[int] = mapped_column(BigInteger, default=0)
     last_handshake_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     route_preset: Mapped[str] = mapped_column(String(32), default="")
+    move_notice_due: Mapped[bool] = mapped_column(default=False)  # moved; new config not sent
 
     user: Mapped[User] = relationship(lazy="raise")
     node: Mapped[Node] = relationship(lazy="raise")
