@@ -266,6 +266,8 @@ def restore_sqlite(backup: Path, database: Path) -> Path | None:
     check_sqlite_backup(backup)
     if database.exists() and backup.resolve() == database.resolve():
         raise BackupError("that file is the database itself")
+    if backup.resolve() == database.with_name(database.name + ".before-restore").resolve():
+        raise BackupError(f"the restore overwrites {backup}: copy it elsewhere, restore the copy")
     database.parent.mkdir(parents=True, exist_ok=True)
     kept: Path | None = None
     if database.exists():
