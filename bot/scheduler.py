@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -26,7 +26,14 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
     async def reconcile_nodes() -> None:
         record_reconciles(await services.reconcile.reconcile_all())
 
-    scheduler.add_job(probe_nodes, "interval", seconds=settings.health_interval, id="probe")
+    # the first probe runs at start: its connections reconcile every node with the database
+    scheduler.add_job(
+        probe_nodes,
+        "interval",
+        seconds=settings.health_interval,
+        next_run_time=datetime.now(UTC),
+        id="probe",
+    )
     scheduler.add_job(
         reconcile_nodes, "interval", seconds=settings.reconcile_interval, id="reconcile"
     )
