@@ -102,20 +102,9 @@ class PaymentService:
     ) -> str:
         payment = await self._reusable(user_id, plan, auto_renew)
         if payment is None:
-            payment = Payment(
-                user_id=user_id,
-                provider=YOOKASSA,
-                idempotency_key=str(uuid.uuid4()),
-                plan_code=plan.code,
-                days=plan.days,
-                amount=plan.kopecks,
-                currency="RUB",
-                status=PaymentStatus.PENDING,
-                save_method=auto_renew,
-                created_at=self._clock(),
+            payment = await self._stored_order(
+                user_id, plan, str(uuid.uuid4()), save_method=auto_renew
             )
-            async with self._sessions.begin() as session:
-                session.add(payment)
         elif payment.confirmation_url:
             return payment.confirmation_url
         assert payment.idempotency_key is not None
@@ -138,6 +127,35 @@ class PaymentService:
         if created.confirmation_url is None:
             raise PaymentUnavailable()
         return created.confirmation_url
+
+    async def _stored_order(
+        self,
+        user_id: int,
+        plan: Plan,
+        key: str,
+        *,
+        save_method: bool,
+        recurring: bool = False,
+        until: datetime | None = None,
+    ) -> Payment:
+        """A pending YooKassa payment with its idempotency key, committed before any request."""
+        payment = Payment(
+            user_id=user_id,
+            provider=YOOKASSA,
+            idempotency_key=key,
+            plan_code=plan.code,
+            days=plan.days,
+            amount=plan.kopecks,
+            currency="RUB",
+            status=PaymentStatus.PENDING,
+            recurring=recurring,
+            save_method=save_method,
+            access_until=until,
+            created_at=self._clock(),
+        )
+        async with self._sessions.begin() as session:
+            session.add(payment)
+        return payment
 
     async def _reusable(self, user_id: int, plan: Plan, auto_renew: bool) -> Payment | None:
         async with self._sessions() as session:
@@ -307,22 +325,9 @@ class PaymentService:
         ):
             return False  # this period was tried already; the pending check follows it up
         if payment is None:
-            payment = Payment(
-                user_id=user.id,
-                provider=YOOKASSA,
-                idempotency_key=key,
-                plan_code=plan.code,
-                days=plan.days,
-                amount=plan.kopecks,
-                currency="RUB",
-                status=PaymentStatus.PENDING,
-                recurring=True,
-                save_method=True,
-                access_until=user.access_until,
-                created_at=self._clock(),
+            payment = await self._stored_order(
+                user.id, plan, key, save_method=True, recurring=True, until=user.access_until
             )
-            async with self._sessions.begin() as session:
-                session.add(payment)
         try:
             state = await self._yookassa.charge_saved(
                 method_id=method,
