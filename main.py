@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 
 from bot.container import SECRET_KEY_FILE, SSH_KEY_FILE, open_services
 from bot.db.cipher import SecretCipher
-from bot.db.engine import create_engine
+from bot.db.copy import CopyError, copy_sqlite_to_postgres
+from bot.db.engine import create_engine, safe_url
 from bot.db.migrate import upgrade
 from bot.i18n import translator_for
 from bot.settings import Settings, SettingsError, load_settings
@@ -28,8 +29,10 @@ from services.backups import (
     restore_sqlite,
     sqlite_path,
 )
-from services.errors import InvalidInput, ServiceError
-from services.nodes import NewNode, parse_ssh_address
+from services.endpoints import EndpointService, valid_endpoint
+from services.errors import InvalidInput, NodeNotFound, ServiceError
+from services.nodes import AMNEZIA_VERSIONS, NewNode, default_mtu, parse_ssh_address
+from services.sshkeys import ADVICE, KeyFilesUnexpected, SshKeyService
 
 EXIT_USAGE = 2
 
@@ -39,7 +42,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
 
-    commands.add_parser("ssh-key", help="print the bot's SSH public key for the nodes")
+    ssh_key = commands.add_parser("ssh-key", help="print the bot's SSH public key for the nodes")
+    ssh_key.add_argument(
+        "action", nargs="?", choices=("rotate",), help="rotate: a new key on every node"
+    )
     node = commands.add_parser("node", help="manage nodes").add_subparsers(
         dest="action", required=True
     )
@@ -54,7 +60,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add.add_argument("--interface", default="wg0")
     add.add_argument("--region", default="")
     add.add_argument("--dns", help="DNS servers for clients (default: DEFAULT_DNS)")
-    add.add_argument("--mtu", type=int, default=1420)
+    add.add_argument("--mtu", type=int, help="tunnel MTU (default: 1420, AmneziaWG 1376)")
+    add.add_argument("--protocol", choices=("wireguard", "amneziawg"), default="wireguard")
+    add.add_argument(
+        "--awg-version", choices=AMNEZIA_VERSIONS, help="AmneziaWG protocol version (default 2.0)"
+    )
     add.add_argument("--port", type=int, default=51820, help="listen port (bootstrap only)")
     add.add_argument("--subnet", default="10.8.0.1/24", help="server address (bootstrap only)")
     add.add_argument("--subnet6", help="IPv6 server address, e.g. fd08::1/64 (bootstrap only)")
@@ -62,6 +72,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     restore = node.add_parser("restore", help="rebuild a wiped node with its keys and peers")
     restore.add_argument("name")
     restore.add_argument("ssh", nargs="?", help="new ssh://USER@HOST[:PORT], if it moved")
+    endpoint = node.add_parser("set-endpoint", help="new client address; users get new configs")
+    endpoint.add_argument("name")
+    endpoint.add_argument("endpoint", help="HOST:PORT clients connect to")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True
@@ -82,6 +95,21 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     restore_db.add_argument(
         "--yes", action="store_true", help="confirm: the bot is stopped, replace the database"
     )
+    to_postgres = db.add_parser(
+        "migrate-sqlite-to-postgres",
+        help="copy SQLITE_FILE into PostgreSQL: db migrate-sqlite-to-postgres SQLITE_FILE "
+        "[POSTGRES_URL] [--yes] (stop the bot first)",
+    )
+    to_postgres.add_argument("sqlite_file", type=Path, metavar="SQLITE_FILE")
+    to_postgres.add_argument(
+        "postgres_url",
+        nargs="?",
+        metavar="POSTGRES_URL",
+        help="postgresql+asyncpg://USER:PASSWORD@HOST[:PORT]/DB (default: DATABASE_URL)",
+    )
+    to_postgres.add_argument(
+        "--yes", action="store_true", help="replace the rows a non-empty target already has"
+    )
     return parser.parse_args(argv)
 
 
@@ -90,6 +118,8 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
         user, host, port = parse_ssh_address(args.ssh)
     except InvalidInput:
         raise ValueError("the SSH address must look like ssh://USER@HOST[:PORT]") from None
+    if args.awg_version and args.protocol != "amneziawg":
+        raise ValueError("--awg-version needs --protocol amneziawg")
     services = await open_services(settings)
     try:
         node = await services.nodes.add(
@@ -102,10 +132,12 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
                 endpoint=args.endpoint,
                 region=args.region,
                 dns=args.dns or settings.default_dns,
-                mtu=args.mtu,
+                mtu=args.mtu or default_mtu(args.protocol),
                 listen_port=args.port,
                 subnet4=args.subnet,
                 subnet6=args.subnet6,
+                protocol=args.protocol,
+                amnezia_version=args.awg_version or "2.0",
             ),
             progress=print_step,
         )
@@ -124,6 +156,7 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
         f"node {node.name} added: endpoint {node.endpoint}, subnet {node.server_address4}"
         + (f" {node.server_address6}" if node.server_address6 else "")
         + f", public key {node.public_key}"
+        + (f", {node.protocol}" if node.protocol != "wireguard" else "")
     )
     return 0
 
@@ -153,6 +186,55 @@ async def node_restore(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     added = len(result.plan.add) if result.plan else 0
     print(f"node {node.name} restored: endpoint {node.endpoint}, {added} peers put back")
+    return 0
+
+
+async def node_set_endpoint(settings: Settings, args: argparse.Namespace) -> int:
+    if not valid_endpoint(args.endpoint):
+        raise ValueError("the endpoint must look like HOST:PORT ([IPv6]:PORT)")
+    from bot.app import create_bot  # aiogram loads in seconds: only to message the users
+    from bot.notifier import TelegramNotifier
+
+    services = await open_services(settings)
+    bot = create_bot(settings)
+    notifier = TelegramNotifier(bot, services.users, settings.alerts_chat_id)
+    try:
+        endpoints = EndpointService(services.sessions, services.devices, notifier=notifier)
+        report = await endpoints.change(args.name, args.endpoint)
+    except NodeNotFound:
+        print(f"error: no node {args.name}: see python main.py node list", file=sys.stderr)
+        return 1
+    finally:
+        await bot.session.close()
+        await services.close()
+    print(
+        f"node {report.node}: endpoint {report.old} -> {report.new}; new config sent for "
+        f"{report.delivered} devices, not delivered {report.undelivered}"
+    )
+    return 0
+
+
+async def ssh_key_rotate(settings: Settings) -> int:
+    services = await open_services(settings)
+    keys = SshKeyService(
+        services.nodes,
+        settings.data_dir / SSH_KEY_FILE,
+        connect_timeout=settings.node_connect_timeout,
+        command_timeout=settings.node_command_timeout,
+    )
+    try:
+        rotation = await keys.rotate(print_step)
+    except KeyFilesUnexpected as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    if not rotation.finished:
+        failed = ", ".join(f"{name} ({why})" for name, why in sorted(rotation.failed.items()))
+        print(f"error: stopped at step {rotation.stopped_at}: {failed}", file=sys.stderr)
+        print(ADVICE[rotation.stopped_at], file=sys.stderr)
+        return 1
+    print(f"rotated in {rotation.seconds:.1f} s: every node takes the new key, none the old one")
     return 0
 
 
@@ -261,14 +343,39 @@ async def db_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def db_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
+    """Copy a SQLite database into PostgreSQL, print rows per table; the URL's password never."""
+    url = args.postgres_url or settings.database_url
+    if not url:
+        raise ValueError("give POSTGRES_URL or set DATABASE_URL to the PostgreSQL database")
+    try:
+        result = await copy_sqlite_to_postgres(args.sqlite_file, url, replace=args.yes)
+    except CopyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for table, rows in result.counts.items():
+        print(f"{table}\t{rows}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"copied {sum(result.counts.values())} rows from {args.sqlite_file} to {safe_url(url)}")
+    print(
+        "the bot needs the same encryption key (DATA_DIR/secret.key or ENCRYPTION_KEY) "
+        f"and DATABASE_URL={safe_url(url)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command in (None, "run"):
-        from bot.app import run_polling  # aiogram loads in seconds: only when the bot runs
+        from bot.app import run  # aiogram loads in seconds: only when the bot runs
 
-        await run_polling(settings)
+        await run(settings)
         return 0
     if args.command == "ssh-key":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if args.action == "rotate":
+            return await ssh_key_rotate(settings)
         print(SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE))
         return 0
     if args.command == "node":
@@ -276,10 +383,14 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
             return await node_add(settings, args)
         if args.action == "restore":
             return await node_restore(settings, args)
+        if args.action == "set-endpoint":
+            return await node_set_endpoint(settings, args)
         return await node_list(settings)
     if args.command == "db":
         if args.action == "backup":
             return await db_backup(settings)
+        if args.action == "migrate-sqlite-to-postgres":
+            return await db_to_postgres(settings, args)
         return await db_restore(settings, args)
     return await user_add(settings, args)
 

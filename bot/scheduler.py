@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -58,4 +62,21 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
             id="backup",
         )
     exclusive_jobs(scheduler, services.engine)  # PostgreSQL: one process runs each job
+    for job in scheduler.get_jobs():
+        job.modify(func=_stopped_quietly(job.id, job.func))
     return scheduler
+
+
+def _stopped_quietly(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    """A job cut off by the scheduler's shutdown ends with one log line, not a traceback: all
+    jobs derive their work from the database, so the next start picks it up."""
+
+    @functools.wraps(job)
+    async def run() -> Any:
+        try:
+            return await job()
+        except asyncio.CancelledError:
+            log.info("job %s stopped by the shutdown", name)
+            return None
+
+    return run

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.local/bin:$PATH"  # where a user install of uv lands
-DEBIAN_PACKAGES=(wireguard-tools wireguard-go openssh-server openresolv zbar-tools iproute2 iptables nftables procps fonts-dejavu-core)
+# postgresql: the tests start their own throwaway server from its binaries (tests/postgres.py)
+DEBIAN_PACKAGES=(wireguard-tools wireguard-go openssh-server openresolv zbar-tools iproute2 iptables nftables procps fonts-dejavu-core postgresql)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for package in "${DEBIAN_PACKAGES[@]}"; do

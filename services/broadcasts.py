@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import named_lock
 from bot.db.models import (
     AccessKind,
     Broadcast,
@@ -279,10 +280,9 @@ class BroadcastService:
         return self._runners.get(broadcast_id)
 
     async def resume(self, sender: Sender) -> list[int]:
-        """At start-up: go on with every unfinished broadcast. Rows left `sending` by a crash
-        become `unknown` and are never sent again: a copy may be lost, none is duplicated."""
-        now = self.clock()
-        async with self._write() as session:
+        """At start-up: go on with every unfinished broadcast (see `_run` for rows a crash
+        left `sending`)."""
+        async with self._sessions() as session:
             ids = list(
                 (
                     await session.scalars(
@@ -292,17 +292,7 @@ class BroadcastService:
                     )
                 ).all()
             )
-            ids = [bid for bid in ids if bid not in self._runners]
-            if ids:
-                await session.execute(
-                    update(BroadcastDelivery)
-                    .where(
-                        BroadcastDelivery.broadcast_id.in_(ids),
-                        BroadcastDelivery.state == DeliveryState.SENDING,
-                    )
-                    .values(state=DeliveryState.UNKNOWN, updated_at=now)
-                    .execution_options(synchronize_session=False)
-                )
+        ids = [bid for bid in ids if bid not in self._runners]
         for broadcast_id in ids:
             log.info("broadcast %s resumed", broadcast_id)
             self.start(broadcast_id, sender)
@@ -351,6 +341,26 @@ class BroadcastService:
             log.error("broadcast %s stopped", broadcast_id, exc_info=task.exception())
 
     async def _run(self, broadcast_id: int, sender: Sender) -> None:
+        """One runner per broadcast, across processes too. Rows a dead runner left `sending`
+        become `unknown` and are never sent again: a copy may be lost, none is duplicated."""
+        async with named_lock(self._sessions.kw["bind"], f"broadcast:{broadcast_id}") as alone:
+            if not alone:
+                log.info("broadcast %s runs in another process", broadcast_id)
+                return
+            now = self.clock()
+            async with self._write() as session:
+                await session.execute(
+                    update(BroadcastDelivery)
+                    .where(
+                        BroadcastDelivery.broadcast_id == broadcast_id,
+                        BroadcastDelivery.state == DeliveryState.SENDING,
+                    )
+                    .values(state=DeliveryState.UNKNOWN, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            await self._run_alone(broadcast_id, sender)
+
+    async def _run_alone(self, broadcast_id: int, sender: Sender) -> None:
         async with self._sessions() as session:
             broadcast = await session.get(Broadcast, broadcast_id)
         if broadcast is None or broadcast.status is not BroadcastStatus.RUNNING:

@@ -65,7 +65,7 @@ class HealthService:
         healthy = outcome.probe is not None and outcome.probe.interface_up
         error = outcome.error or (None if healthy else "WireGuard interface is down")
         async with self._sessions.begin() as session:
-            health = await session.get(NodeHealth, node.id)
+            health = await session.get(NodeHealth, node.id, with_for_update=True)
             if health is None:
                 health = NodeHealth(node_id=node.id, failures=0, alerted=False, reconcile_changes=0)
                 session.add(health)

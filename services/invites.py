@@ -86,7 +86,7 @@ class InviteService:
             invite = await session.scalar(select(Invite).where(Invite.code == code))
             if invite is None:
                 raise InviteUnknown()
-            user = await session.get(User, user_id)
+            user = await session.get(User, user_id, with_for_update=True)
             if user is None:
                 raise UserNotFound(user_id=user_id)
             if user.has_access(now):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import AccessKind, Device, Node, Role, User
@@ -53,6 +54,12 @@ class UserService:
 
     async def touch(self, visitor: Visitor) -> User:
         """Create or refresh the user behind an update and return them."""
+        try:
+            return await self._touch(visitor)
+        except IntegrityError:  # PostgreSQL: their other update inserted them just now
+            return await self._touch(visitor)
+
+    async def _touch(self, visitor: Visitor) -> User:
         now = self.clock()
         async with self._sessions.begin() as session:
             user = await session.get(User, visitor.id)
@@ -116,7 +123,7 @@ class UserService:
         """Record a request for access; True when the admins should hear of it now."""
         now = self.clock()
         async with self._sessions.begin() as session:
-            user = await session.get(User, user_id)
+            user = await session.get(User, user_id, with_for_update=True)
             if user is None or user.has_access(now):
                 return False
             last = user.access_requested_at
@@ -150,7 +157,7 @@ class UserService:
             raise InvalidInput()
         now = self.clock()
         async with self._sessions.begin() as session:
-            user = await session.get(User, user_id)
+            user = await session.get(User, user_id, with_for_update=True)
             if user is None:
                 if not create:
                     raise UserNotFound(user_id=user_id)

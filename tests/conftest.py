@@ -21,7 +21,7 @@ from bot.settings import Settings, load_settings
 from tests.fakes.nodes import FakeWireGuard
 from tests.fakes.telegram_api import FakeTelegram
 
-pytest_plugins = ["tests.nodes_support"]
+pytest_plugins = ["tests.nodes_support", "tests.postgres", "tests.money_support"]
 
 ADMIN_ID = 1000
 
@@ -91,6 +91,10 @@ class App:
             session.add(node)
         return node
 
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.services.close()
+
     async def count(self, model: type[Any]) -> int:
         async with self.services.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(model)) or 0)
@@ -113,13 +117,26 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def app(tmp_path: Path, telegram: FakeTelegram) -> AsyncIterator[App]:
+async def app(
+    tmp_path: Path, telegram: FakeTelegram, database_url: str | None
+) -> AsyncIterator[App]:
+    world = await open_app(tmp_path, telegram, database_url)
+    yield world
+    await world.close()
+
+
+async def open_app(
+    tmp_path: Path, telegram: FakeTelegram, database_url: str | None, **settings_overrides: Any
+) -> App:
+    """One bot process over a fresh database; `settings_overrides` as load_settings takes them."""
     settings = load_settings(
         _env_file=None,
+        database_url=database_url or "",
         bot_token=telegram.token,
         telegram_api_url=telegram.base_url,
         data_dir=tmp_path / "data",
         admin_ids=str(ADMIN_ID),
+        **settings_overrides,
     )
     clock = Clock()
     wireguard = FakeWireGuard()
@@ -127,6 +144,4 @@ async def app(tmp_path: Path, telegram: FakeTelegram) -> AsyncIterator[App]:
     bot = create_bot(settings)
     services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
     dispatcher = create_dispatcher(services)
-    yield App(telegram, services, bot, dispatcher, wireguard, clock, settings)
-    await bot.session.close()
-    await services.close()
+    return App(telegram, services, bot, dispatcher, wireguard, clock, settings)

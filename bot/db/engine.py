@@ -1,11 +1,15 @@
-"""The async engine and session factory; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE."""
+"""The async engine, session factory and named locks; SQLite gets WAL, a busy timeout and
+BEGIN IMMEDIATE; on PostgreSQL services lock the rows they read to change."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,13 +18,30 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+APPLICATION_NAME = "vpnservice"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+LOCK_NAMESPACE = "vpnservice:"
+
+
+def async_url(url: str) -> URL:
+    """`url` parsed; a bare postgresql:// or postgres:// URL gets the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.drivername in POSTGRES_SCHEMES:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed
 
 
 def create_engine(url: str) -> AsyncEngine:
     """An engine for `url`; for SQLite every transaction takes the write lock up front."""
-    parsed = make_url(url)
+    parsed = async_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_async_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": APPLICATION_NAME}},
+        )
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True)
 
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
@@ -54,3 +75,28 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for the lock `name`: the same in every process and release."""
+    digest = hashlib.sha256((LOCK_NAMESPACE + name).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.asynccontextmanager
+async def named_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
+    """Try to hold the lock `name` across processes for the block; yields whether we have it.
+
+    PostgreSQL: a transaction-level advisory lock on a connection of its own, released when
+    the block ends, also by an error, a cancellation or a dropped connection. SQLite serves
+    one process by design: always True."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    async with engine.connect() as connection, connection.begin():
+        # The lock lives as long as this idle transaction: no server timeout may end it early.
+        await connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+        acquired = await connection.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(name)}
+        )
+        yield bool(acquired)

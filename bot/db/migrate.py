@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.db.engine import lock_key
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATION_LOCK = "migrate"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -22,6 +25,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database up to `revision`."""
     async with engine.connect() as connection:
+        await _one_at_a_time(connection)
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
         await connection.commit()
 
@@ -29,5 +33,15 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     """Take the database down to `revision` ("base" removes every table)."""
     async with engine.connect() as connection:
+        await _one_at_a_time(connection)
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
         await connection.commit()
+
+
+async def _one_at_a_time(connection: AsyncConnection) -> None:
+    """PostgreSQL: processes starting together migrate in turn (the lock ends with the
+    transaction, which holds the whole migration); SQLite's BEGIN IMMEDIATE does this already."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(MIGRATION_LOCK)}
+        )
