@@ -543,7 +543,9 @@ async def test_picking_an_amneziawg_node_from_the_list_says_which_app_to_use(app
     assert list(interface_of(plain)) == ["PrivateKey", "Address", "DNS", "MTU"]
 
 
-async def test_a_new_device_goes_to_plain_wireguard_even_when_amneziawg_is_emptier(app: App) -> None:
+async def test_a_new_device_goes_to_plain_wireguard_even_when_amneziawg_is_emptier(
+    app: App,
+) -> None:
     await app.add_node("nl1", "Amsterdam")
     await app.services.users.grant(USER + 1, None, create=True)
     await app.say(USER + 1, "/get_config")  # nl1 now has one device, aw1 none

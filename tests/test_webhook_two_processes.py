@@ -84,7 +84,8 @@ async def test_two_webhook_processes_share_the_work_and_run_each_job_once(
     await services.close()
 
     first, second = (tmp_path / "one", tmp_path / "two")
-    first.mkdir(), second.mkdir()
+    first.mkdir()
+    second.mkdir()
     processes = [BotProcess(first, telegram, **settings), BotProcess(second, telegram, **settings)]
     try:
         deadline = time.monotonic() + 60
