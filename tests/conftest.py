@@ -23,6 +23,15 @@ from tests.fakes.telegram_api import FakeTelegram
 
 pytest_plugins = ["tests.nodes_support", "tests.postgres", "tests.money_support"]
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`--dist loadgroup`, as scripts/test.sh runs it), the network-lab tests
+    share one worker: they run one after another, since labs share the host's users, homes and
+    /var/run/wireguard; everything else spreads over the other workers."""
+    for item in items:
+        if "lab" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("lab"))
+
 ADMIN_ID = 1000
 
 
