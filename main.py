@@ -29,7 +29,7 @@ from services.backups import (
     restore_sqlite,
     sqlite_path,
 )
-from services.endpoints import EndpointService, valid_endpoint
+from services.endpoints import valid_endpoint
 from services.errors import InvalidInput, NodeNotFound, ServiceError
 from services.nodes import AMNEZIA_VERSIONS, NewNode, default_mtu, parse_ssh_address
 from services.sshkeys import ADVICE, KeyFilesUnexpected, SshKeyService
@@ -197,10 +197,9 @@ async def node_set_endpoint(settings: Settings, args: argparse.Namespace) -> int
 
     services = await open_services(settings)
     bot = create_bot(settings)
-    notifier = TelegramNotifier(bot, services.users, settings.alerts_chat_id)
+    services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
     try:
-        endpoints = EndpointService(services.sessions, services.devices, notifier=notifier)
-        report = await endpoints.change(args.name, args.endpoint)
+        report = await services.endpoints.change(args.name, args.endpoint)
     except NodeNotFound:
         print(f"error: no node {args.name}: see python main.py node list", file=sys.stderr)
         return 1

@@ -57,6 +57,7 @@ def create_dispatcher(services: Services) -> Dispatcher:
         stats=services.stats,
         subscriptions=services.subscriptions,
         payments=services.payments,
+        endpoints=services.endpoints,
     )
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.update.outer_middleware(

@@ -21,6 +21,7 @@ from services.backups import BackupService
 from services.broadcasts import BroadcastService
 from services.clock import Clock, system_clock
 from services.devices import DeviceService
+from services.endpoints import EndpointService
 from services.health import HealthService
 from services.invites import InviteService
 from services.locks import NodeLocks
@@ -66,6 +67,7 @@ class Services:
     payments: PaymentService
     reminders: ReminderService
     traffic: TrafficService
+    endpoints: EndpointService
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""
@@ -76,6 +78,7 @@ class Services:
         self.payments.notifier = notifier
         self.reminders.notifier = notifier
         self.traffic.notifier = notifier
+        self.endpoints.notifier = notifier
 
     async def close(self) -> None:
         await self.broadcasts.stop()
@@ -168,6 +171,7 @@ async def open_services(
         ),
         reminders=ReminderService(sessions, reconcile, clock),
         traffic=TrafficService(sessions, reconcile, settings.plans, clock),
+        endpoints=EndpointService(sessions, devices, clock),
     )
 
 

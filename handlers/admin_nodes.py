@@ -15,6 +15,7 @@ from handlers.filters import IsAdmin
 from nodes import NodeError
 from nodes.bootstrap import BOOTSTRAP_STEPS
 from services.audit import AuditAction, AuditService
+from services.endpoints import EndpointService, valid_endpoint
 from services.errors import (
     InvalidInput,
     NodeFull,
@@ -160,6 +161,41 @@ async def reconcile_command(
         return
     await audit.write(user.id, AuditAction.RECONCILE, name, reconcile_details(result))
     await message.answer(reconcile_text(t, result))
+
+
+@router.message(Command("set_endpoint"))
+async def set_endpoint_command(
+    message: Message,
+    command: CommandObject,
+    user: User,
+    t: Translator,
+    endpoints: EndpointService,
+    audit: AuditService,
+) -> None:
+    """A node's address is blocked and the node has a new one: users get configs that use it."""
+    try:
+        name, endpoint = arguments(command, 2, 2)
+        if not valid_endpoint(endpoint):
+            raise InvalidInput()
+    except InvalidInput:
+        await message.answer(t("set-endpoint-usage"))
+        return
+    try:
+        report = await endpoints.change(name, endpoint)
+    except ServiceError as error:
+        await message.answer(admin_error(t, error, name))
+        return
+    await audit.write(user.id, AuditAction.SET_ENDPOINT, name, f"{report.old} -> {report.new}")
+    await message.answer(
+        t(
+            "set-endpoint-done",
+            node=esc(report.node),
+            old=esc(report.old),
+            new=esc(report.new),
+            delivered=str(report.delivered),
+            undelivered=str(report.undelivered),
+        )
+    )
 
 
 def reconcile_details(result: ReconcileResult) -> str:

@@ -13,6 +13,7 @@ ADMIN_COMMANDS = (
     "restore_node",
     "migrate",
     "drain",
+    "set_endpoint",
     "backup",
     "stats",
     "find",

@@ -32,6 +32,7 @@ class AuditAction(enum.StrEnum):
     RECONCILE = "reconcile"
     BROADCAST = "broadcast"
     REFUND = "refund"
+    SET_ENDPOINT = "set_endpoint"
 
 
 def record(

@@ -237,3 +237,33 @@ async def test_expiry_removes_the_peer_quietly_and_renewal_brings_it_back(app: A
 
     await app.say(ADMIN_ID, "/add_user 7701 30")
     assert list(app.wireguard.nodes["nl1"].peers) == [key], "renewal brings back the same peer"
+
+
+async def test_set_endpoint_sends_every_user_of_the_node_the_new_address(app: App) -> None:
+    await app.add_node("nl1")
+    await app.say(ADMIN_ID, "/start")
+    await users_with_configs(app, 501, 502)
+    before = len(app.telegram.sent_to(501))
+
+    for bad in (
+        "/set_endpoint",
+        "/set_endpoint nl1",
+        "/set_endpoint nl1 host",
+        "/set_endpoint nl1 h:0",
+        "/set_endpoint nl1 $(x):51820",
+    ):
+        (answer,) = await app.say(ADMIN_ID, bad)
+        assert "Использование" in (answer.text or "")
+    (answer,) = await app.say(ADMIN_ID, "/set_endpoint xx1 198.51.100.7:51820")
+    assert "xx1" in (answer.text or "")
+    assert len(app.telegram.sent_to(501)) == before, "bad input sends nothing"
+
+    (answer,) = await app.say(ADMIN_ID, "/set_endpoint nl1 198.51.100.7:51820")
+    assert "nl1.example:51820 → 198.51.100.7:51820" in (answer.text or "")
+    assert "получили 2, не доставлено 0" in (answer.text or "")
+    for user_id in (501, 502):
+        sent = app.telegram.sent_to(user_id)[-3:]
+        config = next(m for m in sent if m.document).document.content.decode()
+        assert "Endpoint = 198.51.100.7:51820" in config
+    (refused,) = await app.say(501, "/set_endpoint nl1 203.0.113.1:51820")
+    assert "только для администраторов" in (refused.text or "")

@@ -37,3 +37,6 @@ stats-chart-y = New users
 throttle-warning = ⏳ Too many requests. Wait { $seconds } s and try again.
 stats-revenue = 💰 Last 30 days: { $amounts } · payers: { $payers }
 stats-conversion = 🎁 Trials: { $trials } · paid later: { $paid } ({ $percent }%)
+cmd-set-endpoint = (admin) A server's new address: /set_endpoint NAME HOST:PORT
+set-endpoint-usage = Usage: <code>/set_endpoint NAME HOST:PORT</code> — the new address clients connect to (for example when the old one is blocked). Every user of the server gets a new config.
+set-endpoint-done = ✅ <b>{ $node }</b>: { $old } → { $new }. New config delivered to { $delivered }, not delivered { $undelivered }.

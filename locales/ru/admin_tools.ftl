@@ -37,3 +37,6 @@ stats-chart-y = Новых пользователей
 throttle-warning = ⏳ Слишком много запросов. Подождите { $seconds } с и попробуйте снова.
 stats-revenue = 💰 За 30 дней: { $amounts } · платили: { $payers }
 stats-conversion = 🎁 Пробных периодов: { $trials } · оплатили потом: { $paid } ({ $percent }%)
+cmd-set-endpoint = (админ) Новый адрес сервера: /set_endpoint ИМЯ ХОСТ:ПОРТ
+set-endpoint-usage = Использование: <code>/set_endpoint ИМЯ ХОСТ:ПОРТ</code> — новый адрес, по которому клиенты подключаются к серверу (например, когда старый заблокирован). Каждый пользователь сервера получит новую конфигурацию.
+set-endpoint-done = ✅ <b>{ $node }</b>: { $old } → { $new }. Новую конфигурацию получили { $delivered }, не доставлено { $undelivered }.
