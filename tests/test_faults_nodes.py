@@ -11,6 +11,7 @@ import ipaddress
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -81,6 +82,16 @@ def wireguard_go(node: LabNode) -> list[int]:
 
 def running(node: LabNode, wanted: Callable[[str, str], bool]) -> bool:
     return any(wanted(comm, argv) for _, comm, argv in processes(node))
+
+
+def probed(data_dir: Path) -> int:
+    """How many nodes the running bot has probed, read from its database file."""
+    with contextlib.closing(sqlite3.connect(data_dir / "vpnservice.db", timeout=5)) as db:
+        return int(
+            db.execute("SELECT count(*) FROM node_health WHERE checked_at IS NOT NULL").fetchone()[
+                0
+            ]
+        )
 
 
 async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -383,6 +394,8 @@ async def test_kill_9_during_migrate_then_restart_puts_every_device_on_one_node(
     stalled = wireguard_go(source)
     try:
         await telegram.wait_for(lambda call: call.method == "deleteWebhook", timeout=60)
+        # the probe at start connects to both nodes (and reconciles them): let it finish first
+        await until(lambda: probed(data_dir) == 2, 60, "the first probe of both nodes")
         signal_all(stalled, signal.SIGSTOP)
         telegram.send_text(telegram.user(ADMIN), "/migrate nl1 de1")
         await until(lambda: len(live_peers(target)) == MOVERS, 30, "de1 gets the peers")
