@@ -20,9 +20,9 @@ from keyboards.devices import (
     DeviceCD,
     RouteCD,
     back_to_device,
+    confirm,
     device_actions,
     device_list,
-    remove_confirm,
     route_choices,
 )
 from services.devices import (
@@ -332,7 +332,10 @@ async def remove_button(
     await query.answer()
     name = esc(device_label(t, status.device, number))
     await show(
-        bot, query, t("devices-remove-confirm", name=name), remove_confirm(t, status.device.id)
+        bot,
+        query,
+        t("devices-remove-confirm", name=name),
+        confirm(t, status.device.id, "devices-remove-yes", DeviceAction.REMOVE_CONFIRMED),
     )
 
 
@@ -354,3 +357,38 @@ async def remove_confirmed(
     else:
         note = t("devices-removed-node-away", name=name, node=esc(status.node.name))
     await show(bot, query, *list_screen(t, await devices.overview(user.id), note))
+
+
+@router.callback_query(DeviceCD.filter(F.action == DeviceAction.REKEY))
+async def rekey_button(
+    query: CallbackQuery,
+    callback_data: DeviceCD,
+    user: User,
+    t: Translator,
+    devices: DeviceService,
+    bot: Bot,
+) -> None:
+    number, status = (await devices.overview(user.id)).find(callback_data.device_id)
+    await query.answer()
+    name = esc(device_label(t, status.device, number))
+    markup = confirm(t, status.device.id, "devices-rekey-yes", DeviceAction.REKEY_CONFIRMED)
+    await show(bot, query, t("devices-rekey-confirm", name=name), markup)
+
+
+@router.callback_query(DeviceCD.filter(F.action == DeviceAction.REKEY_CONFIRMED))
+async def rekey_confirmed(
+    query: CallbackQuery,
+    callback_data: DeviceCD,
+    user: User,
+    t: Translator,
+    devices: DeviceService,
+    bot: Bot,
+) -> None:
+    """New keys for one device: its old peer leaves the node before the new config is sent."""
+    config = await devices.regenerate(user.id, callback_data.device_id)
+    await query.answer(t("config-preparing"))
+    overview = await devices.overview(user.id)
+    note = t("devices-rekeyed")
+    routes = route_titles(t, devices)
+    await show(bot, query, *device_screen(t, overview, callback_data.device_id, routes, note))
+    await send_config(bot, user.id, config, t)

@@ -22,6 +22,8 @@ class DeviceAction(enum.StrEnum):
     CONFIG = "cfg"
     RENAME = "ren"
     ROUTES = "rt"
+    REKEY = "key"
+    REKEY_CONFIRMED = "keyok"
     REMOVE = "rm"
     REMOVE_CONFIRMED = "rmok"
 
@@ -51,19 +53,20 @@ def device_list(t: Tr, devices: Sequence[tuple[int, str]], can_add: bool) -> Inl
 
 
 def device_actions(t: Tr, device_id: int, routes: bool) -> InlineKeyboardMarkup:
-    """Config, rename, routes (when presets exist), remove, and back to the list."""
+    """Config, rename, routes (when presets exist), new keys, remove, and back to the list."""
     builder = InlineKeyboardBuilder()
     for key, action in (
         ("devices-config", DeviceAction.CONFIG),
         ("devices-rename", DeviceAction.RENAME),
         ("devices-routes", DeviceAction.ROUTES),
+        ("devices-rekey", DeviceAction.REKEY),
         ("devices-remove", DeviceAction.REMOVE),
         ("devices-back-to-list", DeviceAction.LIST),
     ):
         if action is DeviceAction.ROUTES and not routes:
             continue
         builder.button(text=t(key), callback_data=DeviceCD(action=action, device_id=device_id))
-    builder.adjust(1, 2 if routes else 1, 1, 1)
+    builder.adjust(1, 2 if routes else 1, 2, 1)
     return builder.as_markup()
 
 
@@ -76,12 +79,10 @@ def back_to_device(t: Tr, device_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def remove_confirm(t: Tr, device_id: int) -> InlineKeyboardMarkup:
+def confirm(t: Tr, device_id: int, yes_key: str, yes: DeviceAction) -> InlineKeyboardMarkup:
+    """A "yes" button for `yes` (remove, new keys) and Cancel back to the device."""
     builder = InlineKeyboardBuilder()
-    builder.button(
-        text=t("devices-remove-yes"),
-        callback_data=DeviceCD(action=DeviceAction.REMOVE_CONFIRMED, device_id=device_id),
-    )
+    builder.button(text=t(yes_key), callback_data=DeviceCD(action=yes, device_id=device_id))
     builder.button(
         text=t("button-cancel"),
         callback_data=DeviceCD(action=DeviceAction.SHOW, device_id=device_id),

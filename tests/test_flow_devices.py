@@ -414,3 +414,36 @@ async def test_routes_change_only_the_config_and_unknown_presets_are_refused(app
     conf = parse_conf(sent[0].document.content.decode())
     assert conf["Peer"]["AllowedIPs"] == "0.0.0.0/0, ::/0"
     assert (await devices_of(app))[0].route_preset == ""
+
+
+async def test_new_keys_for_one_device_leave_the_others_alone(app: App) -> None:
+    await app.add_node("nl1")
+    await grant(app)
+    await add_device(app)
+    await add_device(app)
+    first, second = await devices_of(app)
+
+    screen = await device_screen(app, 2)
+    await press(app, USER, screen, screen.button("Новые ключи")["callback_data"])
+    assert "Создать новые ключи для «Устройство 2»?" in (screen.text or "")
+    await press(app, USER, screen, screen.button("Отмена")["callback_data"])
+    assert [d.public_key for d in await devices_of(app)] == [first.public_key, second.public_key]
+
+    await press(app, USER, screen, screen.button("Новые ключи")["callback_data"])
+    sent = await press(app, USER, screen, screen.button("Да, новые ключи")["callback_data"])
+    assert "Новые ключи готовы" in (screen.text or "")
+    config = next(m for m in sent if m.document).document.content.decode()
+    after = await devices_of(app)
+    assert after[0].public_key == first.public_key
+    assert after[1].id == second.id and after[1].public_key != second.public_key
+    assert set(app.wireguard.nodes["nl1"].peers) == {first.public_key, after[1].public_key}
+    assert (await app.services.devices.device_config(USER, second.id)).text == config  # the new one
+
+    other = USER + 1
+    await grant(app, other)
+    (hello,) = await say(app, other, "/start")
+    forged = await press(app, other, hello, f"dv:keyok:{first.id}")
+    assert [message.text for message in forged] == [
+        "Такого устройства у вас нет. Откройте список заново: /devices"
+    ]
+    assert (await devices_of(app))[0].public_key == first.public_key

@@ -52,3 +52,9 @@ error-device-not-found = You have no such device. Open the list again: /devices
 error-device-limit = You cannot add more devices: you have { $count } of { $limit }. Remove one in /devices to add another.
 error-device-name = A name must be 1 to { $most } characters, with no control characters. Send another, or /cancel.
 error-routes-unknown = There is no such set of routes. Open /devices and choose from the list.
+devices-rekey = 🔑 New keys
+devices-rekey-confirm =
+    Make new keys for “{ $name }”?
+    Its current config stops working at once — import the new one.
+devices-rekey-yes = 🔑 Yes, new keys
+devices-rekeyed = 🔑 New keys are ready. The old config no longer works — import the new one below.
