@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 
 import pytest
 
@@ -61,10 +62,15 @@ def require_root_lab() -> None:
     if not Path("/dev/net/tun").exists():
         problems.append("no /dev/net/tun")
     if problems:
-        reason = "network lab unavailable: " + "; ".join(problems)
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable("network lab unavailable: " + "; ".join(problems))
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test whose tools or rights are missing here; fail instead when CI is set, since
+    CI installs everything the tests need and runs as root."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def _run(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:

