@@ -19,7 +19,7 @@ from bot.db.engine import create_engine, safe_url
 from bot.db.migrate import upgrade
 from bot.i18n import translator_for
 from bot.settings import Settings, SettingsError, load_settings
-from nodes import NodeError, SshPool
+from nodes import SshPool
 from services.backups import (
     BackupError,
     BackupService,
@@ -30,7 +30,7 @@ from services.backups import (
     sqlite_path,
 )
 from services.endpoints import valid_endpoint
-from services.errors import InvalidInput, NodeNotFound, ServiceError
+from services.errors import InvalidInput, NodeNotFound, NodeSetupFailed, ServiceError
 from services.nodes import AMNEZIA_VERSIONS, NewNode, default_mtu, parse_ssh_address
 from services.sshkeys import ADVICE, KeyFilesUnexpected, SshKeyService
 
@@ -141,7 +141,7 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
             ),
             progress=print_step,
         )
-    except NodeError as error:
+    except NodeSetupFailed as error:
         public_key = SshPool.ensure_client_key(settings.data_dir / "ssh_ed25519")
         print(f"node {args.name}: {error.reason}", file=sys.stderr)
         print(
@@ -176,7 +176,7 @@ async def node_restore(settings: Settings, args: argparse.Namespace) -> int:
     try:
         node = await services.nodes.restore(args.name, address, progress=print_step)
         result = await services.reconcile.reconcile(node, report=False)
-    except NodeError as error:
+    except NodeSetupFailed as error:
         print(f"node {args.name}: {error.reason}", file=sys.stderr)
         return 1
     finally:

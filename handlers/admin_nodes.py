@@ -12,8 +12,6 @@ from bot.i18n import Translator
 from bot.settings import Settings
 from handlers.common import esc
 from handlers.filters import IsAdmin
-from nodes import NodeError
-from nodes.bootstrap import BOOTSTRAP_STEPS
 from services.audit import AuditAction, AuditService
 from services.endpoints import EndpointService, valid_endpoint
 from services.errors import (
@@ -21,11 +19,19 @@ from services.errors import (
     NodeFull,
     NodeKeyUnknown,
     NodeNotFound,
+    NodeSetupFailed,
     NodeUnavailable,
     ServiceError,
 )
 from services.moves import MoveReport, MoveService
-from services.nodes import PROTOCOL_NAMES, NewNode, NodeService, default_mtu, parse_ssh_address
+from services.nodes import (
+    PROTOCOL_NAMES,
+    SETUP_STEPS,
+    NewNode,
+    NodeService,
+    default_mtu,
+    parse_ssh_address,
+)
 from services.reconcile import ReconcileResult, ReconcileService
 
 router = Router(name=__name__)
@@ -111,7 +117,7 @@ async def add_node(
     try:
         new = parse_new_node(arguments(command, 2, 10), settings.default_dns)
     except (InvalidInput, ValueError):
-        await message.answer(t("add-node-usage", steps=", ".join(BOOTSTRAP_STEPS)))
+        await message.answer(t("add-node-usage", steps=", ".join(SETUP_STEPS)))
         return
     if await nodes.named(new.name) is not None:
         await message.answer(t("admin-node-exists", node=esc(new.name)))
@@ -121,7 +127,7 @@ async def add_node(
     name = new.name
     try:
         node = await nodes.add(new, progress=progress.step)
-    except NodeError as error:
+    except NodeSetupFailed as error:
         await audit.write(user.id, AuditAction.ADD_NODE, name, f"failed: {error.reason}")
         await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
         return
@@ -240,7 +246,7 @@ async def restore_node(
     progress = Progress(bot, await message.answer(title), t, title)
     try:
         node = await nodes.restore(name, address, progress=progress.step)
-    except NodeError as error:
+    except NodeSetupFailed as error:
         await audit.write(user.id, AuditAction.RESTORE_NODE, name, f"failed: {error.reason}")
         await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
         return

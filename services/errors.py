@@ -87,3 +87,13 @@ class PaymentUnavailable(ServiceError):
 
 class PaymentNotFound(ServiceError):
     key = "error-payment-not-found"
+
+
+class NodeSetupFailed(ServiceError):
+    """Adding or rebuilding a node stopped at a step; `reason` says why, in the node's words."""
+
+    key = "node-add-failed"
+
+    @property
+    def reason(self) -> str:
+        return str(self.args_for_text.get("reason", ""))

@@ -26,11 +26,12 @@ from nodes.amnezia import (
     generate,
 )
 from nodes.amnezia import parse_lines as parse_amnezia_lines
-from nodes.bootstrap import InterfacePlan, bootstrap
+from nodes.bootstrap import BOOTSTRAP_STEPS, InterfacePlan, bootstrap
 from nodes.keys import generate_private_key
-from services.errors import InvalidInput, NodeKeyUnknown, NodeNotFound
+from services.errors import InvalidInput, NodeKeyUnknown, NodeNotFound, NodeSetupFailed
 
 SERVER_KEY = "server_private_key"
+SETUP_STEPS = BOOTSTRAP_STEPS  # what `add` reports to its progress callback, in order
 Progress = Callable[[str], Awaitable[None]]
 SshAddress = tuple[str, str, int]  # user, host, port
 
@@ -195,7 +196,13 @@ class NodeService:
 
     async def add(self, new: NewNode, progress: Progress | None = None) -> Node:
         """Pin the node's host key, then adopt its running interface or bootstrap it, and store
-        it enabled with its server key encrypted."""
+        it enabled with its server key encrypted; NodeSetupFailed says why the node refused."""
+        try:
+            return await self._add(new, progress)
+        except NodeError as error:
+            raise NodeSetupFailed(node=new.name, reason=error.reason) from error
+
+    async def _add(self, new: NewNode, progress: Progress | None) -> Node:
         new.validate()
         if await self.named(new.name) is not None:
             raise InvalidInput(field="name")
@@ -261,7 +268,15 @@ class NodeService:
         self, name: str, address: SshAddress | None = None, progress: Progress | None = None
     ) -> Node:
         """Rebuild a wiped or replaced machine with the node's stored key, port and subnet;
-        its peers come back with the reconcile that follows."""
+        its peers come back with the reconcile that follows. NodeSetupFailed says why not."""
+        try:
+            return await self._restore(name, address, progress)
+        except NodeError as error:
+            raise NodeSetupFailed(node=name, reason=error.reason) from error
+
+    async def _restore(
+        self, name: str, address: SshAddress | None, progress: Progress | None
+    ) -> Node:
         node = await self.named(name)
         if node is None:
             raise NodeNotFound(node=name)

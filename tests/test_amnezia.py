@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from bot.db.models import Device, Node, NodeStatus
 from main import node_add, parse_args
-from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
+from nodes import NodeTarget, PeerSpec, WireGuard
 from nodes.amnezia import (
     AMNEZIAWG,
     FIELDS_1_0,
@@ -41,7 +41,7 @@ from nodes.bootstrap import SCRIPT_SOURCE, InterfacePlan, bootstrap, step_comman
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from nodes.reconcile import SMALL_PLAN, ReconcilePlan, apply_reconcile
 from services.clientconfig import client_config, qr_png
-from services.errors import InvalidInput
+from services.errors import InvalidInput, NodeSetupFailed
 from services.nodes import NewNode
 from tests.conftest import ADMIN_ID, App
 from tests.netlab import decode_qr, unavailable
@@ -416,8 +416,9 @@ async def test_adopting_an_amneziawg_node_stores_its_running_parameters(
     assert node.obfuscation == stored.obfuscation
 
     app.wireguard.add_node("aw2").obfuscation = "Jc = 4\nJmin = 900\nJmax = 100\n"
-    with pytest.raises(NodeError, match="AmneziaWG parameters: S1 is missing"):
+    with pytest.raises(NodeSetupFailed) as refused:
         await app.services.nodes.add(replace(new, name="aw2"))
+    assert "AmneziaWG parameters: S1 is missing" in refused.value.reason
     assert await app.services.nodes.named("aw2") is None
     with pytest.raises(InvalidInput):
         await app.services.nodes.add(replace(new, name="aw3", protocol="openvpn"))
