@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
@@ -24,12 +22,10 @@ from keyboards.subscribe import (
     plan_title,
     plans_menu,
 )
-from payments.stars import CURRENCY, CheckoutRefused
 from services.errors import PlanNotFound
-from services.payments import PaymentService
+from services.payments import STARS_CURRENCY, PaymentService
 from services.subscriptions import SubscriptionService
 
-log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
 
@@ -121,7 +117,7 @@ async def pay_by_stars(
         title=t("invoice-title", title=title),
         description=t("invoice-description", title=title, devices=plan.devices),
         payload=payload,
-        currency=CURRENCY,
+        currency=STARS_CURRENCY,
         prices=[LabeledPrice(label=title, amount=plan.stars)],
     )
 
@@ -129,15 +125,12 @@ async def pay_by_stars(
 @router.pre_checkout_query()
 async def pre_checkout(query: PreCheckoutQuery, t: Translator, payments: PaymentService) -> None:
     """Answered at once (Telegram waits 10 s): the plan must exist and the price must match."""
-    try:
-        payments.stars_checkout(
-            query.invoice_payload, query.currency, query.total_amount, query.from_user.id
-        )
-    except CheckoutRefused as refused:
-        log.info("pre-checkout refused: %s", refused.reason)
+    if payments.stars_checkout(
+        query.invoice_payload, query.currency, query.total_amount, query.from_user.id
+    ):
+        await query.answer(ok=True)
+    else:
         await query.answer(ok=False, error_message=t("checkout-refused"))
-        return
-    await query.answer(ok=True)
 
 
 @router.message(F.successful_payment)
@@ -203,7 +196,7 @@ async def history(
         title = plan_title(t, plan) if plan else payment.plan_code
         amount = (
             t("price-stars", stars=payment.amount)
-            if payment.currency == CURRENCY
+            if payment.currency == STARS_CURRENCY
             else t("price-rub", rub=f"{payment.amount / 100:g}")
         )
         lines.append(

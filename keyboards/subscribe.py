@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from typing import Protocol
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.menus import Tr
-from services.plans import Plan
 
 
 class AccountAction(enum.StrEnum):
@@ -38,6 +38,21 @@ class PayMethod(enum.StrEnum):
 class PayCD(CallbackData, prefix="pay"):
     code: str
     method: PayMethod
+
+
+class Plan(Protocol):
+    """What the keyboards show of a plan (services.plans.Plan)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def days(self) -> int: ...
+    @property
+    def months(self) -> int: ...
+    @property
+    def rub(self) -> int: ...
+    @property
+    def stars(self) -> int: ...
 
 
 def plan_title(t: Tr, plan: Plan) -> str:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 YOOKASSA = "yookassa"
 STARS = "stars"
+STARS_CURRENCY = stars.CURRENCY
 REUSE_PENDING = timedelta(minutes=50)  # a second tap within this reuses the same payment
 PENDING_CHECK_AFTER = timedelta(minutes=2)  # the webhook usually comes before this
 PENDING_GIVE_UP = timedelta(days=2)
@@ -358,11 +359,16 @@ class PaymentService:
     def stars_prices(self) -> dict[str, int]:
         return {plan.code: plan.stars for plan in self.plans}
 
-    def stars_checkout(self, payload: str, currency: str, amount: int, user_id: int) -> str:
-        """The plan code when a pre-checkout matches our offer; CheckoutRefused otherwise."""
-        if not self.stars_enabled:
-            raise stars.CheckoutRefused("plan")
-        return stars.check_checkout(payload, currency, amount, user_id, self.stars_prices())
+    def stars_checkout(self, payload: str, currency: str, amount: int, user_id: int) -> bool:
+        """Whether a pre-checkout matches our offer (plan, price, currency, payer)."""
+        try:
+            if not self.stars_enabled:
+                raise stars.CheckoutRefused("plan")
+            stars.check_checkout(payload, currency, amount, user_id, self.stars_prices())
+        except stars.CheckoutRefused as refused:
+            log.info("pre-checkout refused: %s", refused.reason)
+            return False
+        return True
 
     async def stars_paid(
         self, user_id: int, payload: str, currency: str, amount: int, charge_id: str
