@@ -55,10 +55,18 @@ class ReminderService:
                 .order_by(User.id)
             )
             users = (await session.scalars(query)).all()
+            recorded = await session.execute(
+                select(Reminder.user_id, Reminder.kind, Reminder.period_end).where(
+                    Reminder.user_id.in_([user.id for user in users])
+                )
+            )
+            done = {tuple(row) for row in recorded}
         sent = expired = 0
         for user in users:
             assert user.access_until is not None
             kind = self._due_kind(user.access_until, now)
+            if (user.id, kind, user.access_until) in done:
+                continue  # sent on an earlier run: no write needed to find that out
             if not await self._claim(user.id, kind, user.access_until):
                 continue
             if kind == EXPIRED:

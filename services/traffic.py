@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,67 +38,77 @@ class TrafficService:
 
     async def enforce(self) -> int:
         """Start periods, roll them over, block users over their plan's limit and unblock them
-        when a new period starts; counters come from the health probes. Returns the changes."""
+        when a new period starts; counters come from the health probes. Only users whose state
+        changes are written (under a row lock). Returns the blocks and unblocks."""
         limited = {plan.code: plan for plan in self._plans if plan.traffic_bytes is not None}
         if not limited:
             return 0
+        now = self._clock()
         async with self._sessions() as session:
             used_by = (
-                select(
-                    Device.user_id,
-                    func.sum(DEVICE_BYTES),
-                )
+                select(Device.user_id, func.sum(DEVICE_BYTES).label("total"))
                 .group_by(Device.user_id)
                 .subquery()
             )
             rows = (
                 await session.execute(
-                    select(User.id, func.coalesce(used_by.c[1], 0))
+                    select(User, func.coalesce(used_by.c.total, 0))
                     .outerjoin(used_by, used_by.c.user_id == User.id)
                     .where(User.access_kind == AccessKind.PAID, User.plan_code.in_(limited))
                 )
             ).all()
-        changed: list[tuple[int, str | None]] = []
-        for user_id, total in rows:
-            change = await self._check(user_id, int(total))
-            if change is not None:
-                changed.append(change)
+        changed: list[tuple[int, str]] = []
+        for user, total in rows:
+            if next_state(user, limited[user.plan_code], int(total), now) is None:
+                continue
+            key = await self._apply(user.id, int(total), now)
+            if key is not None:
+                changed.append((user.id, key))
         for user_id, key in changed:
             await self._reconcile.reconcile_user(user_id)
-            if key is not None and self.notifier is not None:
-                user = await self._user(user_id)
-                until = user.traffic_blocked_until if user else None
+            if self.notifier is not None:
+                stored = await self._user(user_id)
+                until = stored.traffic_blocked_until if stored else None
                 await self.notifier.to_user(user_id, key, until=until)
         return len(changed)
 
-    async def _check(self, user_id: int, total: int) -> tuple[int, str | None] | None:
-        """One user's period and block, under a row lock; (user, message key) when changed."""
+    async def _apply(self, user_id: int, total: int, now: datetime) -> str | None:
+        """Write the user's next state, read again under a row lock; the message key if any."""
         async with self._sessions.begin() as session:
             user = await session.get_one(User, user_id, with_for_update=True)
             plan = find_plan(self._plans, user.plan_code)
-            if plan is None or plan.traffic_bytes is None:
+            state = None if plan is None else next_state(user, plan, total, now)
+            if state is None:
                 return None
-            start = user.traffic_period_start
-            if start is None:
-                user.traffic_period_start, user.traffic_base_bytes = self._clock(), total
-                return None
-            now = self._clock()
-            if now >= start + PERIOD:
-                periods = (now - start) // PERIOD
-                user.traffic_period_start = start + periods * PERIOD
-                user.traffic_base_bytes = total
-                if user.traffic_blocked_until is not None:
-                    user.traffic_blocked_until = None
-                    return user_id, "traffic-restored"
-                return None
-            if (
-                user.traffic_blocked_until is None
-                and total - user.traffic_base_bytes >= plan.traffic_bytes
-            ):
-                user.traffic_blocked_until = start + PERIOD
-                return user_id, "traffic-limit-reached"
-            return None
+            user.traffic_period_start = state.period_start
+            user.traffic_base_bytes = state.base_bytes
+            user.traffic_blocked_until = state.blocked_until
+            return state.message
 
     async def _user(self, user_id: int) -> User | None:
         async with self._sessions() as session:
             return await session.get(User, user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficState:
+    """A user's traffic period after this pass, and what to tell them (None: nothing)."""
+
+    period_start: datetime
+    base_bytes: int
+    blocked_until: datetime | None
+    message: str | None
+
+
+def next_state(user: User, plan: Plan, total: int, now: datetime) -> TrafficState | None:
+    """What changes for a user with `total` bytes on their devices now; None when nothing."""
+    start, blocked = user.traffic_period_start, user.traffic_blocked_until
+    if start is None:
+        return TrafficState(now, total, None, None)
+    if now >= start + PERIOD:
+        new_start = start + ((now - start) // PERIOD) * PERIOD
+        return TrafficState(new_start, total, None, "traffic-restored" if blocked else None)
+    limit = plan.traffic_bytes
+    if blocked is None and limit is not None and total - user.traffic_base_bytes >= limit:
+        return TrafficState(start, user.traffic_base_bytes, start + PERIOD, "traffic-limit-reached")
+    return None
