@@ -315,7 +315,7 @@ class PaymentService:
     async def _renew(self, user: User) -> bool:
         assert self._yookassa is not None and user.access_until is not None
         plan = self._subscriptions.plan(user.plan_code)
-        method = await self._subscriptions.saved_method(user.id)
+        method = self._subscriptions.method_of(user)  # the row read by charge_renewals
         if plan is None or method is None:
             return False
         key = f"renew-{user.id}-{int(user.access_until.timestamp())}"

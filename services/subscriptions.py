@@ -139,7 +139,11 @@ class SubscriptionService:
     async def saved_method(self, user_id: int) -> str | None:
         async with self._sessions() as session:
             user = await session.get(User, user_id)
-        if user is None or user.payment_method_enc is None:
+        return None if user is None else self.method_of(user)
+
+    def method_of(self, user: User) -> str | None:
+        """The user's saved YooKassa payment method, decrypted (None when there is none)."""
+        if user.payment_method_enc is None:
             return None
         return self._cipher.decrypt(user.payment_method_enc, PAYMENT_METHOD)
 
