@@ -274,14 +274,19 @@ async def rename_button(
     devices: DeviceService,
     bot: Bot,
 ) -> None:
-    number, status = (await devices.overview(user.id)).find(callback_data.device_id)
+    device, name = await named(devices, user.id, callback_data.device_id, t)
     await query.answer()
     await state.set_state(Rename.name)
-    await state.set_data({"device_id": status.device.id})
-    name = esc(device_label(t, status.device, number))
-    await show(
-        bot, query, t("devices-rename-prompt", name=name), back_to_device(t, status.device.id)
-    )
+    await state.set_data({"device_id": device.id})
+    await show(bot, query, t("devices-rename-prompt", name=name), back_to_device(t, device.id))
+
+
+async def named(
+    devices: DeviceService, user_id: int, device_id: int, t: Translator
+) -> tuple[Device, str]:
+    """The user's device and its name as shown (escaped), without asking its node anything."""
+    number, device = await devices.numbered(user_id, device_id)
+    return device, esc(device_label(t, device, number))
 
 
 @router.callback_query(DeviceCD.filter(F.action == DeviceAction.ROUTES))
@@ -293,11 +298,10 @@ async def routes_button(
     devices: DeviceService,
     bot: Bot,
 ) -> None:
-    number, status = (await devices.overview(user.id)).find(callback_data.device_id)
+    device, name = await named(devices, user.id, callback_data.device_id, t)
     presets = list(route_titles(t, devices).items())
     await query.answer()
-    name = esc(device_label(t, status.device, number))
-    markup = route_choices(t, status.device.id, presets, status.device.route_preset)
+    markup = route_choices(t, device.id, presets, device.route_preset)
     await show(bot, query, t("devices-routes-choose", name=name), markup)
 
 
@@ -328,14 +332,13 @@ async def remove_button(
     devices: DeviceService,
     bot: Bot,
 ) -> None:
-    number, status = (await devices.overview(user.id)).find(callback_data.device_id)
+    device, name = await named(devices, user.id, callback_data.device_id, t)
     await query.answer()
-    name = esc(device_label(t, status.device, number))
     await show(
         bot,
         query,
         t("devices-remove-confirm", name=name),
-        confirm(t, status.device.id, "devices-remove-yes", DeviceAction.REMOVE_CONFIRMED),
+        confirm(t, device.id, "devices-remove-yes", DeviceAction.REMOVE_CONFIRMED),
     )
 
 
@@ -348,14 +351,13 @@ async def remove_confirmed(
     devices: DeviceService,
     bot: Bot,
 ) -> None:
-    number, status = (await devices.overview(user.id)).find(callback_data.device_id)
-    name = esc(device_label(t, status.device, number))
-    removed = await devices.revoke(user.id, status.device.id)
+    device, name = await named(devices, user.id, callback_data.device_id, t)
+    removed = await devices.revoke(user.id, device.id)
     await query.answer()
     if removed:
         note = t("devices-removed", name=name)
     else:
-        note = t("devices-removed-node-away", name=name, node=esc(status.node.name))
+        note = t("devices-removed-node-away", name=name, node=esc(device.node.name))
     await show(bot, query, *list_screen(t, await devices.overview(user.id), note))
 
 
@@ -368,10 +370,9 @@ async def rekey_button(
     devices: DeviceService,
     bot: Bot,
 ) -> None:
-    number, status = (await devices.overview(user.id)).find(callback_data.device_id)
+    device, name = await named(devices, user.id, callback_data.device_id, t)
     await query.answer()
-    name = esc(device_label(t, status.device, number))
-    markup = confirm(t, status.device.id, "devices-rekey-yes", DeviceAction.REKEY_CONFIRMED)
+    markup = confirm(t, device.id, "devices-rekey-yes", DeviceAction.REKEY_CONFIRMED)
     await show(bot, query, t("devices-rekey-confirm", name=name), markup)
 
 

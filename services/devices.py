@@ -160,6 +160,15 @@ class DeviceService:
             )
             return list(rows.all())
 
+    async def numbered(self, user_id: int, device_id: int) -> tuple[int, Device]:
+        """The user's device and its place in their list (from 1), from the database alone;
+        DeviceNotFound when it is not theirs."""
+        await self._user_with_access(user_id)
+        for number, device in enumerate(await self.devices_of(user_id), start=1):
+            if device.id == device_id:
+                return number, device
+        raise DeviceNotFound()
+
     async def overview(self, user_id: int) -> DeviceList:
         """The user's devices with what their nodes say now, and their limit."""
         user = await self._user_with_access(user_id)
