@@ -15,10 +15,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.db.models import Device, User
 from bot.i18n import Translator
 from handlers.common import esc, format_ago, format_bytes, send_config
+from keyboards.callbacks import DeviceAction, DeviceCD, RouteCD
 from keyboards.devices import (
-    DeviceAction,
-    DeviceCD,
-    RouteCD,
     back_to_device,
     confirm,
     device_actions,

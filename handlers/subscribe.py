@@ -9,13 +9,9 @@ from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 from bot.db.models import User
 from bot.i18n import Translator
 from handlers.common import format_date
+from keyboards.callbacks import AccountAction, AccountCD, PayCD, PayMethod, PlanCD
 from keyboards.menus import main_menu
 from keyboards.subscribe import (
-    AccountAction,
-    AccountCD,
-    PayCD,
-    PayMethod,
-    PlanCD,
     offer,
     pay_link,
     pay_methods,

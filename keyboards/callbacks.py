@@ -43,3 +43,54 @@ class GrantCD(CallbackData, prefix="gr"):
 
 class UnblockCD(CallbackData, prefix="unb"):
     """'My internet blocks the VPN': move the user's devices to an AmneziaWG node."""
+
+
+class DeviceAction(enum.StrEnum):
+    OPEN = "open"  # the list as a new message (from the main menu)
+    LIST = "list"  # the list in place of the pressed message
+    ADD = "add"
+    SHOW = "show"
+    CONFIG = "cfg"
+    RENAME = "ren"
+    ROUTES = "rt"
+    REKEY = "key"
+    REKEY_CONFIRMED = "keyok"
+    REMOVE = "rm"
+    REMOVE_CONFIRMED = "rmok"
+
+
+class DeviceCD(CallbackData, prefix="dv"):
+    action: DeviceAction
+    device_id: int = 0  # 0 for OPEN, LIST and ADD
+
+
+class RouteCD(CallbackData, prefix="dr"):
+    device_id: int
+    preset: str  # a preset key, "" for everything through the VPN
+
+
+class AccountAction(enum.StrEnum):
+    PLANS = "plans"
+    TRIAL = "trial"
+    CANCEL_RENEW = "norenew"
+    HISTORY = "history"
+    REFERRAL = "ref"
+
+
+class AccountCD(CallbackData, prefix="acc"):
+    action: AccountAction
+
+
+class PlanCD(CallbackData, prefix="plan"):
+    code: str
+
+
+class PayMethod(enum.StrEnum):
+    CARD = "card"
+    CARD_AUTO = "auto"
+    STARS = "stars"
+
+
+class PayCD(CallbackData, prefix="pay"):
+    code: str
+    method: PayMethod

@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-if TYPE_CHECKING:  # keyboards.menus puts a Devices button on the main menu from here
-    from keyboards.menus import Tr
-
-
-class DeviceAction(enum.StrEnum):
-    OPEN = "open"  # the list as a new message (from the main menu)
-    LIST = "list"  # the list in place of the pressed message
-    ADD = "add"
-    SHOW = "show"
-    CONFIG = "cfg"
-    RENAME = "ren"
-    ROUTES = "rt"
-    REKEY = "key"
-    REKEY_CONFIRMED = "keyok"
-    REMOVE = "rm"
-    REMOVE_CONFIRMED = "rmok"
-
-
-class DeviceCD(CallbackData, prefix="dv"):
-    action: DeviceAction
-    device_id: int = 0  # 0 for OPEN, LIST and ADD
-
-
-class RouteCD(CallbackData, prefix="dr"):
-    device_id: int
-    preset: str  # a preset key, "" for everything through the VPN
+from keyboards.callbacks import DeviceAction, DeviceCD, RouteCD
+from keyboards.menus import Tr
 
 
 def device_list(t: Tr, devices: Sequence[tuple[int, str]], can_add: bool) -> InlineKeyboardMarkup:

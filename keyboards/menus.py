@@ -9,6 +9,8 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.callbacks import (
+    DeviceAction,
+    DeviceCD,
     GrantCD,
     LanguageCD,
     MenuAction,
@@ -17,7 +19,6 @@ from keyboards.callbacks import (
     RegenCD,
     ServerCD,
 )
-from keyboards.devices import DeviceAction, DeviceCD
 
 LANGUAGE_NAMES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
 

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from typing import Protocol
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.callbacks import AccountAction, AccountCD, PayCD, PayMethod, PlanCD
 from keyboards.menus import Tr
-
-
-class AccountAction(enum.StrEnum):
-    PLANS = "plans"
-    TRIAL = "trial"
-    CANCEL_RENEW = "norenew"
-    HISTORY = "history"
-    REFERRAL = "ref"
-
-
-class AccountCD(CallbackData, prefix="acc"):
-    action: AccountAction
-
-
-class PlanCD(CallbackData, prefix="plan"):
-    code: str
-
-
-class PayMethod(enum.StrEnum):
-    CARD = "card"
-    CARD_AUTO = "auto"
-    STARS = "stars"
-
-
-class PayCD(CallbackData, prefix="pay"):
-    code: str
-    method: PayMethod
 
 
 class Plan(Protocol):
