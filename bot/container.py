@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.cipher import SecretCipher, load_or_create_key
@@ -189,6 +191,11 @@ def _yookassa(settings: Settings) -> YooKassaProvider | None:
 
 async def _open_database(url: str) -> AsyncEngine:
     """Connect and migrate; any failure becomes one line naming DATABASE_URL."""
+    parsed = make_url(url)
+    folder = Path(parsed.database or "").parent
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not folder.is_dir():
+        # said before aiosqlite starts its thread, which could outlive a quick exit
+        raise SettingsError(f"DATABASE_URL: cannot open {safe_url(url)} (no folder {folder})")
     engine: AsyncEngine | None = None
     try:
         engine = create_engine(url)
