@@ -84,6 +84,16 @@ def running(node: LabNode, wanted: Callable[[str, str], bool]) -> bool:
     return any(wanted(comm, argv) for _, comm, argv in processes(node))
 
 
+async def settled(node: LabNode, quiet: float) -> None:
+    """Wait until no wg or wg-quick runs on the node for `quiet` seconds in a row (60 s at most)."""
+    deadline, calm_since = time.monotonic() + 60, time.monotonic()
+    while time.monotonic() - calm_since < quiet:
+        assert time.monotonic() < deadline, "the node never went quiet"
+        if await asyncio.to_thread(running, node, lambda comm, _: comm in ("wg", "wg-quick")):
+            calm_since = time.monotonic()
+        await asyncio.sleep(0.05)
+
+
 def probed(data_dir: Path) -> int:
     """How many nodes the running bot has probed, read from its database file."""
     with contextlib.closing(sqlite3.connect(data_dir / "vpnservice.db", timeout=5)) as db:
@@ -394,8 +404,10 @@ async def test_kill_9_during_migrate_then_restart_puts_every_device_on_one_node(
     stalled = wireguard_go(source)
     try:
         await telegram.wait_for(lambda call: call.method == "deleteWebhook", timeout=60)
-        # the probe at start connects to both nodes (and reconciles them): let it finish first
+        # the probe at start connects to both nodes, and each connection reconciles its node in
+        # the background: let both finish before nl1's WireGuard is stopped
         await until(lambda: probed(data_dir) == 2, 60, "the first probe of both nodes")
+        await settled(source, 2.0)
         signal_all(stalled, signal.SIGSTOP)
         telegram.send_text(telegram.user(ADMIN), "/migrate nl1 de1")
         await until(lambda: len(live_peers(target)) == MOVERS, 30, "de1 gets the peers")
