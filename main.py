@@ -13,12 +13,12 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.container import SECRET_KEY_FILE, SSH_KEY_FILE, open_services
-from bot.db.cipher import SecretCipher
-from bot.db.copy import CopyError, copy_sqlite_to_postgres
-from bot.db.engine import create_engine, safe_url
-from bot.db.migrate import upgrade
-from bot.i18n import translator_for
 from bot.settings import Settings, SettingsError, load_settings
+from db.cipher import SecretCipher
+from db.copy import CopyError, copy_sqlite_to_postgres
+from db.engine import create_engine, safe_url
+from db.migrate import upgrade
+from locales import translator_for
 from nodes import SshPool
 from services.backups import (
     BackupError,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from bot.app import create_bot
 from bot.container import open_services
-from bot.db.models import AccessKind, BroadcastAudience, Role, User
 from bot.settings import load_settings
+from db.models import AccessKind, BroadcastAudience, Role, User
 from handlers.broadcast_sender import TelegramBroadcastSender
 from tests.fakes.telegram_api import FakeTelegram
 

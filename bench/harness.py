@@ -16,8 +16,8 @@ from bench.naive import NaiveWireGuard
 from bench.probe import HttpTimer, TimedSshPool, install_db_timer
 from bot.app import create_bot, create_dispatcher
 from bot.container import SSH_KEY_FILE, Services, open_services
-from bot.db.models import Device, Node
 from bot.settings import load_settings
+from db.models import Device, Node
 from nodes import SshPool, WireGuard, parse_dump
 from services.nodes import NewNode
 from tests.fakes.telegram_api import FakeTelegram

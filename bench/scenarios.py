@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bench.harness import BotUnderTest
 from bench.probe import PROBE, SPLITS
-from bot.i18n import translator_for
+from locales import translator_for
 
 CONFIG_MESSAGES = ["sendDocument", "sendPhoto"]
 

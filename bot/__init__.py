@@ -1,1 +1,1 @@
-"""Composition root: settings, database, middlewares, i18n, the app factory."""
+"""Composition root: settings, services, middlewares, the Dispatcher, the web app, scheduling."""

@@ -11,10 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db.cipher import SecretCipher, load_or_create_key
-from bot.db.engine import create_engine, create_session_factory, safe_url
-from bot.db.migrate import upgrade
 from bot.settings import Settings, SettingsError
+from db.cipher import SecretCipher, load_or_create_key
+from db.engine import create_engine, create_session_factory, safe_url
+from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
 from payments.yookassa import YooKassaProvider
 from services.admin import ConsoleService

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.engine import named_lock
+from db.engine import named_lock
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler

@@ -10,8 +10,8 @@ from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update
 
-from bot.db.models import Role
-from bot.i18n import pick_language, translator_for
+from db.models import Role
+from locales import pick_language, translator_for
 from services.users import UserService, Visitor
 
 

@@ -10,9 +10,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import FSInputFile
 
-from bot.i18n import DEFAULT_LANGUAGE, translator_for
 from handlers.common import esc, format_date, notify, send_config
 from keyboards.subscribe import renew_button
+from locales import DEFAULT_LANGUAGE, translator_for
 from services.clientconfig import ClientConfig
 from services.users import UserService
 

@@ -14,7 +14,7 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update
 
-from bot.i18n import Translator
+from locales import Translator
 from services.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)

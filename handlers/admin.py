@@ -8,11 +8,11 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.db.models import User
-from bot.i18n import Translator
+from db.models import User
 from handlers.common import display_name, esc, format_date, notify
 from handlers.filters import ADMIN_COMMANDS, IsAdmin, RoleRefuses
 from keyboards.callbacks import GrantCD
+from locales import Translator
 from services.admin import ConsoleService
 from services.audit import AuditAction
 from services.errors import InvalidInput

@@ -7,11 +7,11 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.db.models import User
-from bot.i18n import Translator
 from bot.settings import Settings
+from db.models import User
 from handlers.common import esc
 from handlers.filters import IsAdmin
+from locales import Translator
 from services.audit import AuditAction, AuditService
 from services.endpoints import EndpointService, valid_endpoint
 from services.errors import (

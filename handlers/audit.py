@@ -6,11 +6,11 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.i18n import Translator
 from handlers.common import esc, format_date
 from handlers.filters import IsAdmin
 from handlers.users_console import edit
 from keyboards.admin import AuditCD, audit_pages
+from locales import Translator
 from services.audit import AuditService
 
 router = Router(name=__name__)

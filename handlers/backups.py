@@ -6,9 +6,9 @@ from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import FSInputFile, Message
 
-from bot.i18n import Translator
 from handlers.common import esc
 from handlers.filters import IsAdmin
+from locales import Translator
 from services.backups import BackupError, BackupService
 
 router = Router(name=__name__)

@@ -11,8 +11,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.db.models import BroadcastAudience
-from bot.i18n import Translator
+from db.models import BroadcastAudience
 from handlers.broadcast_sender import TelegramBroadcastSender
 from handlers.filters import IsAdmin
 from keyboards.broadcast import (
@@ -23,6 +22,7 @@ from keyboards.broadcast import (
     broadcast_cancel,
     broadcast_confirm,
 )
+from locales import Translator
 from services.audit import AuditAction, AuditService
 from services.broadcasts import BroadcastService, check_text
 from services.errors import ServiceError

@@ -15,7 +15,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from bot.i18n import Translator, translator_for
+from locales import Translator, translator_for
 from services.broadcasts import BroadcastService, Progress, SendOutcome, SendResult
 from services.users import UserService
 

@@ -8,8 +8,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator_for
 from handlers.filters import ADMIN_COMMANDS
+from locales import DEFAULT_LANGUAGE, LANGUAGES, translator_for
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 
-from bot.db.models import User
-from bot.i18n import Translator, translator_for
+from db.models import User
+from locales import Translator, translator_for
 from services.clientconfig import ClientConfig, qr_png
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,11 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.db.models import User
-from bot.i18n import Translator
+from db.models import User
 from handlers.common import send_config
 from keyboards.callbacks import MenuAction, MenuCD, RegenAction, RegenCD
 from keyboards.menus import regen_confirm
+from locales import Translator
 from services.devices import DeviceService
 
 router = Router(name=__name__)

@@ -12,8 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.db.models import Device, User
-from bot.i18n import Translator
+from db.models import Device, User
 from handlers.common import esc, format_ago, format_bytes, send_config
 from keyboards.callbacks import DeviceAction, DeviceCD, RouteCD
 from keyboards.devices import (
@@ -23,6 +22,7 @@ from keyboards.devices import (
     device_list,
     route_choices,
 )
+from locales import Translator
 from services.devices import (
     DeviceConfig,
     DeviceList,

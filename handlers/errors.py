@@ -9,10 +9,10 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 
-from bot.db.models import User
-from bot.i18n import Translator, translator_for
+from db.models import User
 from handlers.common import esc, notify
 from keyboards.menus import servers
+from locales import Translator, translator_for
 from services.devices import DeviceService
 from services.errors import NodeFull, NodeNotFound, NodeUnavailable, ServiceError
 from services.nodes import NodeService

@@ -6,12 +6,12 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
-from bot.db.models import User
-from bot.i18n import Translator
+from db.models import User
 from handlers.common import format_date
 from handlers.filters import IsAdmin
 from handlers.start import welcome
 from keyboards.menus import main_menu
+from locales import Translator
 from services.errors import InvalidInput
 from services.invites import (
     DEFAULT_DAYS,

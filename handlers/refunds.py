@@ -10,10 +10,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.db.models import User
-from bot.i18n import Translator
+from db.models import User
 from handlers.common import esc, format_date
 from handlers.filters import IsAdmin
+from locales import Translator
 from services.audit import AuditAction, AuditService
 from services.payments import PaymentService
 

@@ -6,11 +6,11 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.db.models import Role, User
-from bot.i18n import Translator
+from db.models import Role, User
 from handlers.commands import set_admin_commands
 from handlers.common import display_name
 from handlers.filters import IsAdmin
+from locales import Translator
 from services.admin import ConsoleService, RoleFromSettings
 from services.errors import InvalidInput, UserNotFound
 from services.users import TELEGRAM_ID_MAX

@@ -10,12 +10,12 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.db.models import User
-from bot.i18n import Translator
+from db.models import User
 from handlers.common import esc
 from handlers.devices import send_configs
 from keyboards.callbacks import MenuAction, MenuCD, ServerCD, UnblockCD
 from keyboards.menus import servers
+from locales import Translator
 from services.devices import DeviceService
 from services.errors import NoNodes
 from services.nodes import NodeService, is_amnezia

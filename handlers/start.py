@@ -8,13 +8,13 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.db.models import User
-from bot.i18n import LANGUAGES, Translator, translator_for
+from db.models import User
 from handlers.commands import set_admin_commands
 from handlers.common import display_name, esc, format_date, notify
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
 from keyboards.menus import grant_access, languages, main_menu
 from keyboards.subscribe import offer
+from locales import LANGUAGES, Translator, translator_for
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService
 from services.users import UserService

@@ -8,10 +8,10 @@ from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
-from bot.db.models import NodeStatus
-from bot.i18n import Translator
+from db.models import NodeStatus
 from handlers.common import esc, format_amount, format_bytes, format_date
 from handlers.filters import IsAdmin
+from locales import Translator
 from services.charts import daily_bars_png
 from services.stats import CHART_DAYS, NodeStats, Stats, StatsService
 

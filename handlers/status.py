@@ -8,11 +8,11 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.db.models import User
-from bot.i18n import Translator
+from db.models import User
 from handlers.common import esc, format_ago, format_bytes, format_date
 from keyboards.callbacks import MenuAction, MenuCD
 from keyboards.subscribe import account, plan_title
+from locales import Translator
 from services.devices import DeviceService, handshake_age
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService

@@ -6,8 +6,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
-from bot.db.models import User
-from bot.i18n import Translator
+from db.models import User
 from handlers.common import format_date
 from keyboards.callbacks import AccountAction, AccountCD, PayCD, PayMethod, PlanCD
 from keyboards.menus import main_menu
@@ -18,6 +17,7 @@ from keyboards.subscribe import (
     plan_title,
     plans_menu,
 )
+from locales import Translator
 from services.errors import PlanNotFound
 from services.payments import STARS_CURRENCY, PaymentService
 from services.subscriptions import SubscriptionService

@@ -12,8 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.db.models import AccessKind, Role, User
-from bot.i18n import Translator, translator_for
+from db.models import AccessKind, Role, User
 from handlers.admin import grant, unreachable_lines
 from handlers.common import display_name, esc, format_ago, format_amount, format_bytes, format_date
 from handlers.filters import IsAdmin, IsStaff
@@ -31,6 +30,7 @@ from keyboards.admin import (
     user_card,
     users_list,
 )
+from locales import Translator, translator_for
 from services.admin import Applied, ConsoleService, SearchTooLong, UserCard, UserFilter
 from services.audit import AuditAction
 from services.devices import DeviceService, handshake_age

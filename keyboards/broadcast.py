@@ -19,7 +19,7 @@ class BroadcastAction(enum.StrEnum):
 
 
 class AudienceChoice(enum.StrEnum):
-    """The same values as bot.db.models.BroadcastAudience."""
+    """The same values as db.models.BroadcastAudience."""
 
     ALL = "all"
     ACCESS = "access"

@@ -1,8 +1,8 @@
-"""Alembic environment: runs migrations on the connection handed over by bot.db.migrate."""
+"""Alembic environment: runs migrations on the connection handed over by db.migrate."""
 
 from alembic import context
 
-from bot.db.models import Base
+from db.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -91,7 +91,7 @@ run env UV_PYTHON_INSTALL_DIR="$APP_DIR/.python" UV_PROJECT_ENVIRONMENT="$APP_DI
 # The service may not write here (ProtectSystem=strict): compile the bot's own code now.
 run "$APP_DIR/.venv/bin/python" -m compileall -q "$APP_DIR/main.py" "$APP_DIR/bot" \
   "$APP_DIR/handlers" "$APP_DIR/keyboards" "$APP_DIR/services" "$APP_DIR/nodes" \
-  "$APP_DIR/payments" "$APP_DIR/migrations"
+  "$APP_DIR/payments" "$APP_DIR/db" "$APP_DIR/locales" "$APP_DIR/migrations"
 
 step "data and settings"
 run install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 700 "$APP_DIR/data"

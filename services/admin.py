@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AccessKind, Device, Node, Payment, PaymentStatus, Role, User
+from db.models import AccessKind, Device, Node, Payment, PaymentStatus, Role, User
 from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
 from services.reconcile import ReconcileResult, ReconcileService

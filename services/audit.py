@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AuditEntry
+from db.models import AuditEntry
 from services.clock import Clock, system_clock
 
 DETAILS_MAX = 300

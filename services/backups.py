@@ -17,8 +17,8 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 
-from bot.db.cipher import CipherError, SecretCipher
-from bot.db.migrate import alembic_config
+from db.cipher import CipherError, SecretCipher
+from db.migrate import alembic_config
 from services.clock import Clock, system_clock
 from services.devices import PRIVATE_KEY
 from services.notify import Notifier

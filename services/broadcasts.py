@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.engine import named_lock
-from bot.db.models import (
+from db.engine import named_lock
+from db.models import (
     AccessKind,
     Broadcast,
     BroadcastAudience,

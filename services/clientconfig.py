@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import qrcode
 from qrcode.constants import ERROR_CORRECT_L
 
-from bot.db.models import Device, Node
+from db.models import Device, Node
 from nodes.amnezia import AMNEZIAWG, AmneziaParams
 from services.routes import FULL_TUNNEL
 

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
-from bot.db.cipher import SecretCipher
-from bot.db.models import AccessKind, Device, Node, NodeHealth, NodeStatus, Role, User
+from db.cipher import SecretCipher
+from db.models import AccessKind, Device, Node, NodeHealth, NodeStatus, Role, User
 from nodes import NodeError, PeerSpec, PeerState, WireGuard
 from nodes.amnezia import WIREGUARD
 from nodes.keys import generate_preshared_key, generate_private_key, public_key

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Device, Node, User
+from db.models import Device, Node, User
 from services.clock import Clock, system_clock
 from services.devices import DeviceService
 from services.errors import InvalidInput, NodeNotFound

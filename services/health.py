@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Device, Node, NodeHealth
+from db.models import Device, Node, NodeHealth
 from nodes import NodeError, WireGuard
 from nodes.probe import Probe
 from services.clock import Clock, system_clock

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Invite, InviteUse, User
+from db.models import Invite, InviteUse, User
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, ServiceError, UserNotFound

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Device, Node, NodeHealth, NodeStatus
+from db.models import Device, Node, NodeHealth, NodeStatus
 from services.addresses import free_addresses, twin_address6
 from services.devices import DeviceService
 from services.errors import InvalidInput, NodeFull, NodeNotFound, NodeUnavailable

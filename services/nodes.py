@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.cipher import SecretCipher
-from bot.db.models import Device, Node, NodeHealth, NodeStatus
+from db.cipher import SecretCipher
+from db.models import Device, Node, NodeHealth, NodeStatus
 from nodes import NodeError, NodeLoad, NodeTarget, SshPool, WireGuard
 from nodes.amnezia import (
     AMNEZIA_MTU,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AccessKind, Payment, PaymentStatus, User
+from db.models import AccessKind, Payment, PaymentStatus, User
 from payments import stars
 from payments.base import Notification, ProviderError, ProviderPayment, Receipt
 from payments.yookassa import YooKassaProvider

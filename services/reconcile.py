@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.cipher import SecretCipher
-from bot.db.models import Device, Node, NodeHealth, User
+from db.cipher import SecretCipher
+from db.models import Device, Node, NodeHealth, User
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
 from nodes.reconcile import ReconcilePlan
 from services.clientconfig import device_addresses

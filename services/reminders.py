@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AccessKind, Reminder, User
+from db.models import AccessKind, Reminder, User
 from services.clock import Clock, system_clock
 from services.notify import Notifier
 from services.reconcile import ReconcileService

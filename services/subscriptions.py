@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.cipher import SecretCipher
-from bot.db.models import AccessKind, Payment, PaymentStatus, User
+from db.cipher import SecretCipher
+from db.models import AccessKind, Payment, PaymentStatus, User
 from services.clock import Clock, system_clock
 from services.errors import AlreadyHasAccess, TrialsOff, TrialUsed, UserNotFound
 from services.plans import Plan, find_plan

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AccessKind, Device, User
+from db.models import AccessKind, Device, User
 from services.clock import Clock, system_clock
 from services.notify import Notifier
 from services.plans import Plan, find_plan

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from bot.app import create_bot, create_dispatcher
 from bot.container import Services, open_services
-from bot.db.models import Device, Node, User
 from bot.notifier import TelegramNotifier
 from bot.settings import Settings, load_settings
+from db.models import Device, Node, User
 from tests.fakes.nodes import FakeWireGuard
 from tests.fakes.telegram_api import FakeTelegram
 

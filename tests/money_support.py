@@ -14,8 +14,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import yookassa_webhook
-from bot.db.models import AccessKind, Payment, User
 from bot.web import create_web_app, start_web
+from db.models import AccessKind, Payment, User
 from tests.conftest import App, open_app
 from tests.fakes.telegram_api import FakeTelegram, Sent
 from tests.fakes.yookassa_api import FakeYooKassa

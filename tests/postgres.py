@@ -27,8 +27,8 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import URL, make_url
 
-from bot.db.engine import create_engine
-from bot.db.migrate import upgrade
+from db.engine import create_engine
+from db.migrate import upgrade
 
 T = TypeVar("T")
 

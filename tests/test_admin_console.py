@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import AccessKind, AuditEntry, Device, Invite, Role, User
+from db.models import AccessKind, AuditEntry, Device, Invite, Role, User
 from handlers.filters import ADMIN_COMMANDS
 from keyboards.admin import CardAction, CardCD, UsersCD
 from services.users import UserService

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Device, Node, NodeStatus
+from db.models import Device, Node, NodeStatus
 from main import node_add, parse_args
 from nodes import NodeTarget, PeerSpec, WireGuard
 from nodes.amnezia import (

@@ -14,9 +14,9 @@ from sqlalchemy.engine import make_url
 
 import services.backups
 from bot.container import open_services
-from bot.db.cipher import SecretCipher
-from bot.db.models import Device, Node, User
 from bot.scheduler import create_scheduler
+from db.cipher import SecretCipher
+from db.models import Device, Node, User
 from services.backups import (
     BackupError,
     BackupService,

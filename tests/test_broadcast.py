@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.app import create_bot, create_dispatcher
 from bot.container import Services, open_services
-from bot.db.models import (
+from db.models import (
     AccessKind,
     Broadcast,
     BroadcastAudience,

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.container import Services, open_services
-from bot.db.copy import CopyError, copy_sqlite_to_postgres
-from bot.db.engine import create_engine, safe_url
-from bot.db.migrate import upgrade
-from bot.db.models import AuditEntry, Base, BroadcastAudience, Device, Invite, Role, User
+from db.copy import CopyError, copy_sqlite_to_postgres
+from db.engine import create_engine, safe_url
+from db.migrate import upgrade
+from db.models import AuditEntry, Base, BroadcastAudience, Device, Invite, Role, User
 from tests.conftest import ADMIN_ID, App, open_app
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_cli import TOKEN, run_main

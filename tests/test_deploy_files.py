@@ -242,7 +242,7 @@ def test_secrets_and_state_stay_out_of_the_image() -> None:
 def test_the_image_gets_every_file_the_bot_reads() -> None:
     context = {str(path) for path in build_context()}
     needed = ["main.py", "pyproject.toml", "uv.lock", "scripts/node-setup.sh"]
-    runtime = ("bot", "handlers", "keyboards", "services", "nodes", "payments", "locales")
+    runtime = ("bot", "db", "handlers", "keyboards", "services", "nodes", "payments", "locales")
     for folder in (*runtime, "migrations"):  # code, texts and data files (e.g. *.toml)
         needed += [
             str(p.relative_to(ROOT))

@@ -19,9 +19,9 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from bot.db.engine import create_engine
-from bot.db.migrate import upgrade
 from bot.notifier import TelegramNotifier
+from db.engine import create_engine
+from db.migrate import upgrade
 from nodes import NodeError, NodeTarget, SshPool, public_key
 from nodes.keyrotation import ADD_SCRIPT, REMOVE_SCRIPT, check_login
 from services.backups import BackupError, restore_sqlite

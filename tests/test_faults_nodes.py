@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from bot.app import create_bot, create_dispatcher
 from bot.container import Services, open_services
-from bot.db.models import AccessKind, Device, Node, Role, User
 from bot.notifier import TelegramNotifier
 from bot.settings import load_settings
+from db.models import AccessKind, Device, Node, Role, User
 from nodes import SshPool, parse_dump
 from services.nodes import NewNode
 from tests.conftest import ADMIN_ID, App, Clock

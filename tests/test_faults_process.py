@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.db.engine import create_engine, create_session_factory
-from bot.db.models import AccessKind, Device, Payment, PaymentStatus, User
+from db.engine import create_engine, create_session_factory
+from db.models import AccessKind, Device, Payment, PaymentStatus, User
 from tests.conftest import App
 from tests.e2e import Operator
 from tests.fakes.telegram_api import FakeTelegram, Sent

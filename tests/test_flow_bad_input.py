@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Device, Node, User
+from db.models import Device, Node, User
 from keyboards.admin import ListFilter, UsersCD
 from keyboards.callbacks import GrantCD, ServerCD
 from tests.conftest import ADMIN_ID, App

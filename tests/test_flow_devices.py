@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from bot.db.models import AccessKind, Device, User
+from db.models import AccessKind, Device, User
 from nodes import PeerState
 from tests.conftest import ADMIN_ID, App
 from tests.fakes.telegram_api import Sent

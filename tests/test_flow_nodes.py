@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.db.models import Device, NodeHealth, NodeStatus
+from db.models import Device, NodeHealth, NodeStatus
 from nodes import PeerSpec, PeerState
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from tests.conftest import ADMIN_ID, App

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import configparser
 
-from bot.db.models import AccessKind, Device
+from db.models import AccessKind, Device
 from tests.conftest import ADMIN_ID, App
 
 USER = 2001

@@ -8,10 +8,10 @@ from pathlib import Path
 from fluent.runtime import FluentBundle, FluentResource
 from fluent.syntax import FluentParser, ast, visitor
 
-from bot.i18n import LANGUAGES, LOCALES_DIR
+from locales.translator import LANGUAGES, LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE_DIRS = ("bot", "handlers", "keyboards", "services")
+CODE_DIRS = ("bot", "handlers", "keyboards", "services", "web", "locales")
 KEY_IN_CODE = re.compile(r"""["']((?:[a-z0-9]+-)+[a-z0-9]+)["']""")
 
 

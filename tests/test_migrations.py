@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot.db.engine import create_engine
-from bot.db.migrate import downgrade, upgrade
-from bot.db.models import Base
+from db.engine import create_engine
+from db.migrate import downgrade, upgrade
+from db.models import Base
 
 
 async def table_names(engine) -> set[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.db.models import AccessKind, Device, Payment, PaymentStatus, Reminder, User
+from db.models import AccessKind, Device, Payment, PaymentStatus, Reminder, User
 from services.reminders import ReminderService
 from tests.conftest import ADMIN_ID, App
 from tests.money_support import PAYER, Shop

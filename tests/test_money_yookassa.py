@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.db.models import AccessKind, PaymentStatus, User
+from db.models import AccessKind, PaymentStatus, User
 from payments.yookassa import YooKassaProvider
 from services.payments import RENEW_BEFORE, REUSE_PENDING
 from tests.conftest import App

@@ -13,10 +13,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select, text
 
 from bot.container import open_services
-from bot.db.engine import create_engine, lock_key
-from bot.db.migrate import upgrade
-from bot.db.models import AccessKind, BroadcastAudience, BroadcastDelivery, DeliveryState, User
 from bot.joblock import exclusive, exclusive_jobs, run_exclusive
+from db.engine import create_engine, lock_key
+from db.migrate import upgrade
+from db.models import AccessKind, BroadcastAudience, BroadcastDelivery, DeliveryState, User
 from services.broadcasts import Progress, SendOutcome, SendResult
 from services.invites import InviteUsedUp
 from services.users import Visitor

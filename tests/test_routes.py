@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.db.models import Device, Node
 from bot.settings import SettingsError, load_settings
+from db.models import Device, Node
 from services.clientconfig import ClientConfig, client_config, qr_png
 from services.routes import (
     FULL_TUNNEL,

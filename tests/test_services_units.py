@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.db.cipher import CipherError, SecretCipher, load_or_create_key
 from bot.settings import SettingsError, load_settings
+from db.cipher import CipherError, SecretCipher, load_or_create_key
 from services.addresses import first_free_address, twin_address6
 from services.clientconfig import ClientConfig
 from services.errors import NodeFull

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from PIL import Image
 
-from bot.db.models import AccessKind, Device, NodeHealth, NodeStatus, User
+from db.models import AccessKind, Device, NodeHealth, NodeStatus, User
 from services.stats import NodeStats
 from tests.conftest import ADMIN_ID, App
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncssh
 
 from bot.container import open_services
-from bot.db.models import Node
 from bot.settings import load_settings
+from db.models import Node
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_webhook import SECRET, URL, BotProcess, deliver
 

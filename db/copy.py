@@ -12,9 +12,9 @@ from sqlalchemy import Table, bindparam, func, insert, inspect, select, text, up
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.db.engine import async_url, create_engine, safe_url
-from bot.db.migrate import upgrade
-from bot.db.models import Base
+from db.engine import async_url, create_engine, safe_url
+from db.migrate import upgrade
+from db.models import Base
 
 log = logging.getLogger(__name__)
 

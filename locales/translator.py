@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from fluent.runtime import FluentLocalization, FluentResourceLoader
 
-LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
+LOCALES_DIR = Path(__file__).resolve().parent
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
 
