@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.probe import PROBE
 from nodes import NodeError, NodeTarget, PeerSpec, SshPool, WireGuard
-from nodes.wireguard import _iface, _persist, add_peer_command, remove_peer_command
+from nodes.commands import add_peer_command, interface_name, remove_peer_command, save_command
 
 STDERR_LIMIT = 300
 
@@ -106,9 +106,10 @@ class NaiveWireGuard(WireGuard):
         return shlex.join(self.transport.argv(target, "wg show IFACE dump"))
 
     async def add_peer(self, target: NodeTarget, peer: PeerSpec) -> None:
-        command = f"{add_peer_command(target, peer)} && {_persist(_iface(target))}"
+        command = f"{add_peer_command(target, peer)} && {save_command(interface_name(target))}"
         await self.transport.run(target, command, stdin=peer.preshared_key + "\n")
 
     async def remove_peer(self, target: NodeTarget, public_key: str) -> None:
-        command = f"{remove_peer_command(target, public_key)} && {_persist(_iface(target))}"
+        save = save_command(interface_name(target))
+        command = f"{remove_peer_command(target, public_key)} && {save}"
         await self.transport.run(target, command)

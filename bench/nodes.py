@@ -12,8 +12,8 @@ from pathlib import Path
 from bench.naive import NaiveWireGuard
 from bench.stats import Row
 from nodes import NodeTarget, PeerSpec, SshPool, WireGuard, parse_dump
+from nodes.commands import interface_name
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
-from nodes.wireguard import _iface
 from tests.netlab import Lab, LabNode
 
 ADD_PEERS = 1_000
@@ -199,7 +199,7 @@ def _config(head: str, peers: list[PeerSpec]) -> str:
 async def reconcile_naive(lab: Lab, lab_node: LabNode, naive: NaiveWireGuard) -> SyncFigures:
     """A bot that rewrites the whole config and restarts the interface on every change."""
     target = _target(lab_node)
-    iface = _iface(target)
+    iface = interface_name(target)
     session = Session(lab, lab_node, RECONCILE_SUBNET)
     prefix = RECONCILE_SUBNET.split(".0.")[0]
     peers = _peers(RECONCILE_PEERS, prefix)

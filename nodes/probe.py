@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from nodes.dump import PeerState, parse_dump
+from nodes.commands import PROBE_DOWN, PROBE_MARK, probe_command
 from nodes.errors import NodeError
+from nodes.peers import PeerState, parse_dump
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
-from nodes.wireguard import _iface
 
 PROBE_TIMEOUT = 15.0
-_MARK = "--vpnservice-wg--"
-_DOWN = "--vpnservice-down--"
 RECENT = timedelta(seconds=180)
 
 
@@ -49,20 +46,11 @@ class Probe:
         return sum(p.tx_bytes for p in self.peers)
 
 
-def _command(iface: str, wg: str = "wg") -> str:
-    quoted = shlex.quote(iface)
-    return (
-        "cat /proc/loadavg && nproc && grep -E '^(MemTotal|MemAvailable):' /proc/meminfo && "
-        f"if ip -o link show dev {quoted} 2>/dev/null | grep -q '[<,]UP[,>]'; "
-        f"then echo {_MARK} && {wg} show {quoted} dump; else echo {_DOWN}; fi"
-    )
-
-
 def parse_probe(out: str, latency: float) -> Probe:
     """A Probe from the probe command's output; ValueError if it is not what was expected."""
-    head, mark, dump = out.partition(f"{_MARK}\n")
+    head, mark, dump = out.partition(f"{PROBE_MARK}\n")
     if not mark:
-        head, mark, _ = out.partition(_DOWN)
+        head, mark, _ = out.partition(PROBE_DOWN)
         if not mark:
             raise ValueError("probe output has no interface marker")
     lines = head.splitlines()
@@ -85,9 +73,8 @@ def parse_probe(out: str, latency: float) -> Probe:
 
 async def probe(pool: SshPool, target: NodeTarget) -> Probe:
     """Probe the node in one SSH command; a missing or down interface is not an error."""
-    command = _command(_iface(target), target.wg)
     started = time.monotonic()
-    out = await pool.run(target, command, timeout=PROBE_TIMEOUT)
+    out = await pool.run(target, probe_command(target), timeout=PROBE_TIMEOUT)
     latency = time.monotonic() - started
     try:
         return parse_probe(out, latency)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nodes.dump import PeerState
+from nodes.commands import peer_changes_command, sync_command
+from nodes.peers import PeerSpec, PeerState
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
-from nodes.wireguard import PeerSpec, _allowed_ips, _iface, _key, _networks, _persist
 
 log = logging.getLogger(__name__)
 
@@ -71,74 +70,15 @@ def plan_reconcile(desired: Iterable[PeerSpec], actual: Iterable[PeerState]) -> 
     return ReconcilePlan(tuple(add), remove, tuple(update))
 
 
-def _small_command(iface: str, plan: ReconcilePlan, wg: str = "wg") -> tuple[str, str]:
-    """`wg set` per peer in one shell script; preshared keys are read line by line from stdin."""
-    quoted = shlex.quote(iface)
-    lines = ["set -e"]
-    for key in plan.remove:
-        lines.append(f"{wg} set {quoted} peer {_key(key, 'public key')} remove </dev/null")
-    psks = []
-    for peer in (*plan.add, *plan.update):
-        pub = _key(peer.public_key, "public key")
-        ips = _allowed_ips(peer.allowed_ips)
-        if peer.preshared_key:
-            _key(peer.preshared_key, "preshared key")
-            psks.append(peer.preshared_key)
-            # read and printf are shell builtins: the key never appears in any argv
-            lines.append(
-                f"IFS= read -r k; [ ${{#k}} -eq 44 ] || exit 5; printf '%s\\n' \"$k\" | "
-                f"{wg} set {quoted} peer {pub} preshared-key /dev/stdin allowed-ips {ips}"
-            )
-        else:
-            lines.append(
-                f"{wg} set {quoted} peer {pub} preshared-key /dev/null allowed-ips {ips} </dev/null"
-            )
-    lines.append(_persist(iface, f"{wg}-quick"))
-    return "\n".join(lines) + "\n", "".join(k + "\n" for k in psks)
-
-
-def _sync_command(iface: str, desired: tuple[PeerSpec, ...], wg: str = "wg") -> tuple[str, str]:
-    """`wg syncconf` of every desired peer; stdin carries the [Peer] sections.
-
-    syncconf resets whatever the file leaves out of [Interface] (private key, port, fwmark),
-    so the node's own [Interface] section is read back with `wg showconf` and put in front,
-    on the node: the private key never travels. If it cannot be read, nothing is applied.
-    """
-    sections = []
-    for peer in desired:
-        pub = peer.public_key
-        _key(pub, "public key")
-        nets = _networks(peer.allowed_ips)
-        text = f"\n[Peer]\nPublicKey = {pub}\n"
-        if peer.preshared_key:
-            _key(peer.preshared_key, "preshared key")
-            text += f"PresharedKey = {peer.preshared_key}\n"
-        if nets:
-            text += f"AllowedIPs = {', '.join(nets)}\n"
-        sections.append(text)
-    quoted = shlex.quote(iface)
-    command = (
-        f"conf=$({wg} showconf {quoted})\n"
-        "head=${conf%%\\[Peer\\]*}\n"  # the [Interface] section: up to the first [Peer]
-        "case $head in *'PrivateKey = '*) ;; "
-        "*) echo 'interface has no private key: not syncing' >&2; exit 1 ;; esac\n"
-        # printf is a builtin: the private key stays inside this shell and the pipe
-        f"{{ printf '%s\\n' \"$head\"; cat; }} | {wg} syncconf {quoted} /dev/stdin\n"
-        f"{_persist(iface, f'{wg}-quick')}\n"
-    )
-    return "set -e\n" + command, "".join(sections)
-
-
 async def apply_reconcile(
     pool: SshPool, target: NodeTarget, plan: ReconcilePlan, desired: Iterable[PeerSpec]
 ) -> None:
     """Apply plan live (never restarting the interface) and persist the node's config."""
     if not plan.changed:
         return
-    iface = _iface(target)
     if plan.size <= SMALL_PLAN:
-        command, stdin = _small_command(iface, plan, target.wg)
+        command, stdin = peer_changes_command(target, plan.remove, (*plan.add, *plan.update))
     else:
-        command, stdin = _sync_command(iface, tuple(desired), target.wg)
+        command, stdin = sync_command(target, desired)
     await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT)
     log.info("node %s: reconciled (%s)", target.name, plan.summary())

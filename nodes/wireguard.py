@@ -1,30 +1,34 @@
-"""WireGuard on a node: the interface, peer changes, dump, probe and reconcile."""
+"""WireGuard on a node: the interface, peer changes with coalesced saves, dump, probe, reconcile."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import logging
-import re
-import shlex
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
-from typing import TYPE_CHECKING
 
-from nodes.dump import PeerState, parse_dump
+from nodes.commands import (
+    add_peer_command,
+    dump_command,
+    interface_command,
+    interface_name,
+    obfuscation_command,
+    private_key_command,
+    remove_peer_command,
+    save_command,
+)
 from nodes.errors import NodeError
 from nodes.keys import is_valid_key
+from nodes.peers import PeerSpec, PeerState, parse_dump
+from nodes.probe import Probe, probe
+from nodes.reconcile import ReconcilePlan, apply_reconcile, plan_reconcile
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
 
-if TYPE_CHECKING:
-    from nodes.probe import Probe
-    from nodes.reconcile import ReconcilePlan
-
 log = logging.getLogger(__name__)
 
-_IFACE_RE = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
 SAVE_TIMEOUT = 120.0  # `wg-quick save` rewrites the whole config: ~0.2 s per 1000 peers
 
 
@@ -38,82 +42,11 @@ class InterfaceInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class PeerSpec:
-    """A peer to put on a node."""
-
-    public_key: str
-    preshared_key: str = field(repr=False)
-    allowed_ips: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class NodeLoad:
     """1-minute load average and CPU count of a node."""
 
     load1: float
     cpus: int
-
-
-def _iface(target: NodeTarget) -> str:
-    if not _IFACE_RE.fullmatch(target.interface):
-        raise ValueError(f"invalid interface name for node {target.name}")
-    return target.interface
-
-
-def _key(text: str, what: str) -> str:
-    if not is_valid_key(text):
-        raise ValueError(f"invalid {what}")
-    return shlex.quote(text)
-
-
-def _networks(values: tuple[str, ...]) -> list[str]:
-    try:
-        return [str(ipaddress.ip_network(v, strict=True)) for v in values]
-    except ValueError:
-        raise ValueError("invalid allowed IPs") from None
-
-
-def _allowed_ips(values: tuple[str, ...]) -> str:
-    return shlex.quote(",".join(_networks(values)))
-
-
-def _persist(iface: str, wg_quick: str = "wg-quick") -> str:
-    # wg-quick save writes IFACE.conf.tmp then mv's it; the tmp name is fixed, so saves
-    # on the same node must not overlap: serialise them with flock on the node.
-    lock = shlex.quote(f"/run/lock/vpnservice-wg-{iface}.lock")
-    return f"flock -w 20 {lock} {wg_quick} save {shlex.quote(iface)}"
-
-
-_CHECK = (
-    "command -v {wg} >/dev/null 2>&1 || {{ echo '{wg} not installed' >&2; exit 3; }}; "
-    "ip -o link show dev {iface} 2>/dev/null | grep -q '[<,]UP[,>]' "
-    "|| {{ echo 'interface {iface} is missing or down' >&2; exit 4; }}; "
-)
-
-
-def add_peer_command(target: NodeTarget, peer: PeerSpec) -> str:
-    """`wg set` that adds or updates peer; its preshared key is read from stdin.
-
-    `wg` takes an empty key file as "no preshared key" and exits 0, so the key is read and
-    checked first: a stdin that did not arrive whole fails instead of adding a peer without
-    its key. printf is a shell builtin, so the key never shows on a command line.
-    """
-    iface = shlex.quote(_iface(target))
-    pub = _key(peer.public_key, "public key")
-    _key(peer.preshared_key, "preshared key")
-    ips = _allowed_ips(peer.allowed_ips)
-    return (
-        f"read -r psk && [ ${{#psk}} -eq {len(peer.preshared_key)} ] "
-        "|| { echo 'preshared key missing on stdin' >&2; exit 5; }; "
-        f"printf '%s\\n' \"$psk\" | {target.wg} set {iface} peer {pub} preshared-key /dev/stdin "
-        f"allowed-ips {ips}"
-    )
-
-
-def remove_peer_command(target: NodeTarget, public_key: str) -> str:
-    """`wg set` that removes a peer (no error when it is absent)."""
-    pub = _key(public_key, "public key")
-    return f"{target.wg} set {shlex.quote(_iface(target))} peer {pub} remove"
 
 
 class SaveBatcher:
@@ -187,25 +120,19 @@ class WireGuard:
 
     async def _persist(self, target: NodeTarget) -> None:
         """Save the node's config with every change applied before this call (coalesced)."""
-        key = (target.name, _iface(target))
+        key = (target.name, interface_name(target))
         batcher = self._batchers.get(key)
         if batcher is None:
             batcher = self._batchers[key] = SaveBatcher(self._save)
         await batcher.persist(target)
 
     async def _save(self, target: NodeTarget) -> None:
-        command = _persist(_iface(target), target.wg_quick)
+        command = save_command(interface_name(target), target.wg_quick)
         await self._pool.run(target, command, timeout=SAVE_TIMEOUT)
 
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         """Public key, listen port and addresses of the node's interface."""
-        iface = shlex.quote(_iface(target))
-        wg = target.wg
-        command = _CHECK.format(iface=iface, wg=wg) + (
-            f"{wg} show {iface} public-key && {wg} show {iface} listen-port "
-            f"&& ip -o addr show dev {iface}"
-        )
-        out = await self._pool.run(target, command)
+        out = await self._pool.run(target, interface_command(target))
         lines = out.splitlines()
         if len(lines) < 2 or not is_valid_key(lines[0].strip()):
             raise NodeError(target.name, f"interface {target.interface} has no private key set")
@@ -237,8 +164,7 @@ class WireGuard:
 
     async def peers(self, target: NodeTarget) -> list[PeerState]:
         """Every peer on the node's interface with its traffic and last handshake."""
-        iface = shlex.quote(_iface(target))
-        out = await self._pool.run(target, f"{target.wg} show {iface} dump")
+        out = await self._pool.run(target, dump_command(target))
         try:
             return parse_dump(out)
         except ValueError as exc:
@@ -246,11 +172,7 @@ class WireGuard:
 
     async def private_key(self, target: NodeTarget) -> str:
         """The running interface's private key, to adopt a node (store it encrypted; never log)."""
-        iface = shlex.quote(_iface(target))
-        out = await self._pool.run(
-            target,
-            _CHECK.format(iface=iface, wg=target.wg) + f"{target.wg} show {iface} private-key",
-        )
+        out = await self._pool.run(target, private_key_command(target))
         key = out.strip()
         if not is_valid_key(key):
             raise NodeError(target.name, f"interface {target.interface} has no private key set")
@@ -261,24 +183,14 @@ class WireGuard:
         the node so the private key never leaves it); empty on a plain WireGuard node."""
         if not target.amnezia:
             return ""
-        iface = shlex.quote(_iface(target))
-        keys = "Jc|Jmin|Jmax|S[1-4]|H[1-4]|I[1-5]"
-        command = _CHECK.format(iface=iface, wg=target.wg) + (
-            f"conf=$(awg showconf {iface}) || exit 6; printf '%s\\n' \"$conf\" "
-            f"| sed '/^\\[Peer\\]/,$d' | grep -E '^({keys}) = ' || true"
-        )
-        return await self._pool.run(target, command)
+        return await self._pool.run(target, obfuscation_command(target))
 
     async def probe(self, target: NodeTarget) -> Probe:
         """Load, memory, interface state and peers in one round trip (see nodes.probe)."""
-        from nodes.probe import probe  # it builds on this module
-
         return await probe(self._pool, target)
 
     async def reconcile(self, target: NodeTarget, desired: Iterable[PeerSpec]) -> ReconcilePlan:
         """Make the node's peers equal desired, live and persisted; returns what was done."""
-        from nodes.reconcile import apply_reconcile, plan_reconcile  # it builds on this module
-
         wanted = tuple(desired)
         plan = plan_reconcile(wanted, await self.peers(target))
         await apply_reconcile(self._pool, target, plan, wanted)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from nodes.dump import PeerState, parse_dump
+from nodes.peers import PeerState, parse_dump
 
 PRIV = "YHYfByMDGa73edBouBOoLEdVO3EeDpGiSryr8c8qkXg="
 PUB1 = "LHaoB8tvpbuuNOOE2nq6/0p3o0zWbrfM+FC4ROtarW0="

@@ -22,7 +22,7 @@ from nodes import (
     generate_private_key,
     public_key,
 )
-from nodes.wireguard import add_peer_command
+from nodes.commands import add_peer_command
 from tests.netlab import Lab, LabNode, decode_qr
 from tests.nodes_support import RecordingPool
 

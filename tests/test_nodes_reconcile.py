@@ -22,7 +22,7 @@ from nodes import (
     plan_reconcile,
     public_key,
 )
-from nodes.dump import parse_dump
+from nodes.peers import parse_dump
 from tests.netlab import Lab, LabNode
 from tests.nodes_support import RecordingPool
 

@@ -1,4 +1,4 @@
-"""Parsing the output of `wg show IFACE dump` into peer states."""
+"""Peers: what to put on a node (PeerSpec) and what a node reports (`wg show dump` parsed)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 PEER_FIELDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSpec:
+    """A peer to put on a node."""
+
+    public_key: str
+    preshared_key: str = field(repr=False)
+    allowed_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
