@@ -8,13 +8,14 @@ import io
 import itertools
 import json
 import math
+import mimetypes
 import re
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
 
 import aiohttp
 from aiohttp import web
@@ -50,14 +51,21 @@ _STRING_PARAMS = frozenset(
         "file_id",
         "emoji",
         "business_connection_id",
+        "document",
+        "photo",
+        "video",
+        "icon_custom_emoji_id",
     }
 )
-_FILE_PARAMS = ("document", "photo", "thumbnail", "certificate")
+_FILE_PARAMS = ("document", "photo", "video", "thumbnail", "cover", "certificate")
 _SEND_METHODS = frozenset(
     {
         "sendmessage",
         "senddocument",
         "sendphoto",
+        "sendvideo",
+        "copymessage",
+        "forwardmessage",
         "sendinvoice",
         "sendchataction",
         "editmessagetext",
@@ -124,6 +132,21 @@ _NOT_MODIFIED = (
     "are exactly the same as a current content and reply markup of the message"
 )
 _MAX_POLL_TIMEOUT = 50.0
+# Stars subscriptions: the only period Telegram allows, and the highest price of one.
+SUBSCRIPTION_PERIOD = 30 * 24 * 60 * 60
+_MAX_SUBSCRIPTION_STARS = 10000
+# The topic icon colors createForumTopic documents; TDLib refuses only colors outside RGB.
+TOPIC_ICON_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
+# File types TDLib converts between when a file_id is re-sent as another kind; a photo is
+# never one of them ("can't use file of type Photo as Document").
+_DOCUMENT_LIKE = frozenset({"document", "video"})
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
 
 
 class ApiError(Exception):
@@ -144,6 +167,51 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _flag(value: Any) -> bool:
+    """A Boolean parameter the way the Bot API's to_bool reads it; missing is false."""
+    return value is True or value == 1 or (isinstance(value, str) and value.lower() == "true")
+
+
+def _link_error(url: str) -> str | None:
+    """Why TDLib's check_link refuses `url` where only HTTPS links are allowed (None: fine)."""
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "http", text
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    if scheme.lower() not in ("http", "https"):
+        return "Wrong HTTP URL"
+    if not host:
+        return "URL host is empty"
+    if scheme.lower() != "https":
+        return "Only HTTPS links are allowed"
+    return None
+
+
+def _clean_name(name: str, limit: int) -> str:
+    """TDLib's clean_name: control characters become spaces, ends are trimmed, then truncated."""
+    cleaned = "".join(" " if ord(char) < 32 or 127 <= ord(char) < 160 else char for char in name)
+    return cleaned.strip()[:limit].strip()
+
+
+def _field_error(data: JsonDict, name: str, kind: str) -> str:
+    """TDLib's JSON error for a required field that is missing or of the wrong type."""
+    if name not in data:
+        return f'Can\'t find field "{name}"'
+    return f'Field "{name}" must be of type {kind}'
+
+
+def _without_reply(message: JsonDict) -> JsonDict:
+    """A copy of a message to nest as reply_to_message: Telegram never nests replies deeper."""
+    copy: JsonDict = json.loads(json.dumps(message))
+    copy.pop("reply_to_message", None)
+    return copy
+
+
 @dataclass
 class UploadedFile:
     """A file the bot uploaded (multipart part)."""
@@ -151,6 +219,17 @@ class UploadedFile:
     filename: str
     content: bytes
     content_type: str
+
+
+@dataclass
+class StoredFile:
+    """A file the fake holds under a file_id: what the bot uploaded or a user sent."""
+
+    upload: UploadedFile
+    unique_id: str
+    path: str
+    kind: str  # "photo", "document" or "video"
+    meta: JsonDict = field(default_factory=dict)  # video width/height/duration
 
 
 @dataclass
@@ -194,6 +273,9 @@ class Sent:
     parse_mode: str | None = None
     edits: int = 0
     deleted: bool = False
+    video: UploadedFile | None = None
+    message_thread_id: int | None = None  # the forum topic it went to
+    source: tuple[int, int] | None = None  # (chat_id, message_id) copied or forwarded
 
     @property
     def buttons(self) -> list[JsonDict]:
@@ -243,6 +325,42 @@ class FakeUser:
         if self.username is not None:
             data["username"] = self.username
         return data
+
+
+@dataclass
+class FakeChat:
+    """A channel or supergroup (with topics when is_forum); `members` maps user id to status."""
+
+    id: int
+    type: str = "channel"  # "channel" or "supergroup"
+    title: str = "Test chat"
+    username: str | None = None
+    is_forum: bool = False
+    can_manage_topics: bool = True  # the bot's administrator right to create topics
+    members: dict[int, str] = field(default_factory=dict)
+    topics: dict[int, JsonDict] = field(default_factory=dict)  # message_thread_id -> ForumTopic
+
+    def chat(self) -> JsonDict:
+        """The Chat object Telegram shows for it."""
+        data: JsonDict = {"id": self.id, "type": self.type, "title": self.title}
+        if self.username is not None:
+            data["username"] = self.username
+        if self.is_forum:
+            data["is_forum"] = True
+        return data
+
+
+@dataclass
+class StarSubscription:
+    """A Stars subscription: keyed by its first payment's charge id, renewed by later ones."""
+
+    charge_id: str
+    user_id: int
+    payload: str
+    amount: int
+    expires_at: int
+    canceled: bool = False  # set by editUserStarSubscription
+    charges: list[str] = field(default_factory=list)  # every payment, the first included
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -488,6 +606,7 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.blocked: set[int] = set()
         self.users: dict[int, FakeUser] = {}
+        self.chats: dict[int, FakeChat] = {}  # channels and supergroups, see channel()/forum()
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.menu_buttons: dict[int | None, JsonDict | None] = {}
         self.webhook: JsonDict | None = None
@@ -496,6 +615,9 @@ class FakeTelegram:
         self.answered_callbacks: dict[str, JsonDict] = {}
         self.answered_pre_checkouts: dict[str, JsonDict] = {}
         self.refunded: set[str] = set()
+        self.invoice_links: dict[str, JsonDict] = {}  # createInvoiceLink: url -> the invoice
+        self.star_subscriptions: dict[str, StarSubscription] = {}  # by first charge id
+        self.star_transactions: list[JsonDict] = []  # getStarTransactions, oldest first
         self._updates: list[JsonDict] = []
         self._update_ids = itertools.count(1)
         self._ids = itertools.count(1)
@@ -506,7 +628,7 @@ class FakeTelegram:
         self._arrivals: dict[int, list[Sent]] = {}
         self._arrival_cursor: dict[int, int] = {}
         self._call_cursor = 0
-        self._files: dict[str, tuple[UploadedFile, str, str]] = {}
+        self._files: dict[str, StoredFile] = {}
         self._callback_ids: set[str] = set()
         self._pre_checkout_ids: set[str] = set()
         self._charges: dict[str, int] = {}
@@ -529,7 +651,11 @@ class FakeTelegram:
             "sendmessage": self._send_message,
             "senddocument": self._send_document,
             "sendphoto": self._send_photo,
+            "sendvideo": self._send_video,
+            "copymessage": self._copy_message,
+            "forwardmessage": self._forward_message,
             "sendinvoice": self._send_invoice,
+            "createinvoicelink": self._create_invoice_link,
             "editmessagetext": self._edit_message_text,
             "editmessagecaption": self._edit_message_caption,
             "editmessagereplymarkup": self._edit_message_reply_markup,
@@ -538,6 +664,10 @@ class FakeTelegram:
             "sendchataction": self._send_chat_action,
             "answerprecheckoutquery": self._answer_pre_checkout_query,
             "refundstarpayment": self._refund_star_payment,
+            "edituserstarsubscription": self._edit_user_star_subscription,
+            "getstartransactions": self._get_star_transactions,
+            "getchatmember": self._get_chat_member,
+            "createforumtopic": self._create_forum_topic,
             "getfile": self._get_file,
         }
 
@@ -704,25 +834,312 @@ class FakeTelegram:
         payload: str,
         total_amount: int,
         currency: str = "XTR",
+        *,
+        subscription_expiration_date: int | None = None,
+        is_recurring: bool = False,
+        is_first_recurring: bool = False,
+        charge_id: str | None = None,
     ) -> JsonDict:
-        """Telegram took the money: queue the service message with successful_payment."""
+        """Telegram took the money: queue the service message with successful_payment.
+
+        A subscription's first payment has is_recurring and is_first_recurring and starts a
+        StarSubscription; a renewal has is_recurring only and extends the user's latest
+        subscription with this payload. The expiration defaults to now + 30 days."""
         sender = self._as_user(user)
-        charge_id = f"stxFAKE{next(self._ids)}"
+        if charge_id is None:
+            charge_id = f"stxFAKE{next(self._ids)}"
+        if charge_id in self._charges:
+            raise ValueError(f"charge id {charge_id!r} was already used")
+        if is_first_recurring and not is_recurring:
+            raise ValueError("is_first_recurring needs is_recurring")
+        if (is_recurring or subscription_expiration_date is not None) and currency != "XTR":
+            raise ValueError("only Telegram Stars payments can be subscriptions")
+        if subscription_expiration_date is not None and not is_recurring:
+            raise ValueError("subscription_expiration_date is only for is_recurring payments")
+        now = int(time.time())
+        paid: JsonDict = {
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+        }
+        if is_recurring:
+            expires = subscription_expiration_date or now + SUBSCRIPTION_PERIOD
+            if is_first_recurring:
+                subscription = StarSubscription(
+                    charge_id, sender.id, payload, total_amount, expires, charges=[charge_id]
+                )
+                self.star_subscriptions[charge_id] = subscription
+            else:
+                subscription = self._renewed_subscription(sender.id, payload)
+                subscription.charges.append(charge_id)
+                subscription.expires_at = expires
+            paid["subscription_expiration_date"] = expires
+            paid["is_recurring"] = True
+            if is_first_recurring:
+                paid["is_first_recurring"] = True
+        paid["telegram_payment_charge_id"] = charge_id
+        paid["provider_payment_charge_id"] = "" if currency == "XTR" else f"prov{charge_id}"
         self._charges[charge_id] = sender.id
+        if currency == "XTR":
+            partner: JsonDict = {
+                "type": "user",
+                "transaction_type": "invoice_payment",
+                "user": sender.as_dict(),
+                "invoice_payload": payload,
+            }
+            if is_recurring:
+                partner["subscription_period"] = SUBSCRIPTION_PERIOD
+            self.star_transactions.append(
+                {"id": charge_id, "amount": total_amount, "date": now, "source": partner}
+            )
         message = {
             "message_id": self._next_message_id(sender.id),
             "from": sender.as_dict(),
             "chat": sender.chat(),
-            "date": int(time.time()),
-            "successful_payment": {
-                "currency": currency,
-                "total_amount": total_amount,
-                "invoice_payload": payload,
-                "telegram_payment_charge_id": charge_id,
-                "provider_payment_charge_id": "" if currency == "XTR" else f"prov{charge_id}",
-            },
+            "date": now,
+            "successful_payment": paid,
         }
+        self._messages[(sender.id, message["message_id"])] = message
         return self.add_update({"message": message})
+
+    def _renewed_subscription(self, user_id: int, payload: str) -> StarSubscription:
+        found = [
+            s
+            for s in self.star_subscriptions.values()
+            if s.user_id == user_id and s.payload == payload
+        ]
+        if not found:
+            raise ValueError(
+                f"user {user_id} has no subscription for {payload!r} to renew; "
+                "build its first payment with is_first_recurring=True"
+            )
+        if found[-1].canceled:
+            raise ValueError(
+                f"subscription {found[-1].charge_id} was canceled: Telegram does not renew it"
+            )
+        return found[-1]
+
+    def star_subscription(self, charge_id: str) -> StarSubscription:
+        """The subscription that payment `charge_id` (its first or a renewal) belongs to."""
+        for subscription in self.star_subscriptions.values():
+            if charge_id in subscription.charges:
+                return subscription
+        raise AssertionError(f"no subscription has payment {charge_id!r}")
+
+    def invoice_link(self, url: str) -> JsonDict:
+        """The invoice behind a link createInvoiceLink returned (payload, amount, period)."""
+        if url not in self.invoice_links:
+            raise AssertionError(f"no invoice link {url!r}; created: {list(self.invoice_links)}")
+        return self.invoice_links[url]
+
+    # --- channels, forums and what users send there --------------------------------------------
+
+    def channel(
+        self,
+        chat_id: int,
+        title: str = "Test channel",
+        username: str | None = None,
+        bot_status: str = "administrator",
+    ) -> FakeChat:
+        """Register (or replace) a channel; `bot_status` "member" makes its member list
+        inaccessible to getChatMember, "left"/"kicked" shut the bot out."""
+        return self._add_chat(FakeChat(chat_id, "channel", title, username), bot_status)
+
+    def forum(
+        self,
+        chat_id: int,
+        title: str = "Support",
+        username: str | None = None,
+        bot_status: str = "administrator",
+        can_manage_topics: bool = True,
+    ) -> FakeChat:
+        """Register (or replace) a supergroup with topics, the bot an administrator there."""
+        chat = FakeChat(chat_id, "supergroup", title, username, is_forum=True)
+        chat.can_manage_topics = can_manage_topics
+        return self._add_chat(chat, bot_status)
+
+    def _add_chat(self, chat: FakeChat, bot_status: str) -> FakeChat:
+        if chat.id >= 0:
+            raise ValueError(f"channel and supergroup ids are negative, not {chat.id}")
+        if bot_status not in MEMBER_STATUSES:
+            raise ValueError(f"unknown status {bot_status!r}; one of {sorted(MEMBER_STATUSES)}")
+        chat.members[self.bot_id] = bot_status
+        self.chats[chat.id] = chat
+        return chat
+
+    def set_member(self, chat_id: int, user_id: int, status: str = "member") -> None:
+        """Set a user's (or, with bot_id, the bot's) status in a chat; an unknown chat id
+        becomes a channel where the bot is an administrator."""
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"unknown status {status!r}; one of {sorted(MEMBER_STATUSES)}")
+        chat = self.chats.get(chat_id) or self.channel(chat_id)
+        chat.members[user_id] = status
+
+    def add_topic(
+        self, chat_id: int, name: str, icon_color: int = TOPIC_ICON_COLORS[0]
+    ) -> JsonDict:
+        """A topic created in the forum by someone else (not the bot); returns its ForumTopic."""
+        chat = self.chats.get(chat_id)
+        if chat is None or not chat.is_forum:
+            raise ValueError(f"chat {chat_id} is not a forum; register it with forum()")
+        return self._new_topic(chat, name, icon_color, None, FakeUser(777000, "Telegram"))
+
+    def forum_topics(self, chat_id: int) -> list[JsonDict]:
+        """The forum's topics (ForumTopic objects), oldest first."""
+        return [dict(topic) for topic in self.chats[chat_id].topics.values()]
+
+    def send_topic(
+        self,
+        chat_id: int,
+        user: FakeUser | JsonDict | int,
+        text: str,
+        *,
+        message_thread_id: int,
+        reply_to: Sent | int | None = None,
+    ) -> JsonDict:
+        """A member (say staff) writes `text` in a forum topic, optionally replying to a message."""
+        return self.add_update(
+            self.topic_update(
+                chat_id, user, text, message_thread_id=message_thread_id, reply_to=reply_to
+            )
+        )
+
+    def topic_update(
+        self,
+        chat_id: int,
+        user: FakeUser | JsonDict | int,
+        text: str,
+        *,
+        message_thread_id: int,
+        reply_to: Sent | int | None = None,
+    ) -> JsonDict:
+        """The update for send_topic, not queued: for post_update (webhooks)."""
+        content: JsonDict = {"text": text}
+        command = _BOT_COMMAND.match(text)
+        if command:
+            length = _utf16_len(command.group(0))
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        chat = self._forum_chat(chat_id, message_thread_id)
+        return self._incoming(self._as_user(user), chat, content, message_thread_id, reply_to)
+
+    def send_media(
+        self,
+        user: FakeUser | JsonDict | int,
+        kind: str,
+        content: bytes | None = None,
+        *,
+        caption: str | None = None,
+        filename: str | None = None,
+        chat_id: int | None = None,
+        message_thread_id: int | None = None,
+        reply_to: Sent | int | None = None,
+    ) -> JsonDict:
+        """The user sends a "photo", "document" or "video" (private chat unless chat_id and
+        message_thread_id name a forum topic); its files are then known to getFile."""
+        return self.add_update(
+            self.media_update(
+                user,
+                kind,
+                content,
+                caption=caption,
+                filename=filename,
+                chat_id=chat_id,
+                message_thread_id=message_thread_id,
+                reply_to=reply_to,
+            )
+        )
+
+    def media_update(
+        self,
+        user: FakeUser | JsonDict | int,
+        kind: str,
+        content: bytes | None = None,
+        *,
+        caption: str | None = None,
+        filename: str | None = None,
+        chat_id: int | None = None,
+        message_thread_id: int | None = None,
+        reply_to: Sent | int | None = None,
+    ) -> JsonDict:
+        """The update for send_media, not queued: for post_update (webhooks)."""
+        sender = self._as_user(user)
+        chat: FakeUser | FakeChat = sender
+        if chat_id is not None:
+            if message_thread_id is None:
+                raise ValueError("a message in a forum needs its message_thread_id")
+            chat = self._forum_chat(chat_id, message_thread_id)
+        elif message_thread_id is not None:
+            raise ValueError("message_thread_id needs the forum's chat_id")
+        media = self._user_media(kind, content, filename)
+        if caption:
+            media["caption"] = caption
+        return self._incoming(sender, chat, media, message_thread_id, reply_to)
+
+    def _forum_chat(self, chat_id: int, message_thread_id: int) -> FakeChat:
+        chat = self.chats.get(chat_id)
+        if chat is None or not chat.is_forum:
+            raise ValueError(f"chat {chat_id} is not a forum; register it with forum()")
+        if message_thread_id not in chat.topics:
+            raise ValueError(f"forum {chat_id} has no topic {message_thread_id}")
+        return chat
+
+    def _user_media(self, kind: str, content: bytes | None, filename: str | None) -> JsonDict:
+        if kind == "photo":
+            image = content if content is not None else _png(640, 480)
+            upload = UploadedFile(filename or "photo.jpg", image, "image/jpeg")
+            with Image.open(io.BytesIO(image)) as opened:
+                width, height = opened.size
+            file_id, unique_id = self._store_file(upload, "photo")
+            return {"photo": self._photo_sizes(upload, file_id, unique_id, width, height)}
+        if kind == "document":
+            name = filename or "document.pdf"
+            data = content if content is not None else b"%PDF-1.4\n% a document a user sent\n"
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            file_id, unique_id = self._store_file(UploadedFile(name, data, mime), "document")
+            document = {"file_id": file_id, "file_unique_id": unique_id, "file_name": name}
+            return {"document": {**document, "mime_type": mime, "file_size": len(data)}}
+        if kind == "video":
+            name = filename or "video.mp4"
+            data = content if content is not None else b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+            mime = mimetypes.guess_type(name)[0] or "video/mp4"
+            meta = {"width": 640, "height": 360, "duration": 5}
+            file_id, unique_id = self._store_file(UploadedFile(name, data, mime), "video", meta)
+            video = {"file_id": file_id, "file_unique_id": unique_id, **meta}
+            return {
+                "video": {**video, "file_name": name, "mime_type": mime, "file_size": len(data)}
+            }
+        raise ValueError(f"kind is photo, document or video, not {kind!r}")
+
+    def _incoming(
+        self,
+        sender: FakeUser,
+        chat: FakeUser | FakeChat,
+        content: JsonDict,
+        thread: int | None,
+        reply_to: Sent | int | None,
+    ) -> JsonDict:
+        message: JsonDict = {
+            "message_id": self._next_message_id(chat.id),
+            "from": sender.as_dict(),
+            "chat": chat.chat(),
+            "date": int(time.time()),
+        }
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
+        replied: JsonDict | None = None
+        if reply_to is not None:
+            reply_id = reply_to.message_id if isinstance(reply_to, Sent) else reply_to
+            replied = self._message_dict(chat.id, reply_id)
+            if replied is None:
+                raise ValueError(f"chat {chat.id} has no message {reply_id} to reply to")
+        elif thread is not None:
+            replied = self._message_dict(chat.id, thread)  # the topic's creation message
+        if replied is not None:
+            message["reply_to_message"] = _without_reply(replied)
+        message.update(content)
+        self._messages[(chat.id, message["message_id"])] = message
+        return {"message": message}
 
     # --- what the bot did ---------------------------------------------------------------------
 
@@ -779,6 +1196,7 @@ class FakeTelegram:
                 )
 
     def my_commands(self, language_code: str = "", scope: JsonDict | None = None) -> list[JsonDict]:
+        """The commands set for that scope and language."""
         return self.commands.get((self._scope_key(scope), language_code), [])
 
     # --- HTTP ---------------------------------------------------------------------------------
@@ -890,8 +1308,9 @@ class FakeTelegram:
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
         path = request.match_info["path"]
-        for upload, _, file_path in self._files.values():
-            if file_path == path:
+        for stored in self._files.values():
+            if stored.path == path:
+                upload = stored.upload
                 return web.Response(body=upload.content, content_type=upload.content_type)
         return web.json_response(
             {"ok": False, "error_code": 404, "description": "Not Found: file not found"}, status=404
@@ -1045,30 +1464,247 @@ class FakeTelegram:
         return True
 
     def _set_chat_menu_button(self, params: JsonDict, files: dict[str, UploadedFile]) -> bool:
+        button = self._menu_button(params.get("menu_button"))
         chat_id = params.get("chat_id")
-        button = params.get("menu_button")
-        self.menu_buttons[chat_id if isinstance(chat_id, int) else None] = (
-            button if isinstance(button, dict) else None
-        )
+        self.menu_buttons[chat_id if isinstance(chat_id, int) else None] = button
         return True
+
+    @staticmethod
+    def _menu_button(button: Any) -> JsonDict | None:
+        """The Bot API's get_bot_menu_button, then TDLib's set_menu_button checks."""
+        if button is None:
+            return None
+        if not isinstance(button, dict):
+            raise _bad("can't parse menu button: MenuButton must be an Object")
+        kind = button.get("type")
+        if not isinstance(kind, str):
+            raise _bad(f"can't parse menu button: {_field_error(button, 'type', 'String')}")
+        if kind in ("default", "commands"):
+            return {"type": kind}
+        if kind != "web_app":
+            raise _bad("can't parse menu button: MenuButton has unsupported type")
+        text = button.get("text")
+        if not isinstance(text, str):
+            raise _bad(f"can't parse menu button: {_field_error(button, 'text', 'String')}")
+        web_app = button.get("web_app")
+        if not isinstance(web_app, dict):
+            raise _bad(f"can't parse menu button: {_field_error(button, 'web_app', 'Object')}")
+        url = web_app.get("url")
+        if not isinstance(url, str):
+            raise _bad(f"can't parse menu button: {_field_error(web_app, 'url', 'String')}")
+        if not text:
+            raise _bad("menu button text must be non-empty")
+        reason = _link_error(url)
+        if reason is not None:
+            raise _bad(f"menu button Web App URL '{url}' is invalid: {reason}")
+        return {"type": "web_app", "text": text, "web_app": {"url": url}}
 
     def _get_chat_menu_button(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
         chat_id = params.get("chat_id")
         button = self.menu_buttons.get(chat_id if isinstance(chat_id, int) else None)
         return button or {"type": "commands"}
 
-    # --- messages -----------------------------------------------------------------------------
+    # --- chats --------------------------------------------------------------------------------
 
-    def _chat(self, params: JsonDict) -> FakeUser:
+    def _lookup_chat(self, chat_id: Any) -> FakeUser | FakeChat | None:
+        if isinstance(chat_id, str) and chat_id.startswith("@"):
+            name = chat_id[1:].lower()
+            found = [c for c in self.chats.values() if (c.username or "").lower() == name]
+            return found[0] if found else None
+        if _is_int(chat_id):
+            return self.users.get(chat_id) or self.chats.get(chat_id)
+        return None
+
+    def _chat(self, params: JsonDict, key: str = "chat_id") -> FakeUser | FakeChat:
+        """The chat the bot acts in: a known user's private chat, or a chat it may write to."""
+        chat_id = params.get(key)
+        if chat_id is None or chat_id == "":
+            raise _bad(f"{key} is empty")
+        chat = self._lookup_chat(chat_id)
+        if chat is None:
+            raise _bad("chat not found")
+        self._check_access(chat, write=True)
+        return chat
+
+    def _check_access(self, chat: FakeUser | FakeChat, write: bool) -> None:
+        if isinstance(chat, FakeUser):
+            return
+        status = chat.members.get(self.bot_id, "left")
+        kind = "channel" if chat.type == "channel" else "supergroup"
+        if status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {kind} chat")
+        if status == "left":
+            raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
+        if write and kind == "channel" and status not in ("administrator", "creator"):
+            raise _bad("need administrator rights in the channel chat")
+
+    def _get_chat_member(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+        user_id = params.get("user_id")
+        if not _is_int(user_id) or user_id <= 0:
+            raise _bad("invalid user_id specified")
         chat_id = params.get("chat_id")
         if chat_id is None or chat_id == "":
             raise _bad("chat_id is empty")
-        if not isinstance(chat_id, int) or chat_id not in self.users:
+        chat = self._lookup_chat(chat_id)
+        if chat is None:
             raise _bad("chat not found")
-        return self.users[chat_id]
+        if isinstance(chat, FakeUser):
+            status = "member" if user_id in (chat.id, self.bot_id) else "left"
+            return self._chat_member(user_id, status, None)
+        bot_status = chat.members.get(self.bot_id, "left")
+        if user_id != self.bot_id or bot_status == "kicked":
+            # The Bot API asks for the right to read members, except about the bot itself.
+            self._check_access(chat, write=False)
+            if chat.type == "channel" and bot_status not in ("administrator", "creator"):
+                raise _bad("member list is inaccessible")
+        return self._chat_member(user_id, chat.members.get(user_id, "left"), chat)
+
+    def _chat_member(self, user_id: int, status: str, chat: FakeChat | None) -> JsonDict:
+        if user_id == self.bot_id:
+            user = self._bot_user()
+        else:
+            user = (self.users.get(user_id) or FakeUser(user_id)).as_dict()
+            user.pop("language_code", None)  # only updates from the user carry it
+        member: JsonDict = {"status": status, "user": user}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            is_bot = user_id == self.bot_id
+            rights = (
+                "can_manage_chat",
+                "can_delete_messages",
+                "can_manage_video_chats",
+                "can_restrict_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
+                "can_delete_stories",
+                "can_send_welcome_messages",
+            )
+            member.update({"can_be_edited": False, "is_anonymous": False})
+            member.update(dict.fromkeys(rights, True))
+            member["can_promote_members"] = False
+            if chat is not None and chat.type == "channel":
+                member.update({"can_post_messages": True, "can_edit_messages": True})
+            elif chat is not None:
+                topics = chat.can_manage_topics if is_bot else True
+                member.update({"can_pin_messages": True, "can_manage_topics": topics})
+        elif status == "restricted":
+            restrictions = (
+                "can_send_messages",
+                "can_send_audios",
+                "can_send_documents",
+                "can_send_photos",
+                "can_send_videos",
+                "can_send_video_notes",
+                "can_send_voice_notes",
+                "can_send_polls",
+                "can_send_other_messages",
+                "can_add_web_page_previews",
+                "can_react_to_messages",
+                "can_edit_tag",
+                "can_change_info",
+                "can_invite_users",
+                "can_pin_messages",
+                "can_manage_topics",
+            )
+            member.update({"is_member": True, **dict.fromkeys(restrictions, False)})
+            member["until_date"] = 0
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    # --- forum topics -------------------------------------------------------------------------
+
+    def _create_forum_topic(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+        chat = self._chat(params)
+        if not isinstance(chat, FakeChat) or not chat.is_forum:
+            raise _bad("the chat is not a forum")
+        status = chat.members.get(self.bot_id)
+        if status != "creator" and not (status == "administrator" and chat.can_manage_topics):
+            raise _bad("not enough rights to create a topic")
+        raw = params.get("name")
+        name = _clean_name(raw if isinstance(raw, str) else "", 128)
+        if not name:
+            raise _bad("title must be non-empty")
+        color = params.get("icon_color", 0)
+        color = color if _is_int(color) else 0
+        if not 0 <= color <= 0xFFFFFF:
+            raise _bad("invalid icon color specified")
+        if color not in TOPIC_ICON_COLORS:
+            # The Bot API sends 0 when the bot gives no color; Telegram then picks one itself.
+            color = TOPIC_ICON_COLORS[0]
+        emoji = params.get("icon_custom_emoji_id")
+        return self._new_topic(chat, name, color, emoji or None, None)
+
+    def _new_topic(
+        self,
+        chat: FakeChat,
+        name: str,
+        color: int,
+        emoji: str | None,
+        creator: FakeUser | None,
+    ) -> JsonDict:
+        thread = self._next_message_id(chat.id)
+        topic: JsonDict = {"message_thread_id": thread, "name": name, "icon_color": color}
+        created: JsonDict = {"name": name, "icon_color": color}
+        if emoji:
+            topic["icon_custom_emoji_id"] = emoji
+            created["icon_custom_emoji_id"] = emoji
+        self._messages[(chat.id, thread)] = {
+            "message_id": thread,
+            "from": creator.as_dict() if creator is not None else self._bot_user(),
+            "chat": chat.chat(),
+            "date": int(time.time()),
+            "message_thread_id": thread,
+            "is_topic_message": True,
+            "forum_topic_created": created,
+        }
+        chat.topics[thread] = topic
+        return dict(topic)
+
+    def _thread(self, chat: FakeUser | FakeChat, params: JsonDict) -> int | None:
+        """The forum topic named by message_thread_id; 0 or garbage means none, as in the
+        Bot API's get_message_id."""
+        thread = params.get("message_thread_id")
+        if not _is_int(thread) or thread <= 0:
+            return None
+        if not isinstance(chat, FakeChat) or thread not in chat.topics:
+            raise _bad("message thread not found")
+        return thread
+
+    def _reply_to(
+        self, chat: FakeUser | FakeChat, params: JsonDict, thread: int | None
+    ) -> JsonDict | None:
+        """reply_to_message for a send: the message in reply_parameters, else a topic's root."""
+        reply = params.get("reply_parameters")
+        if isinstance(reply, dict):
+            message_id, allow = reply.get("message_id"), reply.get("allow_sending_without_reply")
+        else:
+            message_id = params.get("reply_to_message_id")
+            allow = params.get("allow_sending_without_reply")
+        if _is_int(message_id) and message_id > 0:
+            found = self._message_dict(chat.id, message_id)
+            if found is not None:
+                return _without_reply(found)
+            if not _flag(allow):
+                raise _bad("message to be replied not found")
+        if thread is not None:
+            root = self._message_dict(chat.id, thread)
+            return _without_reply(root) if root is not None else None
+        return None
+
+    def _message_dict(self, chat_id: int, message_id: int) -> JsonDict | None:
+        found = self._messages.get((chat_id, message_id))
+        if isinstance(found, Sent):
+            return None if found.deleted else found.message
+        return found
+
+    # --- messages -----------------------------------------------------------------------------
 
     @staticmethod
-    def _validate_markup(markup: Any) -> JsonDict | None:
+    def _validate_markup(markup: Any, private: bool = True) -> JsonDict | None:
         if markup is None:
             return None
         if not isinstance(markup, dict):
@@ -1109,7 +1745,28 @@ class FakeTelegram:
                     not isinstance(url, str) or not re.match(r"(https?|tg)://\S+$", url)
                 ):
                     raise _bad("BUTTON_URL_INVALID")
+                if "web_app" in button:
+                    FakeTelegram._validate_web_app_button(button["web_app"], private)
         return markup
+
+    @staticmethod
+    def _validate_web_app_button(web_app: Any, private: bool) -> None:
+        if not isinstance(web_app, dict):
+            raise _bad(
+                'can\'t parse inline keyboard button: Field "web_app" must be of type Object'
+            )
+        url = web_app.get("url")
+        if not isinstance(url, str):
+            error = _field_error(web_app, "url", "String")
+            raise _bad(f"can't parse inline keyboard button: {error}")
+        reason = _link_error(url)
+        if reason is not None:
+            raise _bad(f"inline keyboard button Web App URL '{url}' is invalid: {reason}")
+        if not private:
+            raise _bad("BUTTON_TYPE_INVALID")  # Web App buttons work in private chats only
+
+    def _markup(self, chat: FakeUser | FakeChat, params: JsonDict) -> JsonDict | None:
+        return self._validate_markup(params.get("reply_markup"), isinstance(chat, FakeUser))
 
     def _text(self, params: JsonDict, key: str, limit: int) -> tuple[str, list[JsonDict]]:
         raw = params.get(key)
@@ -1128,12 +1785,25 @@ class FakeTelegram:
             raise _bad("message is too long" if key == "text" else "message caption is too long")
         return plain, entities
 
-    def _store_file(self, upload: UploadedFile, kind: str) -> tuple[str, str]:
+    def _caption(self, params: JsonDict) -> JsonDict:
+        """caption and caption_entities for a media message (1024 characters at most)."""
+        caption, entities = self._text(params, "caption", 1024)
+        content: JsonDict = {}
+        if caption:
+            content["caption"] = caption
+        if entities:
+            content["caption_entities"] = entities
+        return content
+
+    def _store_file(
+        self, upload: UploadedFile, kind: str, meta: JsonDict | None = None
+    ) -> tuple[str, str]:
         number = next(self._ids)
         file_id = f"FAKE-{kind}-{number}-{secrets.token_hex(4)}"
         unique_id = f"U{number}"
         suffix = upload.filename.rsplit(".", 1)[-1] if "." in upload.filename else "bin"
-        self._files[file_id] = (upload, unique_id, f"{kind}s/file_{number}.{suffix}")
+        path = f"{kind}s/file_{number}.{suffix}"
+        self._files[file_id] = StoredFile(upload, unique_id, path, kind, dict(meta or {}))
         return file_id, unique_id
 
     def _input_file(
@@ -1146,8 +1816,11 @@ class FakeTelegram:
                 raise _bad("file must be non-empty")
             return upload, None
         value = params.get(key)
-        if isinstance(value, str) and value in self._files:
-            return self._files[value][0], value
+        if isinstance(value, str) and value.strip() in self._files:
+            stored = self._files[value.strip()]
+            if stored.kind != key and not {stored.kind, key} <= _DOCUMENT_LIKE:
+                raise _bad(f"can't use file of type {stored.kind.title()} as {key.title()}")
+            return stored.upload, value.strip()
         if isinstance(value, str) and value.startswith(("http://", "https://")):
             raise _bad("failed to get HTTP URL content")
         if isinstance(value, str) and value:
@@ -1155,16 +1828,28 @@ class FakeTelegram:
         raise _bad(f"there is no {key} in the request")
 
     def _new_message(
-        self, chat: FakeUser, method: str, content: JsonDict, markup: JsonDict | None
+        self,
+        chat: FakeUser | FakeChat,
+        method: str,
+        content: JsonDict,
+        markup: JsonDict | None,
+        *,
+        thread: int | None = None,
+        reply_to: JsonDict | None = None,
     ) -> Sent:
         message_id = self._next_message_id(chat.id)
-        message: JsonDict = {
-            "message_id": message_id,
-            "from": self._bot_user(),
-            "chat": chat.chat(),
-            "date": int(time.time()),
-            **content,
-        }
+        message: JsonDict = {"message_id": message_id}
+        if isinstance(chat, FakeChat) and chat.type == "channel":
+            message["sender_chat"] = chat.chat()
+        else:
+            message["from"] = self._bot_user()
+        message.update({"chat": chat.chat(), "date": int(time.time())})
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        message.update(content)
         if markup is not None and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         sent = Sent(
@@ -1176,7 +1861,15 @@ class FakeTelegram:
             document=None,
             photo=None,
             message=message,
+            message_thread_id=thread,
         )
+        for kind in ("photo", "document", "video"):
+            media = content.get(kind)
+            if isinstance(media, list):
+                media = media[-1] if media else None
+            stored = self._files.get(media["file_id"]) if isinstance(media, dict) else None
+            if stored is not None:
+                setattr(sent, kind, stored.upload)
         self._messages[(chat.id, message_id)] = sent
         self._sent.setdefault(chat.id, []).append(sent)
         self._arrived(sent)
@@ -1185,29 +1878,46 @@ class FakeTelegram:
     def _arrived(self, sent: Sent) -> None:
         self._arrivals.setdefault(sent.chat_id, []).append(sent)
 
+    def _send(
+        self,
+        chat: FakeUser | FakeChat,
+        params: JsonDict,
+        method: str,
+        content: JsonDict,
+        markup: JsonDict | None,
+    ) -> Sent:
+        thread = self._thread(chat, params)
+        reply_to = self._reply_to(chat, params, thread)
+        return self._new_message(chat, method, content, markup, thread=thread, reply_to=reply_to)
+
     def _send_message(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
         chat = self._chat(params)
         text, entities = self._text(params, "text", 4096)
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._markup(chat, params)
         content: JsonDict = {"text": text}
         if entities:
             content["entities"] = entities
-        sent = self._new_message(chat, "sendMessage", content, markup)
+        sent = self._send(chat, params, "sendMessage", content, markup)
         sent.parse_mode = params.get("parse_mode")
         return sent.message
+
+    def _keep_file(
+        self, upload: UploadedFile, file_id: str | None, kind: str, meta: JsonDict | None = None
+    ) -> tuple[str, str]:
+        """file_id and file_unique_id: those of a re-sent file, or a new upload stored."""
+        if file_id is None:
+            return self._store_file(upload, kind, meta)
+        return file_id, self._files[file_id].unique_id
 
     def _send_document(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
         chat = self._chat(params)
         upload, file_id = self._input_file(params, files, "document")
         if len(upload.content) > 50 * 1024 * 1024:
             raise ApiError(413, "Request Entity Too Large")
-        caption, entities = self._text(params, "caption", 1024)
-        markup = self._validate_markup(params.get("reply_markup"))
-        unique_id = ""
-        if file_id is None:
-            file_id, unique_id = self._store_file(upload, "document")
-        else:
-            unique_id = self._files[file_id][1]
+        caption = self._caption(params)
+        markup = self._markup(chat, params)
+        self._thread(chat, params)
+        file_id, unique_id = self._keep_file(upload, file_id, "document")
         document = {
             "file_id": file_id,
             "file_unique_id": unique_id,
@@ -1215,33 +1925,12 @@ class FakeTelegram:
             "mime_type": upload.content_type or "application/octet-stream",
             "file_size": len(upload.content),
         }
-        content: JsonDict = {"document": document}
-        if caption:
-            content["caption"] = caption
-        if entities:
-            content["caption_entities"] = entities
-        sent = self._new_message(chat, "sendDocument", content, markup)
-        sent.document = upload
+        sent = self._send(chat, params, "sendDocument", {"document": document, **caption}, markup)
         return sent.message
 
-    def _send_photo(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
-        chat = self._chat(params)
-        upload, file_id = self._input_file(params, files, "photo")
-        if len(upload.content) > 10 * 1024 * 1024:
-            raise _bad("PHOTO_SAVE_FILE_INVALID")
-        try:
-            with Image.open(io.BytesIO(upload.content)) as image:
-                width, height = image.size
-        except (OSError, ValueError, Image.DecompressionBombError) as error:
-            raise _bad("IMAGE_PROCESS_FAILED") from error
-        if width + height > 10000 or max(width, height) > 20 * min(width, height):
-            raise _bad("PHOTO_INVALID_DIMENSIONS")
-        caption, entities = self._text(params, "caption", 1024)
-        markup = self._validate_markup(params.get("reply_markup"))
-        if file_id is None:
-            file_id, unique_id = self._store_file(upload, "photo")
-        else:
-            unique_id = self._files[file_id][1]
+    def _photo_sizes(
+        self, upload: UploadedFile, file_id: str, unique_id: str, width: int, height: int
+    ) -> list[JsonDict]:
         sizes: list[JsonDict] = []
         scale = 90 / max(width, height)
         if scale < 1:
@@ -1264,17 +1953,125 @@ class FakeTelegram:
                 "file_size": len(upload.content),
             }
         )
-        content: JsonDict = {"photo": sizes}
-        if caption:
-            content["caption"] = caption
-        if entities:
-            content["caption_entities"] = entities
-        sent = self._new_message(chat, "sendPhoto", content, markup)
-        sent.photo = upload
+        return sizes
+
+    def _send_photo(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+        chat = self._chat(params)
+        upload, file_id = self._input_file(params, files, "photo")
+        if len(upload.content) > 10 * 1024 * 1024:
+            raise _bad("PHOTO_SAVE_FILE_INVALID")
+        try:
+            with Image.open(io.BytesIO(upload.content)) as image:
+                width, height = image.size
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise _bad("IMAGE_PROCESS_FAILED") from error
+        if width + height > 10000 or max(width, height) > 20 * min(width, height):
+            raise _bad("PHOTO_INVALID_DIMENSIONS")
+        caption = self._caption(params)
+        markup = self._markup(chat, params)
+        self._thread(chat, params)
+        file_id, unique_id = self._keep_file(upload, file_id, "photo")
+        sizes = self._photo_sizes(upload, file_id, unique_id, width, height)
+        sent = self._send(chat, params, "sendPhoto", {"photo": sizes, **caption}, markup)
         return sent.message
 
-    def _send_invoice(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+    def _send_video(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
         chat = self._chat(params)
+        upload, file_id = self._input_file(params, files, "video")
+        if len(upload.content) > 50 * 1024 * 1024:
+            raise ApiError(413, "Request Entity Too Large")
+        caption = self._caption(params)
+        markup = self._markup(chat, params)
+        self._thread(chat, params)
+        if file_id is not None:
+            meta = dict(self._files[file_id].meta)
+        else:
+            meta = {}
+            for key in ("width", "height", "duration"):
+                value = params.get(key)
+                meta[key] = max(value, 0) if _is_int(value) else 0
+        file_id, unique_id = self._keep_file(upload, file_id, "video", meta)
+        mime = upload.content_type
+        if not mime or mime == "application/octet-stream":
+            mime = mimetypes.guess_type(upload.filename)[0] or "video/mp4"
+        video = {
+            "file_id": file_id,
+            "file_unique_id": unique_id,
+            "width": meta.get("width", 0),
+            "height": meta.get("height", 0),
+            "duration": meta.get("duration", 0),
+            "file_name": upload.filename,
+            "mime_type": mime,
+            "file_size": len(upload.content),
+        }
+        sent = self._send(chat, params, "sendVideo", {"video": video, **caption}, markup)
+        return sent.message
+
+    def _source(self, params: JsonDict, what: str) -> tuple[FakeUser | FakeChat, JsonDict]:
+        """The message copyMessage/forwardMessage take: from_chat_id and message_id."""
+        from_chat_id = params.get("from_chat_id")
+        if from_chat_id is None or from_chat_id == "":
+            raise _bad("from_chat_id is empty")
+        chat = self._lookup_chat(from_chat_id)
+        if chat is None:
+            raise _bad("chat not found")
+        self._check_access(chat, write=False)
+        message_id = params.get("message_id")
+        if not _is_int(message_id) or message_id <= 0:
+            raise _bad("message identifier is not specified")
+        message = self._message_dict(chat.id, message_id)
+        if message is None:
+            raise _bad(f"message to {what} not found")
+        return chat, message
+
+    @staticmethod
+    def _copyable(message: JsonDict) -> JsonDict | None:
+        """The content a copy or forward repeats; None for service messages and invoices."""
+        keys = ("text", "entities", "photo", "document", "video", "caption", "caption_entities")
+        content = {k: json.loads(json.dumps(message[k])) for k in keys if k in message}
+        return (
+            content if any(k in content for k in ("text", "photo", "document", "video")) else None
+        )
+
+    def _copy_message(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+        self._validate_markup(params.get("reply_markup"))  # parsed before anything else
+        _, message = self._source(params, "copy")
+        content = self._copyable(message)
+        if content is None:
+            raise _bad("message can't be copied")
+        chat = self._chat(params)
+        markup = self._markup(chat, params)
+        if "text" not in content and params.get("caption") is not None:
+            content.pop("caption", None)
+            content.pop("caption_entities", None)
+            content.update(self._caption(params))
+        sent = self._send(chat, params, "copyMessage", content, markup)
+        sent.source = (message["chat"]["id"], message["message_id"])
+        return {"message_id": sent.message_id}
+
+    def _forward_message(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+        source_chat, message = self._source(params, "forward")
+        content = self._copyable(message)
+        if content is None:
+            raise _bad("message can't be forwarded")
+        chat = self._chat(params)
+        origin = message.get("forward_origin")
+        if origin is None and isinstance(source_chat, FakeChat) and source_chat.type == "channel":
+            origin = {
+                "type": "channel",
+                "chat": source_chat.chat(),
+                "message_id": message["message_id"],
+                "date": message["date"],
+            }
+        elif origin is None:
+            origin = {"type": "user", "sender_user": message["from"], "date": message["date"]}
+        content["forward_origin"] = origin
+        sent = self._send(chat, params, "forwardMessage", content, None)
+        sent.source = (source_chat.id, message["message_id"])
+        return sent.message
+
+    def _invoice(self, params: JsonDict) -> JsonDict:
+        """The checks sendInvoice and createInvoiceLink share; the invoice's fields."""
         title = params.get("title")
         description = params.get("description")
         payload = params.get("payload")
@@ -1298,17 +2095,43 @@ class FakeTelegram:
         total = sum(a for a in amounts if isinstance(a, int))
         if total <= 0:
             raise _bad("CURRENCY_TOTAL_AMOUNT_INVALID")
-        markup = self._validate_markup(params.get("reply_markup"))
-        invoice = {
+        return {
             "title": title,
             "description": description,
-            "start_parameter": params.get("start_parameter") or "",
+            "payload": payload,
             "currency": currency,
+            "prices": prices,
             "total_amount": total,
         }
-        sent = self._new_message(chat, "sendInvoice", {"invoice": invoice}, markup)
-        sent.text = description
+
+    def _send_invoice(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+        chat = self._chat(params)
+        fields = self._invoice(params)
+        markup = self._markup(chat, params)
+        invoice = {
+            "title": fields["title"],
+            "description": fields["description"],
+            "start_parameter": params.get("start_parameter") or "",
+            "currency": fields["currency"],
+            "total_amount": fields["total_amount"],
+        }
+        sent = self._send(chat, params, "sendInvoice", {"invoice": invoice}, markup)
+        sent.text = fields["description"]
         return sent.message
+
+    def _create_invoice_link(self, params: JsonDict, files: dict[str, UploadedFile]) -> str:
+        invoice = self._invoice(params)
+        period = params.get("subscription_period")
+        # The Bot API reads it as an integer of at least 0, where 0 means no subscription.
+        period = period if _is_int(period) and period > 0 else None
+        if period is not None:
+            if period != SUBSCRIPTION_PERIOD or invoice["currency"] != "XTR":
+                raise _bad("SUBSCRIPTION_PERIOD_INVALID")
+            if invoice["total_amount"] > _MAX_SUBSCRIPTION_STARS:
+                raise _bad("CURRENCY_TOTAL_AMOUNT_INVALID")
+        url = f"https://t.me/${secrets.token_urlsafe(12)}"
+        self.invoice_links[url] = {**invoice, "url": url, "subscription_period": period}
+        return url
 
     def _find(self, params: JsonDict, missing: str) -> Sent:
         if params.get("inline_message_id"):
@@ -1323,6 +2146,9 @@ class FakeTelegram:
         if not isinstance(found, Sent):
             raise _bad("message can't be edited")
         return found
+
+    def _edit_markup(self, sent: Sent, params: JsonDict) -> JsonDict | None:
+        return self._validate_markup(params.get("reply_markup"), sent.chat_id in self.users)
 
     def _apply_edit(
         self, sent: Sent, method: str, changes: JsonDict, markup: JsonDict | None
@@ -1349,7 +2175,7 @@ class FakeTelegram:
         if "text" not in sent.message:
             raise _bad("there is no text in the message to edit")
         text, entities = self._text(params, "text", 4096)
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._edit_markup(sent, params)
         sent.parse_mode = params.get("parse_mode")
         changes = {"text": text, "entities": entities or None}
         return self._apply_edit(sent, "editMessageText", changes, markup)
@@ -1359,7 +2185,7 @@ class FakeTelegram:
         if "text" in sent.message:
             raise _bad("there is no caption in the message to edit")
         caption, entities = self._text(params, "caption", 1024)
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._edit_markup(sent, params)
         changes = {"caption": caption or None, "caption_entities": entities or None}
         return self._apply_edit(sent, "editMessageCaption", changes, markup)
 
@@ -1367,7 +2193,7 @@ class FakeTelegram:
         self, params: JsonDict, files: dict[str, UploadedFile]
     ) -> JsonDict:
         sent = self._find(params, "message to edit not found")
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._edit_markup(sent, params)
         return self._apply_edit(sent, "editMessageReplyMarkup", {}, markup)
 
     def _delete_message(self, params: JsonDict, files: dict[str, UploadedFile]) -> bool:
@@ -1421,16 +2247,48 @@ class FakeTelegram:
         if charge_id in self.refunded:
             raise _bad("CHARGE_ALREADY_REFUNDED")
         self.refunded.add(charge_id)
+        paid = next((t for t in self.star_transactions if t["id"] == charge_id), None)
+        if paid is not None:
+            refund = {**paid["source"]}
+            refund.pop("subscription_period", None)
+            self.star_transactions.append(
+                {
+                    "id": charge_id,
+                    "amount": paid["amount"],
+                    "date": int(time.time()),
+                    "receiver": refund,
+                }
+            )
         return True
+
+    def _edit_user_star_subscription(
+        self, params: JsonDict, files: dict[str, UploadedFile]
+    ) -> bool:
+        user_id = params.get("user_id")
+        if not _is_int(user_id) or user_id <= 0:
+            raise _bad("invalid user_id specified")
+        charge_id = params.get("telegram_payment_charge_id")
+        found = self.star_subscriptions.get(charge_id) if isinstance(charge_id, str) else None
+        if found is None or found.user_id != user_id:
+            raise _bad("CHARGE_ID_INVALID")
+        found.canceled = _flag(params.get("is_canceled"))
+        return True
+
+    def _get_star_transactions(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
+        offset = params.get("offset")
+        offset = max(offset, 0) if _is_int(offset) else 0
+        limit = params.get("limit")
+        limit = min(max(limit, 1), 100) if _is_int(limit) else 100
+        return {"transactions": self.star_transactions[offset : offset + limit]}
 
     def _get_file(self, params: JsonDict, files: dict[str, UploadedFile]) -> JsonDict:
         file_id = params.get("file_id")
         if not isinstance(file_id, str) or file_id not in self._files:
             raise _bad("invalid file_id")
-        upload, unique_id, path = self._files[file_id]
+        stored = self._files[file_id]
         return {
             "file_id": file_id,
-            "file_unique_id": unique_id,
-            "file_size": len(upload.content),
-            "file_path": path,
+            "file_unique_id": stored.unique_id,
+            "file_size": len(stored.upload.content),
+            "file_path": stored.path,
         }
