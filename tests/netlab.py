@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import logging
 import os
@@ -405,6 +406,34 @@ class LabClient:
         return _ns(self.ns, *argv, check=False)
 
 
+LAB_LOCK = Path(tempfile.gettempdir()) / "vpnservice-lab.lock"
+
+
+class _HostLock:
+    """Labs of different processes (two checkouts testing at once) share the host's users,
+    homes and /var/run/wireguard: one process at a time holds them, however many labs it has
+    open."""
+
+    def __init__(self) -> None:
+        self._held = 0
+        self._file: int | None = None
+
+    def acquire(self) -> None:
+        if self._held == 0:
+            self._file = os.open(LAB_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        self._held += 1
+
+    def release(self) -> None:
+        self._held -= 1
+        if self._held == 0 and self._file is not None:
+            os.close(self._file)  # closing the file releases the lock
+            self._file = None
+
+
+_host = _HostLock()
+
+
 class Lab:
     """A private 'internet' bridge with a target host, a client and nodes added on demand."""
 
@@ -425,12 +454,14 @@ class Lab:
 
     def __enter__(self) -> Lab:
         require_root_lab()
-        clean_stale()
-        self.close()  # a lab of a previous run of this same pid
+        _host.acquire()
         try:
+            clean_stale()
+            self.close()  # a lab of a previous run of this same pid
             self._setup()
         except BaseException:
             self.close()
+            _host.release()
             raise
         return self
 
@@ -440,7 +471,10 @@ class Lab:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            _host.release()
 
     def _setup(self) -> None:
         self.dir.mkdir(exist_ok=True)
