@@ -4,48 +4,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import make_url
-
-from bot.container import SECRET_KEY_FILE, SSH_KEY_FILE, open_services
+from bot.cli import refusal
+from bot.container import backup_service, cipher_of, open_services, ssh_public_key
 from bot.settings import Settings, SettingsError, load_settings
-from db.cipher import SecretCipher
 from db.copy import CopyError, copy_sqlite_to_postgres
-from db.engine import create_engine, safe_url
-from db.migrate import upgrade
-from locales import translator_for
-from nodes import SshPool
-from services.backups import (
-    BackupError,
-    BackupService,
-    check_sqlite_backup,
-    key_fits,
-    restore_postgres,
-    restore_sqlite,
-    sqlite_path,
-)
-from services.endpoints import valid_endpoint
+from db.engine import safe_url
+from services.audit import OPERATOR, AuditAction
+from services.backups import BackupError
 from services.errors import InvalidInput, NodeNotFound, NodeSetupFailed, ServiceError
-from services.nodes import AMNEZIA_VERSIONS, NewNode, default_mtu, parse_ssh_address
-from services.sshkeys import ADVICE, KeyFilesUnexpected, SshKeyService
+from services.fleet import AMNEZIA_VERSIONS, NewNode, default_mtu, parse_ssh_address, valid_endpoint
+from services.sshkeys import ADVICE, KeyFilesUnexpected
 
 EXIT_USAGE = 2
 
 
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python main.py", description="vpnservice bot")
+    parser.set_defaults(run=run_bot)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("run", help="run the bot (the default)").set_defaults(run=run_bot)
 
     ssh_key = commands.add_parser("ssh-key", help="print the bot's SSH public key for the nodes")
     ssh_key.add_argument(
         "action", nargs="?", choices=("rotate",), help="rotate: a new key on every node"
     )
+    ssh_key.set_defaults(run=ssh_key_command)
     node = commands.add_parser("node", help="manage nodes").add_subparsers(
         dest="action", required=True
     )
@@ -68,13 +60,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add.add_argument("--port", type=int, default=51820, help="listen port (bootstrap only)")
     add.add_argument("--subnet", default="10.8.0.1/24", help="server address (bootstrap only)")
     add.add_argument("--subnet6", help="IPv6 server address, e.g. fd08::1/64 (bootstrap only)")
-    node.add_parser("list", help="list nodes")
+    add.set_defaults(run=node_add)
+    node.add_parser("list", help="list nodes").set_defaults(run=node_list)
     restore = node.add_parser("restore", help="rebuild a wiped node with its keys and peers")
     restore.add_argument("name")
     restore.add_argument("ssh", nargs="?", help="new ssh://USER@HOST[:PORT], if it moved")
+    restore.set_defaults(run=node_restore)
     endpoint = node.add_parser("set-endpoint", help="new client address; users get new configs")
     endpoint.add_argument("name")
     endpoint.add_argument("endpoint", help="HOST:PORT clients connect to")
+    endpoint.set_defaults(run=node_set_endpoint)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True
@@ -83,11 +78,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     grant.add_argument("telegram_id", type=int)
     grant.add_argument("--days", type=int, help="days of access (default: no end date)")
     grant.add_argument("--admin", action="store_true", help="also make them an admin")
+    grant.set_defaults(run=user_add)
 
     db = commands.add_parser("db", help="database backups").add_subparsers(
         dest="action", required=True
     )
-    db.add_parser("backup", help="back the database up into DATA_DIR/backups, print the path")
+    db.add_parser(
+        "backup", help="back the database up into DATA_DIR/backups, print the path"
+    ).set_defaults(run=db_backup)
     restore_db = db.add_parser(
         "restore", help="replace the database with a backup (stop the bot first)"
     )
@@ -95,6 +93,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     restore_db.add_argument(
         "--yes", action="store_true", help="confirm: the bot is stopped, replace the database"
     )
+    restore_db.set_defaults(run=db_restore)
     to_postgres = db.add_parser(
         "migrate-sqlite-to-postgres",
         help="copy SQLITE_FILE into PostgreSQL: db migrate-sqlite-to-postgres SQLITE_FILE "
@@ -110,19 +109,32 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     to_postgres.add_argument(
         "--yes", action="store_true", help="replace the rows a non-empty target already has"
     )
+    to_postgres.set_defaults(run=db_to_postgres)
     return parser.parse_args(argv)
 
 
-async def node_add(settings: Settings, args: argparse.Namespace) -> int:
+async def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import run  # aiogram loads in seconds: only when the bot runs
+
+    await run(settings)
+    return 0
+
+
+def ssh_address(text: str) -> tuple[str, str, int]:
     try:
-        user, host, port = parse_ssh_address(args.ssh)
+        return parse_ssh_address(text)
     except InvalidInput:
         raise ValueError("the SSH address must look like ssh://USER@HOST[:PORT]") from None
+
+
+async def node_add(settings: Settings, args: argparse.Namespace) -> int:
+    user, host, port = ssh_address(args.ssh)
     if args.awg_version and args.protocol != "amneziawg":
         raise ValueError("--awg-version needs --protocol amneziawg")
     services = await open_services(settings)
     try:
-        node = await services.nodes.add(
+        node = await services.fleet.add(
+            OPERATOR,
             NewNode(
                 name=args.name,
                 ssh_host=host,
@@ -131,7 +143,7 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
                 interface=args.interface,
                 endpoint=args.endpoint,
                 region=args.region,
-                dns=args.dns or settings.default_dns,
+                dns=args.dns,
                 mtu=args.mtu or default_mtu(args.protocol),
                 listen_port=args.port,
                 subnet4=args.subnet,
@@ -142,13 +154,12 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
             progress=print_step,
         )
     except NodeSetupFailed as error:
-        public_key = SshPool.ensure_client_key(settings.data_dir / "ssh_ed25519")
         print(f"node {args.name}: {error.reason}", file=sys.stderr)
         print(
             f"The bot logs in with this key; put it in {user}'s ~/.ssh/authorized_keys:",
             file=sys.stderr,
         )
-        print(public_key, file=sys.stderr)
+        print(services.sshkeys.public_key(), file=sys.stderr)
         return 1
     finally:
         await services.close()
@@ -166,21 +177,16 @@ async def print_step(step: str) -> None:
 
 
 async def node_restore(settings: Settings, args: argparse.Namespace) -> int:
-    address = None
-    if args.ssh:
-        try:
-            address = parse_ssh_address(args.ssh)
-        except InvalidInput:
-            raise ValueError("the SSH address must look like ssh://USER@HOST[:PORT]") from None
+    address = ssh_address(args.ssh) if args.ssh else None
     services = await open_services(settings)
     try:
-        node = await services.nodes.restore(args.name, address, progress=print_step)
-        result = await services.reconcile.reconcile(node, report=False)
+        restored = await services.fleet.restore(OPERATOR, args.name, address, print_step)
     except NodeSetupFailed as error:
         print(f"node {args.name}: {error.reason}", file=sys.stderr)
         return 1
     finally:
         await services.close()
+    node, result = restored.node, restored.reconcile
     if result.error is not None:
         print(f"node {node.name} rebuilt, but its peers were not restored: {result.error}")
         return 1
@@ -192,14 +198,13 @@ async def node_restore(settings: Settings, args: argparse.Namespace) -> int:
 async def node_set_endpoint(settings: Settings, args: argparse.Namespace) -> int:
     if not valid_endpoint(args.endpoint):
         raise ValueError("the endpoint must look like HOST:PORT ([IPv6]:PORT)")
-    from bot.app import create_bot  # aiogram loads in seconds: only to message the users
-    from bot.notifier import TelegramNotifier
+    from bot.app import connect, create_bot  # aiogram loads in seconds: only to tell users
 
     services = await open_services(settings)
     bot = create_bot(settings)
-    services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
+    connect(services, bot)
     try:
-        report = await services.endpoints.change(args.name, args.endpoint)
+        report = await services.endpoints.change(OPERATOR, args.name, args.endpoint)
     except NodeNotFound:
         print(f"error: no node {args.name}: see python main.py node list", file=sys.stderr)
         return 1
@@ -213,16 +218,13 @@ async def node_set_endpoint(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
-async def ssh_key_rotate(settings: Settings) -> int:
+async def ssh_key_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action != "rotate":
+        print(ssh_public_key(settings))
+        return 0
     services = await open_services(settings)
-    keys = SshKeyService(
-        services.nodes,
-        settings.data_dir / SSH_KEY_FILE,
-        connect_timeout=settings.node_connect_timeout,
-        command_timeout=settings.node_command_timeout,
-    )
     try:
-        rotation = await keys.rotate(print_step)
+        rotation = await services.sshkeys.rotate(OPERATOR, print_step)
     except KeyFilesUnexpected as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -237,11 +239,11 @@ async def ssh_key_rotate(settings: Settings) -> int:
     return 0
 
 
-async def node_list(settings: Settings) -> int:
+async def node_list(settings: Settings, args: argparse.Namespace) -> int:
     services = await open_services(settings)
     try:
-        nodes = await services.nodes.all()
-        counts = await services.nodes.device_counts()
+        nodes = await services.fleet.all()
+        counts = await services.fleet.device_counts()
     finally:
         await services.close()
     if not nodes:
@@ -258,23 +260,22 @@ async def node_list(settings: Settings) -> int:
 async def user_add(settings: Settings, args: argparse.Namespace) -> int:
     services = await open_services(settings)
     try:
-        user = await services.users.grant(args.telegram_id, args.days, create=True)
+        applied = await services.console.grant(
+            OPERATOR, args.telegram_id, args.days, AuditAction.ADD_USER, create=True
+        )
         if args.admin:
-            await services.users.make_admin(user.id)
-        await services.reconcile.reconcile_user(user.id)  # a renewed user's peers come back now
+            await services.users.make_admin(applied.user.id)
     finally:
         await services.close()
+    user = applied.user
     until = user.access_until.isoformat(timespec="minutes") if user.access_until else "no end date"
     print(f"user {user.id}: access until {until}" + (", admin" if args.admin else ""))
     return 0
 
 
-async def db_backup(settings: Settings) -> int:
+async def db_backup(settings: Settings, args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    backups = BackupService(
-        settings.effective_database_url, settings.data_dir, settings.backup_keep
-    )
-    backup = await backups.create()
+    backup = await backup_service(settings).create()
     print(backup.path)
     print(KEY_REMINDER, file=sys.stderr)
     return 0
@@ -286,57 +287,19 @@ KEY_REMINDER = (
 )
 
 
-def _current_cipher(settings: Settings) -> SecretCipher | None:
-    if settings.encryption_key is not None:
-        return SecretCipher(base64.urlsafe_b64decode(settings.encryption_key.get_secret_value()))
-    key_file = settings.data_dir / SECRET_KEY_FILE
-    if not key_file.is_file():
-        return None
-    return SecretCipher(base64.urlsafe_b64decode(key_file.read_text().strip()))
-
-
 async def db_restore(settings: Settings, args: argparse.Namespace) -> int:
     """Check the file and the encryption key, keep the current database, copy, migrate."""
-    url = make_url(settings.effective_database_url)
-    backup: Path = args.file
-    if url.get_backend_name() == "sqlite":
-        database = sqlite_path(url)
-        revision = check_sqlite_backup(backup)
-        cipher = _current_cipher(settings)
-        if cipher is None:
-            raise BackupError(
-                "no encryption key: put the old DATA_DIR/secret.key in place or set "
-                "ENCRYPTION_KEY, then run again"
-            )
-        if key_fits(backup, cipher) is False:
-            raise BackupError(
-                "the backup was made with another encryption key: put the old "
-                "DATA_DIR/secret.key in place or set ENCRYPTION_KEY, then run again"
-            )
-        if not args.yes:
-            print(
-                f"{backup} is a sound backup (revision {revision}). Stop the bot, then run again "
-                f"with --yes to replace {database}.",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        kept = await asyncio.to_thread(restore_sqlite, backup, database)
-    else:
-        if not args.yes:
-            print(
-                "Stop the bot, then run again with --yes to replace the PostgreSQL database "
-                "(pg_restore --clean).",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        await restore_postgres(backup, url)
-        kept = None
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-    print(f"database restored from {backup} and migrated")
+    backups = backup_service(settings)
+    cipher = cipher_of(settings, create=False)
+    replaces = backups.check_restore(args.file, cipher)
+    if not args.yes:
+        print(
+            f"{args.file} is sound. Stop the bot, then run again with --yes to replace {replaces}.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    kept = await backups.restore(OPERATOR, args.file, cipher)
+    print(f"database restored from {args.file} and migrated")
     if kept is not None:
         print(f"the database it replaced is kept as {kept}")
     return 0
@@ -365,35 +328,6 @@ async def db_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
-    if args.command in (None, "run"):
-        from bot.app import run  # aiogram loads in seconds: only when the bot runs
-
-        await run(settings)
-        return 0
-    if args.command == "ssh-key":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if args.action == "rotate":
-            return await ssh_key_rotate(settings)
-        print(SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE))
-        return 0
-    if args.command == "node":
-        if args.action == "add":
-            return await node_add(settings, args)
-        if args.action == "restore":
-            return await node_restore(settings, args)
-        if args.action == "set-endpoint":
-            return await node_set_endpoint(settings, args)
-        return await node_list(settings)
-    if args.command == "db":
-        if args.action == "backup":
-            return await db_backup(settings)
-        if args.action == "migrate-sqlite-to-postgres":
-            return await db_to_postgres(settings, args)
-        return await db_restore(settings, args)
-    return await user_add(settings, args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
@@ -402,9 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     for noisy in ("asyncssh", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    command: Command = args.run
     try:
         settings = load_settings()
-        return asyncio.run(dispatch(settings, args))
+        return asyncio.run(command(settings, args))
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -412,11 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ServiceError as error:
-        field = error.args_for_text.get("field")
-        text = (
-            f"invalid {field}" if field else translator_for("en")(error.key, **error.args_for_text)
-        )
-        print(f"error: {text}", file=sys.stderr)
+        print(f"error: {refusal(error)}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

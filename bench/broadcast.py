@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import create_bot
+from bot.broadcast_sender import TelegramBroadcastSender
 from bot.container import open_services
 from bot.settings import load_settings
 from db.models import AccessKind, BroadcastAudience, Role, User
-from handlers.broadcast_sender import TelegramBroadcastSender
 from tests.fakes.telegram_api import FakeTelegram
 
 COMMAND = "uv run python -m bench.broadcast"

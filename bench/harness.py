@@ -19,7 +19,8 @@ from bot.container import SSH_KEY_FILE, Services, open_services
 from bot.settings import load_settings
 from db.models import Device, Node
 from nodes import SshPool, WireGuard, parse_dump
-from services.nodes import NewNode
+from services.audit import OPERATOR
+from services.fleet import NewNode
 from tests.fakes.telegram_api import FakeTelegram
 from tests.netlab import LabNode
 
@@ -104,13 +105,14 @@ async def open_bot(
     install_db_timer(services.engine)
     bot = create_bot(settings)
     bot.session.middleware(HttpTimer())
-    dispatcher = create_dispatcher(services)
-    node = await services.nodes.add(
+    dispatcher = create_dispatcher(services, bot)
+    node = await services.fleet.add(
+        OPERATOR,
         NewNode(
             name=variant,
             ssh_host=lab_node.ip,
             interface=lab_node.interface,
             endpoint=lab_node.endpoint,
-        )
+        ),
     )
     return BotUnderTest(variant, telegram, services, bot, dispatcher, lab_node, node, own_pool)

@@ -22,7 +22,7 @@ from bench.probe import SPLITS, install_qr_timer
 from bench.scenarios import get_config_all_at_once, get_config_one_by_one, status_one_by_one
 from bench.stats import Row, median, p95, table
 from nodes import SshPool
-from services.nodes import target_of
+from services.targets import target_of
 from tests.netlab import Lab
 
 COMMAND = "uv run python -m bench"

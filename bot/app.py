@@ -16,6 +16,7 @@ from aiogram.exceptions import TelegramBadRequest
 
 import handlers
 from bot import yookassa_webhook
+from bot.broadcast_sender import TelegramBroadcastSender, setup_broadcasts
 from bot.container import Services, open_services
 from bot.middlewares import UserContextMiddleware
 from bot.notifier import TelegramNotifier
@@ -24,7 +25,6 @@ from bot.settings import Settings
 from bot.telegram_webhook import TelegramWebhook
 from bot.throttle import ThrottleMiddleware
 from bot.web import create_web_app, start_web
-from handlers.broadcast_sender import setup_broadcasts
 from handlers.commands import set_commands
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,23 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
-def create_dispatcher(services: Services) -> Dispatcher:
+def connect(services: Services, bot: Bot) -> TelegramNotifier:
+    """Give the services the Telegram adapters they call back through: the notifier (alerts,
+    texts and configs) and the broadcast sender."""
+    notifier = TelegramNotifier(bot, services.users, services.settings.alerts_chat_id)
+    services.set_notifier(notifier)
+    services.broadcasts.sender = TelegramBroadcastSender(bot, services.users)
+    return notifier
+
+
+def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
+    """The Dispatcher over the services, with the bot's adapters connected."""
     dispatcher = Dispatcher(
-        settings=services.settings,
+        notifier=connect(services, bot),
         users=services.users,
         devices=services.devices,
-        nodes=services.nodes,
+        placement=services.placement,
+        fleet=services.fleet,
         reconcile=services.reconcile,
         moves=services.moves,
         broadcasts=services.broadcasts,
@@ -69,7 +80,7 @@ def create_dispatcher(services: Services) -> Dispatcher:
         )
     )
     handlers.setup(dispatcher)
-    setup_broadcasts(dispatcher, services.broadcasts, services.users)
+    setup_broadcasts(dispatcher, services.broadcasts)
     return dispatcher
 
 
@@ -78,8 +89,7 @@ async def run(settings: Settings) -> None:
     Updates come by long polling or, with BOT_MODE=webhook, to POST /webhooks/telegram."""
     services = await open_services(settings)
     bot = create_bot(settings)
-    services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
-    dispatcher = create_dispatcher(services)
+    dispatcher = create_dispatcher(services, bot)
     web_app = create_web_app(services.engine)
     yookassa_webhook.register(
         web_app, services.payments, settings.yookassa_allowed_ips, settings.web_trusted_proxies

@@ -24,14 +24,12 @@ log = logging.getLogger(__name__)
 TIMEOUT = "Request timeout error"  # aiogram's message when Telegram did not answer in time
 
 
-def setup_broadcasts(
-    dispatcher: Dispatcher, broadcasts: BroadcastService, users: UserService
-) -> None:
+def setup_broadcasts(dispatcher: Dispatcher, broadcasts: BroadcastService) -> None:
     """Unfinished broadcasts go on when polling (or a webhook) starts; sends in flight finish
     before the Bot's session closes."""
 
-    async def resume(bot: Bot) -> None:
-        resumed = await broadcasts.resume(TelegramBroadcastSender(bot, users))
+    async def resume() -> None:
+        resumed = await broadcasts.resume()
         if resumed:
             log.info("resumed broadcasts %s", resumed)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,28 +11,31 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings, SettingsError
-from db.cipher import SecretCipher, load_or_create_key
+from db.cipher import SecretCipher, load_cipher
 from db.engine import create_engine, create_session_factory, safe_url
 from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
 from payments.yookassa import YooKassaProvider
-from services.admin import ConsoleService
 from services.audit import AuditService
 from services.backups import BackupService
 from services.broadcasts import BroadcastService
+from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
+from services.console import ConsoleService
 from services.devices import DeviceService
 from services.endpoints import EndpointService
+from services.fleet import FleetService
 from services.health import HealthService
 from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
-from services.nodes import NodeService
-from services.notify import Notifier
+from services.notifier import Notifier
 from services.payments import PaymentService, ReceiptSettings
+from services.placement import Placement
 from services.reconcile import ReconcileService
 from services.reminders import ReminderService
 from services.routes import load_presets
+from services.sshkeys import SshKeyService
 from services.stats import StatsService
 from services.subscriptions import SubscriptionService
 from services.traffic import TrafficService
@@ -54,8 +56,10 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     pool: SshPool
     users: UserService
+    configs: DeviceConfigs
+    placement: Placement
     devices: DeviceService
-    nodes: NodeService
+    fleet: FleetService
     reconcile: ReconcileService
     health: HealthService
     moves: MoveService
@@ -70,17 +74,26 @@ class Services:
     reminders: ReminderService
     traffic: TrafficService
     endpoints: EndpointService
+    sshkeys: SshKeyService
+    notifier: Notifier | None = None
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""
-        self.reconcile.notifier = notifier
-        self.health.notifier = notifier
-        self.moves.notifier = notifier
-        self.backups.notifier = notifier
-        self.payments.notifier = notifier
-        self.reminders.notifier = notifier
-        self.traffic.notifier = notifier
-        self.endpoints.notifier = notifier
+        self.notifier = notifier
+        for service in (
+            self.users,
+            self.placement,
+            self.console,
+            self.reconcile,
+            self.health,
+            self.moves,
+            self.backups,
+            self.payments,
+            self.reminders,
+            self.traffic,
+            self.endpoints,
+        ):
+            service.notifier = notifier
 
     async def close(self) -> None:
         await self.broadcasts.stop()
@@ -94,11 +107,8 @@ async def open_services(
     """Create DATA_DIR, the bot's SSH and encryption keys, migrate the database, wire services."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = await _open_database(settings.effective_database_url)
-    if settings.encryption_key is not None:
-        key = base64.urlsafe_b64decode(settings.encryption_key.get_secret_value())
-    else:
-        key = load_or_create_key(settings.data_dir / SECRET_KEY_FILE)
-    cipher = SecretCipher(key)
+    cipher = cipher_of(settings, create=True)
+    assert cipher is not None
     key_path = settings.data_dir / SSH_KEY_FILE
     SshPool.ensure_client_key(key_path)
     sessions = create_session_factory(engine)
@@ -116,19 +126,24 @@ async def open_services(
     )
     wireguard = wireguard or WireGuard(pool)
     locks = NodeLocks()
+    configs = DeviceConfigs(cipher, load_presets(settings.route_presets_file))
+    placement = Placement(sessions, wireguard, configs, locks)
     devices = DeviceService(
         sessions,
+        placement,
+        configs,
         wireguard,
-        cipher,
         locks,
         clock,
         plans=settings.plans,
         default_limit=settings.device_limit,
-        presets=load_presets(settings.route_presets_file),
     )
-    nodes = NodeService(sessions, pool, wireguard, cipher)
-    reconcile = ReconcileService(sessions, wireguard, cipher, locks, clock=clock)
+    reconcile = ReconcileService(sessions, wireguard, configs, locks, clock=clock)
+    fleet = FleetService(
+        sessions, pool, wireguard, cipher, reconcile, default_dns=settings.default_dns, clock=clock
+    )
     users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
+    audit = AuditService(sessions, clock)
     subscriptions = SubscriptionService(
         sessions,
         reconcile,
@@ -144,18 +159,18 @@ async def open_services(
         sessions=sessions,
         pool=pool,
         users=users,
+        configs=configs,
+        placement=placement,
         devices=devices,
-        nodes=nodes,
+        fleet=fleet,
         reconcile=reconcile,
         health=HealthService(sessions, wireguard, settings.health_failures, clock=clock),
-        moves=MoveService(sessions, devices, nodes, reconcile, locks),
+        moves=MoveService(sessions, placement, configs, reconcile, locks, clock),
         broadcasts=BroadcastService(sessions, settings.broadcast_rate, clock),
         console=ConsoleService(sessions, users, reconcile),
         invites=InviteService(sessions, reconcile, clock),
-        audit=AuditService(sessions, clock),
-        backups=BackupService(
-            settings.effective_database_url, settings.data_dir, settings.backup_keep, clock
-        ),
+        audit=audit,
+        backups=backup_service(settings, clock),
         stats=StatsService(sessions, clock),
         subscriptions=subscriptions,
         payments=PaymentService(
@@ -173,8 +188,34 @@ async def open_services(
         ),
         reminders=ReminderService(sessions, reconcile, clock),
         traffic=TrafficService(sessions, reconcile, settings.plans, clock),
-        endpoints=EndpointService(sessions, devices, clock),
+        endpoints=EndpointService(sessions, configs, clock),
+        sshkeys=SshKeyService(
+            fleet,
+            audit,
+            key_path,
+            connect_timeout=settings.node_connect_timeout,
+            command_timeout=settings.node_command_timeout,
+        ),
     )
+
+
+def cipher_of(settings: Settings, *, create: bool) -> SecretCipher | None:
+    """The encryption at rest: ENCRYPTION_KEY, else DATA_DIR/secret.key (made when `create`)."""
+    configured = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    return load_cipher(configured, settings.data_dir / SECRET_KEY_FILE, create=create)
+
+
+def backup_service(settings: Settings, clock: Clock = system_clock) -> BackupService:
+    """Backups need no other service: the CLI makes one without opening the database."""
+    return BackupService(
+        settings.effective_database_url, settings.data_dir, settings.backup_keep, clock
+    )
+
+
+def ssh_public_key(settings: Settings) -> str:
+    """The bot's SSH public key for the nodes' authorized_keys, made on first use."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE)
 
 
 def _yookassa(settings: Settings) -> YooKassaProvider | None:

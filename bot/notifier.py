@@ -1,19 +1,22 @@
-"""Telegram side of services.notify.Notifier: alerts to admins, configs to users."""
+"""The Telegram side of services.notifier.Notifier: alerts to the admins, texts and configs to
+users. It is also how handlers send a config, so a config looks the same wherever it comes from."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import FSInputFile
+from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
-from handlers.common import esc, format_date, notify, send_config
+from keyboards.menus import grant_access
 from keyboards.subscribe import renew_button
-from locales import DEFAULT_LANGUAGE, translator_for
-from services.clientconfig import ClientConfig
+from locales import DEFAULT_LANGUAGE, Translator, translator_for
+from locales.format import esc, format_date
+from services.clientconfig import ClientConfig, qr_png
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -25,18 +28,17 @@ class TelegramNotifier:
         self._users = users
         self._alerts_chat_id = alerts_chat_id
 
-    async def to_admins(self, key: str, **args: str) -> None:
-        """To the alerts chat when one is set, else to every admin in their language."""
+    async def to_admins(self, key: str, *, grant_user_id: int | None = None, **args: str) -> None:
+        """To the alerts chat when one is set, else to every admin in their language. A text
+        with grant buttons goes to each admin's own chat: buttons work only in private chats."""
         safe = {name: esc(value) for name, value in args.items()}
-        if self._alerts_chat_id is None:
-            await notify(self._bot, await self._users.admins(), key, None, **safe)
+        if self._alerts_chat_id is not None and grant_user_id is None:
+            await self._send(self._alerts_chat_id, translator_for(DEFAULT_LANGUAGE)(key, **safe))
             return
-        try:
-            await self._bot.send_message(
-                self._alerts_chat_id, translator_for(DEFAULT_LANGUAGE)(key, **safe)
-            )
-        except TelegramAPIError as error:
-            log.warning("alert %s not delivered to the alerts chat: %s", key, error.message)
+        for admin in await self._users.admins():
+            t = translator_for(admin.language)
+            markup = grant_access(t, grant_user_id) if grant_user_id is not None else None
+            await self._send(admin.id, t(key, **safe), markup)
 
     async def file_to_admins(self, path: Path, key: str, **args: str) -> int:
         """A document with a caption to the alerts chat when one is set, else to every admin."""
@@ -56,28 +58,60 @@ class TelegramNotifier:
                 log.warning("file %s not delivered to %s: %s", path.name, chat_id, error.message)
         return delivered
 
-    async def send_config(self, user_id: int, key: str, config: ClientConfig, **args: str) -> bool:
-        user = await self._users.get(user_id)
-        t = translator_for(user.language if user else None)
+    async def send_config(
+        self, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+    ) -> bool:
+        """A text when `key` is given, then the config: the `.conf` as a document named after
+        the node, and a QR code of the same text."""
+        t = await self._translator(user_id)
         try:
-            await self._bot.send_message(user_id, t(key, **{k: esc(v) for k, v in args.items()}))
-            await send_config(self._bot, user_id, config, t)
+            if key is not None:
+                await self._bot.send_message(
+                    user_id, t(key, **{k: esc(v) for k, v in args.items()})
+                )
+            await self._send_config_files(user_id, config, t)
         except TelegramAPIError as error:
-            log.info("config for %s not delivered: %s", user_id, error.message)
+            log.warning("config for %s not delivered: %s", user_id, error.message)
             return False
         return True
+
+    async def _send_config_files(self, chat_id: int, config: ClientConfig, t: Translator) -> None:
+        text = config.text
+        amnezia = bool(config.obfuscation)
+        await self._bot.send_document(
+            chat_id,
+            BufferedInputFile(text.encode(), filename=config.filename),
+            caption=t(
+                "config-document-caption-awg" if amnezia else "config-document-caption",
+                node=esc(config.node_name),
+            ),
+        )
+        png = await asyncio.to_thread(qr_png, text)
+        await self._bot.send_photo(
+            chat_id,
+            BufferedInputFile(png, filename=f"{config.node_name}.png"),
+            caption=t("config-qr-caption-awg" if amnezia else "config-qr-caption"),
+        )
 
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
-        user = await self._users.get(user_id)
-        t = translator_for(user.language if user else None)
+        t = await self._translator(user_id)
         markup = renew_button(t) if button == "renew" else None
         shown = {name: _shown(value) for name, value in args.items()}
+        return await self._send(user_id, t(key, **shown), markup)
+
+    async def _translator(self, user_id: int) -> Translator:
+        user = await self._users.get(user_id)
+        return translator_for(user.language if user else None)
+
+    async def _send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> bool:
         try:
-            await self._bot.send_message(user_id, t(key, **shown), reply_markup=markup)
+            await self._bot.send_message(chat_id, text, reply_markup=markup)
         except TelegramAPIError as error:
-            log.info("%s for %s not delivered: %s", key, user_id, error.message)
+            log.info("message to %s not delivered: %s", chat_id, error.message)
             return False
         return True
 

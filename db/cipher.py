@@ -43,6 +43,17 @@ class SecretCipher:
         return "SecretCipher(<hidden>)"
 
 
+def load_cipher(configured: str | None, key_file: Path, *, create: bool) -> SecretCipher | None:
+    """The cipher of the key in the settings (URL-safe base64) when one is given, else of the
+    key kept in `key_file`, which is made (mode 0600) when `create` and it is missing; None
+    when there is no key and none may be made."""
+    if configured:
+        return SecretCipher(base64.urlsafe_b64decode(configured))
+    if not key_file.exists() and not create:
+        return None
+    return SecretCipher(load_or_create_key(key_file))
+
+
 def load_or_create_key(path: Path) -> bytes:
     """The 32-byte key kept at `path`, created (mode 0600) on first run."""
     if path.exists():

@@ -11,7 +11,7 @@ from handlers import (
     audit,
     backups,
     broadcast,
-    config,
+    console,
     devices,
     errors,
     fallback,
@@ -23,7 +23,6 @@ from handlers import (
     stats,
     status,
     subscribe,
-    users_console,
 )
 from services.errors import ServiceError
 
@@ -31,7 +30,6 @@ ROUTERS = (
     devices.router,  # first: its rename state lets go on any command or button
     invites.router,  # before start: it takes /start inv_<code>
     start.router,
-    config.router,
     server.router,
     status.router,
     subscribe.router,
@@ -40,7 +38,7 @@ ROUTERS = (
     admin_nodes.router,
     backups.router,
     stats.router,
-    users_console.router,
+    console.router,
     roles.router,
     audit.router,
     broadcast.router,

@@ -9,15 +9,16 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from db.models import User
-from handlers.common import display_name, esc, format_date, notify
+from handlers.common import display_name, parse_number, parse_user_id, parsed, replace
 from handlers.filters import ADMIN_COMMANDS, IsAdmin, RoleRefuses
 from keyboards.callbacks import GrantCD
 from locales import Translator
-from services.admin import ConsoleService
+from locales.format import esc, format_date
 from services.audit import AuditAction
+from services.console import ConsoleService
 from services.errors import InvalidInput
-from services.nodes import NodeService
-from services.users import MAX_GRANT_DAYS, TELEGRAM_ID_MAX
+from services.fleet import FleetService
+from services.users import MAX_GRANT_DAYS
 
 router = Router(name=__name__)
 
@@ -32,17 +33,13 @@ async def refuse_button(query: CallbackQuery, t: Translator) -> None:
     await query.answer(t("admin-only"), show_alert=True)
 
 
-def parse_add_user(args: str | None) -> tuple[int, int | None]:
+def parse_add_user(args: str) -> tuple[int, int | None]:
     """`ID [days]` into numbers; InvalidInput for anything else."""
-    parts = (args or "").split()
-    if not 1 <= len(parts) <= 2 or not all(part.isascii() and part.isdigit() for part in parts):
+    parts = args.split()
+    if not 1 <= len(parts) <= 2:
         raise InvalidInput()
-    if any(len(part) > 16 for part in parts):
-        raise InvalidInput()
-    user_id = int(parts[0])
-    days = int(parts[1]) if len(parts) == 2 else None
-    if not 0 < user_id < TELEGRAM_ID_MAX or (days is not None and not 0 < days <= MAX_GRANT_DAYS):
-        raise InvalidInput()
+    user_id = parse_user_id(parts[0])
+    days = parse_number(parts[1], 1, MAX_GRANT_DAYS) if len(parts) == 2 else None
     return user_id, days
 
 
@@ -55,12 +52,8 @@ async def add_user(
     console: ConsoleService,
     bot: Bot,
 ) -> None:
-    try:
-        user_id, days = parse_add_user(command.args)
-    except InvalidInput:
-        await message.answer(t("add-user-usage"))
-        return
-    text = await grant(user.id, user_id, days, t, console, bot, AuditAction.ADD_USER)
+    user_id, days = parsed(parse_add_user, command.args, "add-user-usage")
+    text = await grant(user.id, user_id, days, t, console, AuditAction.ADD_USER)
     await message.answer(text)
 
 
@@ -77,11 +70,7 @@ async def grant_button(
     if days is not None and not 0 < days <= MAX_GRANT_DAYS:
         raise InvalidInput()
     await query.answer()
-    text = await grant(user.id, callback_data.user_id, days, t, console, bot)
-    if query.message:
-        await bot.edit_message_text(
-            text, chat_id=query.message.chat.id, message_id=query.message.message_id
-        )
+    await replace(bot, query, await grant(user.id, callback_data.user_id, days, t, console))
 
 
 async def grant(
@@ -90,11 +79,10 @@ async def grant(
     days: int | None,
     t: Translator,
     console: ConsoleService,
-    bot: Bot,
     action: AuditAction = AuditAction.GRANT,
 ) -> str:
-    """Grant or extend access (audited, peers back on the nodes), tell the user if they can be
-    told, and return the admin's confirmation."""
+    """Grant or extend access (audited, peers back on the nodes, the user told when they can
+    be), and return the admin's confirmation."""
     applied = await console.grant(actor_id, user_id, days, action)
     granted = applied.user
     until = format_date(granted.access_until) if granted.access_until else ""
@@ -108,12 +96,7 @@ async def grant(
     ]
     if not granted.started:
         lines.append(t("admin-granted-not-started"))
-    elif await notify(
-        bot,
-        [granted],
-        "user-access-granted-until" if until else "user-access-granted-forever",
-        until=until,
-    ):
+    elif applied.told:
         lines.append(t("admin-granted-notified"))
     lines.extend(unreachable_lines(t, applied.unreachable))
     return "\n".join(lines)
@@ -125,8 +108,8 @@ def unreachable_lines(t: Translator, nodes: Sequence[str]) -> list[str]:
 
 
 @router.message(Command("nodes"), IsAdmin())
-async def nodes_command(message: Message, t: Translator, nodes: NodeService) -> None:
-    health = await nodes.health()
+async def nodes_command(message: Message, t: Translator, fleet: FleetService) -> None:
+    health = await fleet.health()
     if not health:
         await message.answer(t("nodes-empty"))
         return

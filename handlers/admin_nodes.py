@@ -1,51 +1,95 @@
-"""Admin commands for nodes: /add_node with live progress, /reconcile, /restore_node,
-/migrate and /drain."""
+"""Admin commands for nodes: /add_node and /restore_node with live progress, /reconcile,
+/set_endpoint, /migrate and /drain. The services audit each action."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.settings import Settings
 from db.models import User
-from handlers.common import esc
+from handlers.common import parsed
 from handlers.filters import IsAdmin
 from locales import Translator
-from services.audit import AuditAction, AuditService
-from services.endpoints import EndpointService, valid_endpoint
+from locales.format import esc
+from services.endpoints import EndpointService
 from services.errors import (
     InvalidInput,
     NodeFull,
     NodeKeyUnknown,
     NodeNotFound,
-    NodeSetupFailed,
     NodeUnavailable,
     ServiceError,
 )
-from services.moves import MoveReport, MoveService
-from services.nodes import (
+from services.fleet import (
     PROTOCOL_NAMES,
     SETUP_STEPS,
+    FleetService,
     NewNode,
-    NodeService,
+    SshAddress,
     default_mtu,
     parse_ssh_address,
+    valid_endpoint,
 )
+from services.moves import MoveReport, MoveService
 from services.reconcile import ReconcileResult, ReconcileService
 
 router = Router(name=__name__)
 router.message.filter(IsAdmin())
 
 MAX_ARGUMENT = 200
+NODE_OPTIONS = {"iface", "port", "subnet", "subnet6", "endpoint", "mtu", "proto", "awg"}
+ADMIN_ERRORS: dict[type[ServiceError], str] = {
+    NodeNotFound: "admin-node-unknown",
+    InvalidInput: "admin-move-invalid",
+    NodeUnavailable: "admin-node-unreachable",
+    NodeFull: "admin-target-full",
+    NodeKeyUnknown: "error-node-key-unknown",
+}
+
+Result = TypeVar("Result")
 
 
-def arguments(command: CommandObject, least: int, most: int) -> list[str]:
-    text = command.args or ""
+def words(text: str, least: int, most: int) -> list[str]:
+    """A command's arguments split into `least` to `most` words; InvalidInput otherwise."""
     parts = text.split()
     if len(text) > MAX_ARGUMENT or not least <= len(parts) <= most:
         raise InvalidInput()
     return parts
+
+
+def endpoint_change(text: str) -> tuple[str, str]:
+    name, endpoint = words(text, 2, 2)
+    if not valid_endpoint(endpoint):
+        raise InvalidInput()
+    return name, endpoint
+
+
+def restore_request(text: str) -> tuple[str, SshAddress | None]:
+    name, *rest = words(text, 1, 2)
+    return name, parse_ssh_address(rest[0]) if rest else None
+
+
+def admin_error(t: Translator, error: ServiceError, node: str) -> str:
+    """An admin's command refused: which node, and why, in words an operator acts on."""
+    key = ADMIN_ERRORS.get(type(error), error.key)
+    args = {name: esc(value) for name, value in error.args_for_text.items()}
+    args.setdefault("node", esc(node))
+    return t(key, **args)
+
+
+async def outcome(
+    message: Message, t: Translator, node: str, work: Awaitable[Result]
+) -> Result | None:
+    """What a node action returned, or None once the admin was told why it was refused."""
+    try:
+        return await work
+    except ServiceError as error:
+        await message.answer(admin_error(t, error, node))
+        return None
 
 
 class Progress:
@@ -59,22 +103,20 @@ class Progress:
         lines = [self._title, *(f"✅ {self._t('node-step', step=s)}" for s in self._done)]
         lines.append(f"⏳ {self._t('node-step', step=step)}")
         self._done.append(step)
-        await self._bot.edit_message_text(
-            "\n".join(lines), chat_id=self._message.chat.id, message_id=self._message.message_id
-        )
+        await self._edit("\n".join(lines))
 
     async def finish(self, text: str) -> None:
+        await self._edit(text)
+
+    async def _edit(self, text: str) -> None:
         await self._bot.edit_message_text(
             text, chat_id=self._message.chat.id, message_id=self._message.message_id
         )
 
 
-NODE_OPTIONS = {"iface", "port", "subnet", "subnet6", "endpoint", "mtu", "proto", "awg"}
-
-
-def parse_new_node(parts: list[str], dns: str) -> NewNode:
+def parse_new_node(text: str) -> NewNode:
     """`NAME ssh://… [region words] [iface= port= subnet= subnet6= endpoint= mtu= proto= awg=]`."""
-    name, address, *rest = parts
+    name, address, *rest = words(text, 2, 10)
     options = dict(part.split("=", 1) for part in rest if "=" in part)
     region = " ".join(part for part in rest if "=" not in part)
     if not set(options) <= NODE_OPTIONS:
@@ -89,7 +131,6 @@ def parse_new_node(parts: list[str], dns: str) -> NewNode:
         ssh_port=port,
         ssh_user=user,
         region=region,
-        dns=dns,
         interface=options.get("iface", "wg0"),
         listen_port=int(options.get("port", "51820")),
         subnet4=options.get("subnet", "10.8.0.1/24"),
@@ -109,32 +150,21 @@ async def add_node(
     command: CommandObject,
     user: User,
     t: Translator,
-    nodes: NodeService,
-    settings: Settings,
-    audit: AuditService,
+    fleet: FleetService,
     bot: Bot,
 ) -> None:
-    try:
-        new = parse_new_node(arguments(command, 2, 10), settings.default_dns)
-    except (InvalidInput, ValueError):
-        await message.answer(t("add-node-usage", steps=", ".join(SETUP_STEPS)))
-        return
-    if await nodes.named(new.name) is not None:
+    steps = ", ".join(SETUP_STEPS)
+    new = parsed(parse_new_node, command.args, "add-node-usage", steps=steps)
+    if await fleet.named(new.name) is not None:
         await message.answer(t("admin-node-exists", node=esc(new.name)))
         return
     title = t("node-adding", node=esc(new.name))
     progress = Progress(bot, await message.answer(title), t, title)
-    name = new.name
     try:
-        node = await nodes.add(new, progress=progress.step)
-    except NodeSetupFailed as error:
-        await audit.write(user.id, AuditAction.ADD_NODE, name, f"failed: {error.reason}")
-        await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
-        return
+        node = await fleet.add(user.id, new, progress=progress.step)
     except ServiceError as error:
-        await progress.finish(admin_error(t, error, name))
+        await progress.finish(admin_error(t, error, new.name))
         return
-    await audit.write(user.id, AuditAction.ADD_NODE, name, f"endpoint={node.endpoint}")
     await progress.finish(
         t(
             "node-added",
@@ -146,6 +176,33 @@ async def add_node(
     )
 
 
+@router.message(Command("restore_node"))
+async def restore_node(
+    message: Message,
+    command: CommandObject,
+    user: User,
+    t: Translator,
+    fleet: FleetService,
+    bot: Bot,
+) -> None:
+    name, address = parsed(restore_request, command.args, "restore-usage")
+    title = t("node-restoring", node=esc(name))
+    progress = Progress(bot, await message.answer(title), t, title)
+    try:
+        restored = await fleet.restore(user.id, name, address, progress=progress.step)
+    except ServiceError as error:
+        await progress.finish(admin_error(t, error, name))
+        return
+    result, node = restored.reconcile, restored.node
+    if result.error is not None or result.plan is None:
+        await progress.finish(reconcile_text(t, result))
+        return
+    peers = str(len(result.plan.add))
+    await progress.finish(
+        t("node-restored", node=esc(node.name), endpoint=esc(node.endpoint), peers=peers)
+    )
+
+
 @router.message(Command("reconcile"))
 async def reconcile_command(
     message: Message,
@@ -153,62 +210,11 @@ async def reconcile_command(
     user: User,
     t: Translator,
     reconcile: ReconcileService,
-    audit: AuditService,
 ) -> None:
-    try:
-        (name,) = arguments(command, 1, 1)
-    except InvalidInput:
-        await message.answer(t("reconcile-usage"))
-        return
-    try:
-        result = await reconcile.reconcile_named(name, report=False)
-    except ServiceError as error:
-        await message.answer(admin_error(t, error, name))
-        return
-    await audit.write(user.id, AuditAction.RECONCILE, name, reconcile_details(result))
-    await message.answer(reconcile_text(t, result))
-
-
-@router.message(Command("set_endpoint"))
-async def set_endpoint_command(
-    message: Message,
-    command: CommandObject,
-    user: User,
-    t: Translator,
-    endpoints: EndpointService,
-    audit: AuditService,
-) -> None:
-    """A node's address is blocked and the node has a new one: users get configs that use it."""
-    try:
-        name, endpoint = arguments(command, 2, 2)
-        if not valid_endpoint(endpoint):
-            raise InvalidInput()
-    except InvalidInput:
-        await message.answer(t("set-endpoint-usage"))
-        return
-    try:
-        report = await endpoints.change(name, endpoint)
-    except ServiceError as error:
-        await message.answer(admin_error(t, error, name))
-        return
-    await audit.write(user.id, AuditAction.SET_ENDPOINT, name, f"{report.old} -> {report.new}")
-    await message.answer(
-        t(
-            "set-endpoint-done",
-            node=esc(report.node),
-            old=esc(report.old),
-            new=esc(report.new),
-            delivered=str(report.delivered),
-            undelivered=str(report.undelivered),
-        )
-    )
-
-
-def reconcile_details(result: ReconcileResult) -> str:
-    if result.error is not None or result.plan is None:
-        return f"failed: {result.error}"
-    plan = result.plan
-    return f"added={len(plan.add)} removed={len(plan.remove)} fixed={len(plan.update)}"
+    (name,) = parsed(lambda text: words(text, 1, 1), command.args, "reconcile-usage")
+    result = await outcome(message, t, name, reconcile.reconcile_named(name, actor_id=user.id))
+    if result is not None:
+        await message.answer(reconcile_text(t, result))
 
 
 def reconcile_text(t: Translator, result: ReconcileResult) -> str:
@@ -225,113 +231,50 @@ def reconcile_text(t: Translator, result: ReconcileResult) -> str:
     )
 
 
-@router.message(Command("restore_node"))
-async def restore_node(
+@router.message(Command("set_endpoint"))
+async def set_endpoint_command(
     message: Message,
     command: CommandObject,
     user: User,
     t: Translator,
-    nodes: NodeService,
-    reconcile: ReconcileService,
-    audit: AuditService,
-    bot: Bot,
+    endpoints: EndpointService,
 ) -> None:
-    try:
-        name, *rest = arguments(command, 1, 2)
-        address = parse_ssh_address(rest[0]) if rest else None
-    except InvalidInput:
-        await message.answer(t("restore-usage"))
+    """A node's address is blocked and the node has a new one: users get configs that use it."""
+    name, endpoint = parsed(endpoint_change, command.args, "set-endpoint-usage")
+    report = await outcome(message, t, name, endpoints.change(user.id, name, endpoint))
+    if report is None:
         return
-    title = t("node-restoring", node=esc(name))
-    progress = Progress(bot, await message.answer(title), t, title)
-    try:
-        node = await nodes.restore(name, address, progress=progress.step)
-    except NodeSetupFailed as error:
-        await audit.write(user.id, AuditAction.RESTORE_NODE, name, f"failed: {error.reason}")
-        await progress.finish(t("node-add-failed", node=esc(name), reason=esc(error.reason)))
-        return
-    except ServiceError as error:
-        await progress.finish(admin_error(t, error, name))
-        return
-    result = await reconcile.reconcile(node, report=False)
-    await audit.write(user.id, AuditAction.RESTORE_NODE, name, reconcile_details(result))
-    if result.error is not None or result.plan is None:
-        await progress.finish(reconcile_text(t, result))
-        return
-    await progress.finish(
+    await message.answer(
         t(
-            "node-restored",
-            node=esc(node.name),
-            endpoint=esc(node.endpoint),
-            peers=str(len(result.plan.add)),
+            "set-endpoint-done",
+            node=esc(report.node),
+            old=esc(report.old),
+            new=esc(report.new),
+            delivered=str(report.delivered),
+            undelivered=str(report.undelivered),
         )
     )
 
 
 @router.message(Command("migrate"))
 async def migrate(
-    message: Message,
-    command: CommandObject,
-    user: User,
-    t: Translator,
-    moves: MoveService,
-    audit: AuditService,
+    message: Message, command: CommandObject, user: User, t: Translator, moves: MoveService
 ) -> None:
-    try:
-        source, target = arguments(command, 2, 2)
-    except InvalidInput:
-        await message.answer(t("migrate-usage"))
-        return
+    source, target = parsed(lambda text: words(text, 2, 2), command.args, "migrate-usage")
     await message.answer(t("moving", source=esc(source), target=esc(target)))
-    try:
-        report = await moves.migrate(source, target)
-    except ServiceError as error:
-        await message.answer(admin_error(t, error, target))
-        return
-    await audit.write(user.id, AuditAction.MIGRATE, source, move_details(report))
-    await message.answer(move_text(t, report))
+    report = await outcome(message, t, target, moves.migrate(user.id, source, target))
+    if report is not None:
+        await message.answer(move_text(t, report))
 
 
 @router.message(Command("drain"))
 async def drain(
-    message: Message,
-    command: CommandObject,
-    user: User,
-    t: Translator,
-    moves: MoveService,
-    audit: AuditService,
+    message: Message, command: CommandObject, user: User, t: Translator, moves: MoveService
 ) -> None:
-    try:
-        (name,) = arguments(command, 1, 1)
-    except InvalidInput:
-        await message.answer(t("drain-usage"))
-        return
-    try:
-        report = await moves.drain(name)
-    except ServiceError as error:
-        await message.answer(admin_error(t, error, name))
-        return
-    await audit.write(user.id, AuditAction.DRAIN, name, move_details(report))
-    await message.answer(move_text(t, report))
-
-
-def move_details(report: MoveReport) -> str:
-    return f"to={report.target} moved={report.moved} delivered={report.delivered}"
-
-
-ADMIN_ERRORS: dict[type[ServiceError], str] = {
-    NodeNotFound: "admin-node-unknown",
-    InvalidInput: "admin-move-invalid",
-    NodeUnavailable: "admin-node-unreachable",
-    NodeFull: "admin-target-full",
-    NodeKeyUnknown: "error-node-key-unknown",
-}
-
-
-def admin_error(t: Translator, error: ServiceError, node: str) -> str:
-    """An admin's command refused: which node, and why, in words an operator acts on."""
-    key = ADMIN_ERRORS.get(type(error), error.key)
-    return t(key, node=esc(error.args_for_text.get("node", node)))
+    (name,) = parsed(lambda text: words(text, 1, 1), command.args, "drain-usage")
+    report = await outcome(message, t, name, moves.drain(user.id, name))
+    if report is not None:
+        await message.answer(move_text(t, report))
 
 
 def move_text(t: Translator, report: MoveReport) -> str:

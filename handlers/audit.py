@@ -6,16 +6,18 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from handlers.common import esc, format_date
+from handlers.common import parse_number, parsed, replace
 from handlers.filters import IsAdmin
-from handlers.users_console import edit
-from keyboards.admin import AuditCD, audit_pages
+from keyboards.callbacks import AuditCD
+from keyboards.console import audit_pages
 from locales import Translator
-from services.audit import AuditService
+from locales.format import esc, format_date
+from services.audit import OPERATOR, AuditService
 
 router = Router(name=__name__)
 
 ENTRIES_PER_PAGE = 15
+PAGES_MAX = 999_999
 
 
 @router.callback_query(AuditCD.filter(), ~IsAdmin())
@@ -27,11 +29,8 @@ async def refuse_button(query: CallbackQuery, t: Translator) -> None:
 async def audit_command(
     message: Message, command: CommandObject, t: Translator, audit: AuditService
 ) -> None:
-    arg = (command.args or "").strip()
-    if arg and not (arg.isascii() and arg.isdigit() and len(arg) <= 6 and int(arg) >= 1):
-        await message.answer(t("audit-usage"))
-        return
-    text, markup = await audit_page(int(arg or 1) - 1, t, audit)
+    page = parsed(lambda text: parse_number(text or "1", 1, PAGES_MAX), command.args, "audit-usage")
+    text, markup = await audit_page(page - 1, t, audit)
     await message.answer(text, reply_markup=markup)
 
 
@@ -41,7 +40,7 @@ async def audit_button(
 ) -> None:
     await query.answer()
     text, markup = await audit_page(callback_data.page, t, audit)
-    await edit(bot, query, text, markup)
+    await replace(bot, query, text, markup)
 
 
 async def audit_page(
@@ -61,11 +60,14 @@ async def audit_page(
         )
     ]
     for entry in entries:
+        actor = str(entry.actor_id)
+        if entry.actor_id == OPERATOR:
+            actor = t("audit-actor-operator")
         lines.append(
             t(
                 "audit-line",
                 at=format_date(entry.at),
-                actor=str(entry.actor_id),
+                actor=actor,
                 action=t("audit-action", action=entry.action),
                 target=esc(entry.target),
                 details=esc(entry.details),

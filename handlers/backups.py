@@ -6,9 +6,9 @@ from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import FSInputFile, Message
 
-from handlers.common import esc
 from handlers.filters import IsAdmin
 from locales import Translator
+from locales.format import esc
 from services.backups import BackupError, BackupService
 
 router = Router(name=__name__)

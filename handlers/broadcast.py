@@ -12,26 +12,24 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from db.models import BroadcastAudience
-from handlers.broadcast_sender import TelegramBroadcastSender
+from handlers.common import replace
 from handlers.filters import IsAdmin
-from keyboards.broadcast import (
-    AudienceChoice,
-    BroadcastAction,
-    BroadcastCD,
-    broadcast_audiences,
-    broadcast_cancel,
-    broadcast_confirm,
-)
+from keyboards.broadcast import broadcast_audiences, broadcast_cancel, broadcast_confirm
+from keyboards.callbacks import BroadcastAction, BroadcastCD
 from locales import Translator
-from services.audit import AuditAction, AuditService
 from services.broadcasts import BroadcastService, check_text
 from services.errors import ServiceError
-from services.users import UserService
 
 log = logging.getLogger(__name__)
 
 router = Router(name=__name__)
 
+AUDIENCE_BUTTONS = {
+    BroadcastAudience.ALL: "broadcast-audience-all",
+    BroadcastAudience.ACCESS: "broadcast-audience-access",
+    BroadcastAudience.NO_ACCESS: "broadcast-audience-no-access",
+}
+AUDIENCES = frozenset(BroadcastAudience)
 AUDIENCE_NAMES = {
     BroadcastAudience.ALL: "broadcast-audience-name-all",
     BroadcastAudience.ACCESS: "broadcast-audience-name-access",
@@ -73,15 +71,19 @@ async def broadcast_text(
         args = {name: str(value) for name, value in error.args_for_text.items()}
         await message.answer(t(error.key, **args), reply_markup=broadcast_cancel(t))
         return
-    counts = {
-        choice: await broadcasts.count(BroadcastAudience(choice.value)) for choice in AudienceChoice
-    }
+    choices = [
+        (audience.value, t(key, count=str(await broadcasts.count(audience))))
+        for audience, key in AUDIENCE_BUTTONS.items()
+    ]
     await state.update_data(text=text, plain=message.text)
     await state.set_state(BroadcastForm.audience)
-    await message.answer(t("broadcast-ask-audience"), reply_markup=broadcast_audiences(t, counts))
+    await message.answer(t("broadcast-ask-audience"), reply_markup=broadcast_audiences(t, choices))
 
 
-@router.callback_query(BroadcastCD.filter(F.action == BroadcastAction.AUDIENCE), IsAdmin())
+@router.callback_query(
+    BroadcastCD.filter((F.action == BroadcastAction.AUDIENCE) & F.audience.in_(AUDIENCES)),
+    IsAdmin(),
+)
 async def broadcast_audience(
     query: CallbackQuery,
     callback_data: BroadcastCD,
@@ -96,14 +98,14 @@ async def broadcast_audience(
         return
     await query.answer()
     chat_id = query.from_user.id
-    audience = BroadcastAudience(callback_data.audience.value)
+    audience = BroadcastAudience(callback_data.audience)
     count = await broadcasts.count(audience)
     if count == 0:
         await bot.send_message(chat_id, t("broadcast-nobody"))
         return
     await state.update_data(audience=audience.value)
     name = t(AUDIENCE_NAMES[audience])
-    await _edit(bot, query, t("broadcast-audience-chosen", audience=name))
+    await replace(bot, query, t("broadcast-audience-chosen", audience=name))
     try:
         await bot.send_message(chat_id, data["text"])  # the preview: exactly what they will get
     except TelegramBadRequest as error:
@@ -127,8 +129,6 @@ async def broadcast_send(
     state: FSMContext,
     t: Translator,
     broadcasts: BroadcastService,
-    users: UserService,
-    audit: AuditService,
     bot: Bot,
 ) -> None:
     # Read and clear the form before anything else awaits: a second tap finds it empty.
@@ -136,7 +136,7 @@ async def broadcast_send(
     data = await state.get_data()
     if (
         current != BroadcastForm.audience.state
-        or data.get("audience") != callback_data.audience.value
+        or data.get("audience") != callback_data.audience
         or "text" not in data
     ):
         await query.answer(t("broadcast-stale"), show_alert=True)
@@ -147,18 +147,12 @@ async def broadcast_send(
         query.from_user.id, data["text"], data["plain"], BroadcastAudience(data["audience"])
     )
     if broadcast is None:
-        await _edit(bot, query, t("broadcast-nobody"))
+        await replace(bot, query, t("broadcast-nobody"))
         return
-    await audit.write(
-        query.from_user.id,
-        AuditAction.BROADCAST,
-        broadcast.id,
-        f"{broadcast.total} recipients, {len(data['plain'])} characters",
-    )
-    await _edit(
+    await replace(
         bot, query, t("broadcast-started", id=str(broadcast.id), total=str(broadcast.total))
     )
-    broadcasts.start(broadcast.id, TelegramBroadcastSender(bot, users))
+    broadcasts.start(broadcast.id)
 
 
 @router.callback_query(BroadcastCD.filter(F.action == BroadcastAction.CANCEL), IsAdmin())
@@ -170,16 +164,4 @@ async def broadcast_cancel_button(
         return
     await state.clear()
     await query.answer()
-    await _edit(bot, query, t("broadcast-cancelled"))
-
-
-async def _edit(bot: Bot, query: CallbackQuery, text: str) -> None:
-    """Replace the pressed message's text and drop its buttons; an old message gets a new one."""
-    chat_id = query.from_user.id
-    if query.message is not None:
-        try:
-            await bot.edit_message_text(text, chat_id=chat_id, message_id=query.message.message_id)
-            return
-        except TelegramBadRequest as error:
-            log.info("broadcast: cannot edit %s: %s", query.message.message_id, error.message)
-    await bot.send_message(chat_id, text)
+    await replace(bot, query, t("broadcast-cancelled"))

@@ -1,98 +1,83 @@
-"""Rendering shared by handlers: the config messages, dates, sizes, durations, admin notices."""
+"""What handlers share: a user's name as shown, a Telegram id from a command, and answering a
+button by replacing its message."""
 
 from __future__ import annotations
 
-import asyncio
-import html
 import logging
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from db.models import User
-from locales import Translator, translator_for
-from services.clientconfig import ClientConfig, qr_png
+from locales.format import esc
+from services.errors import InvalidInput
+from services.users import TELEGRAM_ID_MAX
 
 log = logging.getLogger(__name__)
 
-
-async def send_config(bot: Bot, chat_id: int, config: ClientConfig, t: Translator) -> None:
-    """The `.conf` as a document named after the node, then a QR code of the same text."""
-    text = config.text
-    await bot.send_document(
-        chat_id,
-        BufferedInputFile(text.encode(), filename=config.filename),
-        caption=t(
-            "config-document-caption-awg" if config.obfuscation else "config-document-caption",
-            node=esc(config.node_name),
-        ),
-    )
-    png = await asyncio.to_thread(qr_png, text)
-    await bot.send_photo(
-        chat_id,
-        BufferedInputFile(png, filename=f"{config.node_name}.png"),
-        caption=t("config-qr-caption-awg" if config.obfuscation else "config-qr-caption"),
-    )
+Parsed = TypeVar("Parsed")
 
 
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=False)
+class Usage(InvalidInput):
+    """A command typed wrongly; the error handler answers with how to type it."""
+
+    def __init__(self, key: str, **args: object) -> None:
+        super().__init__(**args)
+        self.key = key
 
 
-def format_date(moment: datetime) -> str:
-    return moment.strftime("%d.%m.%Y %H:%M UTC")
-
-
-def format_amount(amount: int, currency: str) -> str:
-    """A payment's amount: stars as they are, roubles from kopecks."""
-    return f"{amount} ⭐" if currency == "XTR" else f"{amount / 100:.2f} ₽"
-
-
-def format_bytes(t: Translator, count: int) -> str:
-    value = float(count)
-    for key in ("unit-bytes", "unit-kib", "unit-mib"):
-        if value < 1024:
-            return t(key, value=_short(value))
-        value /= 1024
-    return t("unit-gib", value=_short(value))
-
-
-def format_ago(t: Translator, seconds: float) -> str:
-    if seconds < 60:
-        return t("ago-seconds", value=str(int(seconds)))
-    if seconds < 3600:
-        return t("ago-minutes", value=str(int(seconds // 60)))
-    if seconds < 86400:
-        return t("ago-hours", value=str(int(seconds // 3600)))
-    return t("ago-days", value=str(int(seconds // 86400)))
-
-
-def _short(value: float) -> str:
-    return str(int(value)) if value >= 100 or value == int(value) else f"{value:.1f}"
+def parsed(parse: Callable[[str], Parsed], text: str | None, usage: str, **args: object) -> Parsed:
+    """What `parse` makes of a command's arguments; Usage (the `usage` text, with `args`) when
+    it refuses them."""
+    try:
+        return parse((text or "").strip())
+    except (InvalidInput, ValueError):
+        raise Usage(usage, **args) from None
 
 
 def display_name(user: User) -> str:
     return esc(user.display_name)
 
 
-async def notify(
-    bot: Bot,
-    recipients: Iterable[User],
-    key: str,
-    markup: Callable[[Translator], InlineKeyboardMarkup] | None = None,
-    **args: object,
-) -> int:
-    """Send a text to each user in their own language; returns how many got it."""
-    delivered = 0
-    for recipient in recipients:
-        t = translator_for(recipient.language)
-        keyboard = markup(t) if markup else None
+def parse_number(text: str, low: int, high: int) -> int:
+    """A whole number typed in a command, from `low` to `high`; InvalidInput for anything else
+    (signs, spaces, other digits than 0-9, more digits than `high` has)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(high))):
+        raise InvalidInput()
+    number = int(text)
+    if not low <= number <= high:
+        raise InvalidInput()
+    return number
+
+
+def parse_user_id(text: str) -> int:
+    """A Telegram user id typed by staff; InvalidInput for anything else."""
+    return parse_number(text, 1, TELEGRAM_ID_MAX - 1)
+
+
+async def acknowledge(event: Message | CallbackQuery, text: str | None = None) -> None:
+    """Stop a pressed button's spinner (with a short notice); a command needs nothing."""
+    if isinstance(event, CallbackQuery):
+        await event.answer(text)
+
+
+async def replace(
+    bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Show `text` in place of the pressed message; an unchanged text is no error, and a
+    message that cannot be edited (too old, gone) gets a new one instead."""
+    message = query.message
+    if isinstance(message, Message):
         try:
-            await bot.send_message(recipient.id, t(key, **args), reply_markup=keyboard)
-            delivered += 1
-        except TelegramAPIError as error:
-            log.info("notice %s to %s not delivered: %s", key, recipient.id, error.message)
-    return delivered
+            await bot.edit_message_text(
+                text, chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup
+            )
+            return
+        except TelegramBadRequest as error:
+            if "not modified" in error.message:
+                return
+            log.info("cannot edit message %s: %s", message.message_id, error.message)
+    await bot.send_message(query.from_user.id, text, reply_markup=markup)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -14,33 +13,30 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from db.models import AccessKind, Role, User
 from handlers.admin import grant, unreachable_lines
-from handlers.common import display_name, esc, format_ago, format_amount, format_bytes, format_date
+from handlers.common import display_name, parse_user_id, parsed, replace
 from handlers.filters import IsAdmin, IsStaff
-from keyboards.admin import (
+from keyboards.callbacks import (
     SUPPORT_ACTIONS,
     CardAction,
     CardCD,
-    ListFilter,
     SendAction,
     SendCD,
     UsersCD,
-    card_confirm,
-    found_users,
-    send_confirm,
-    user_card,
-    users_list,
 )
-from locales import Translator, translator_for
-from services.admin import Applied, ConsoleService, SearchTooLong, UserCard, UserFilter
+from keyboards.console import card_confirm, found_users, send_confirm, user_card, users_list
+from locales import Translator
+from locales.format import esc, format_ago, format_amount, format_bytes, format_date
 from services.audit import AuditAction
+from services.console import Applied, ConsoleService, SearchTooLong, UserCard, UserFilter
 from services.devices import DeviceService, handshake_age
 from services.errors import InvalidInput, UserNotFound
-from services.users import TELEGRAM_ID_MAX, UserService
+from services.users import UserService
 
 router = Router(name=__name__)
 
 USERS_PER_PAGE = 10
 MESSAGE_MAX = 3500
+FILTERS = frozenset(UserFilter)
 EXTEND_DAYS = {CardAction.EXTEND_30: 30, CardAction.EXTEND_90: 90}
 
 
@@ -66,11 +62,11 @@ async def refuse_button(query: CallbackQuery, t: Translator) -> None:
 async def users_command(
     message: Message, t: Translator, console: ConsoleService, devices: DeviceService
 ) -> None:
-    text, markup = await users_page(ListFilter.ALL, 0, t, console, devices)
+    text, markup = await users_page(UserFilter.ALL, 0, t, console, devices)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(UsersCD.filter(F.page >= 0), IsStaff())
+@router.callback_query(UsersCD.filter((F.page >= 0) & F.kind.in_(FILTERS)), IsStaff())
 async def users_button(
     query: CallbackQuery,
     callback_data: UsersCD,
@@ -80,20 +76,20 @@ async def users_button(
     bot: Bot,
 ) -> None:
     await query.answer()
-    text, markup = await users_page(callback_data.kind, callback_data.page, t, console, devices)
-    await edit(bot, query, text, markup)
+    kind = UserFilter(callback_data.kind)
+    text, markup = await users_page(kind, callback_data.page, t, console, devices)
+    await replace(bot, query, text, markup)
 
 
 async def users_page(
-    kind: ListFilter, page: int, t: Translator, console: ConsoleService, devices: DeviceService
+    kind: UserFilter, page: int, t: Translator, console: ConsoleService, devices: DeviceService
 ) -> tuple[str, InlineKeyboardMarkup]:
-    user_filter = UserFilter(kind.value)
-    total = await console.count(user_filter)
+    total = await console.count(kind)
     if total == 0:
-        empty = t("users-empty") if kind is ListFilter.ALL else t("users-empty-filter")
-        return empty, users_list(t, kind, 0, False, [])
+        empty = t("users-empty") if kind is UserFilter.ALL else t("users-empty-filter")
+        return empty, users_list(t, list(UserFilter), kind, 0, False, [])
     page = min(page, (total - 1) // USERS_PER_PAGE)
-    rows = await console.page(user_filter, page * USERS_PER_PAGE, USERS_PER_PAGE)
+    rows = await console.page(kind, page * USERS_PER_PAGE, USERS_PER_PAGE)
     live, failed = await devices.live_peers(row.node for row in rows if row.node is not None)
     now = console.now()
     bounds = {
@@ -101,7 +97,7 @@ async def users_page(
         "to": str(page * USERS_PER_PAGE + len(rows)),
         "total": str(total),
     }
-    if kind is ListFilter.ALL:
+    if kind is UserFilter.ALL:
         lines = [t("users-header", **bounds)]
     else:
         lines = [t("users-header-filter", filter=kind.value, **bounds)]
@@ -144,7 +140,7 @@ async def users_page(
         )
     has_next = (page + 1) * USERS_PER_PAGE < total
     user_ids = list(dict.fromkeys(row.user.id for row in rows))
-    return "\n".join(lines), users_list(t, kind, page, has_next, user_ids)
+    return "\n".join(lines), users_list(t, list(UserFilter), kind, page, has_next, user_ids)
 
 
 # --- /find ------------------------------------------------------------------------------------
@@ -203,16 +199,11 @@ async def user_command(
     is_admin: bool,
     console: ConsoleService,
 ) -> None:
-    text = (command.args or "").strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 16) or not (
-        0 < int(text) < TELEGRAM_ID_MAX
-    ):
-        await message.answer(t("card-usage"))
-        return
+    user_id = parsed(parse_user_id, command.args, "card-usage")
     try:
-        body, markup = await card_view(int(text), t, is_admin, console)
+        body, markup = await card_view(user_id, t, is_admin, console)
     except UserNotFound:
-        await message.answer(t("card-not-found", id=text))
+        await message.answer(t("card-not-found", id=str(user_id)))
         return
     await message.answer(body, reply_markup=markup)
 
@@ -312,7 +303,7 @@ async def card_button(
 ) -> None:
     await query.answer()
     text, markup = await card_view(callback_data.user_id, t, is_admin, console)
-    await edit(bot, query, text, markup)
+    await replace(bot, query, text, markup)
 
 
 @router.callback_query(CardCD.filter(F.action == CardAction.MESSAGE), IsStaff())
@@ -347,7 +338,7 @@ async def ask_confirmation(
         name=display_name(card.user),
         id=str(card.user.id),
     )
-    await edit(bot, query, text, card_confirm(t, callback_data.action, card.user.id))
+    await replace(bot, query, text, card_confirm(t, callback_data.action, card.user.id))
 
 
 @router.callback_query(CardCD.filter(F.ok), IsStaff())
@@ -363,9 +354,7 @@ async def apply_action(
     await query.answer()
     action, target = callback_data.action, callback_data.user_id
     if action in EXTEND_DAYS:
-        note = await grant(
-            user.id, target, EXTEND_DAYS[action], t, console, bot, AuditAction.EXTEND
-        )
+        note = await grant(user.id, target, EXTEND_DAYS[action], t, console, AuditAction.EXTEND)
     else:
         applied: Applied
         if action is CardAction.REVOKE:
@@ -381,7 +370,7 @@ async def apply_action(
         lines = [t("card-done", action=action.value)]
         note = "\n".join(lines + unreachable_lines(t, applied.unreachable))
     text, markup = await card_view(target, t, is_admin, console, note)
-    await edit(bot, query, text, markup)
+    await replace(bot, query, text, markup)
 
 
 # --- a message to a user ----------------------------------------------------------------------
@@ -426,38 +415,14 @@ async def send_button(
     await query.answer()
     if callback_data.action is SendAction.CANCEL or "text" not in data:
         await state.clear()
-        await edit(bot, query, t("message-cancelled"), None)
+        await replace(bot, query, t("message-cancelled"), None)
         return
     target = await users.get(int(data["user_id"]))
     text = str(data["text"])
     await state.clear()
     if target is None:
-        await edit(bot, query, t("message-cancelled"), None)
+        await replace(bot, query, t("message-cancelled"), None)
         return
-    delivered = True
-    try:
-        target_t = translator_for(target.language)
-        await bot.send_message(target.id, target_t("message-to-user", text=esc(text)))
-    except TelegramAPIError:
-        delivered = False
-    await console.record_message(user.id, target.id, len(text), delivered)
+    delivered = await console.message(user.id, target.id, text)
     result = "message-sent" if delivered else "message-not-delivered"
-    await edit(bot, query, t(result, name=display_name(target), id=str(target.id)), None)
-
-
-async def edit(
-    bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None
-) -> None:
-    """Show `text` in place of the pressed message (unchanged content is no error)."""
-    if query.message is None:
-        return
-    try:
-        await bot.edit_message_text(
-            text,
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
-            reply_markup=markup,
-        )
-    except TelegramBadRequest as error:
-        if "not modified" not in error.message:
-            raise
+    await replace(bot, query, t(result, name=display_name(target), id=str(target.id)), None)

@@ -1,28 +1,34 @@
-"""/devices: the user's devices; add one, and per device its config, name, routes and removal."""
+"""/get_config, /regen and /devices: the user's devices, their configs and QR codes; add one,
+and per device its config, name, routes, new keys and removal."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from db.models import Device, User
-from handlers.common import esc, format_ago, format_bytes, send_config
-from keyboards.callbacks import DeviceAction, DeviceCD, RouteCD
-from keyboards.devices import (
-    back_to_device,
-    confirm,
-    device_actions,
-    device_list,
-    route_choices,
+from handlers.common import acknowledge, replace
+from keyboards.callbacks import (
+    DeviceAction,
+    DeviceCD,
+    MenuAction,
+    MenuCD,
+    RegenAction,
+    RegenCD,
+    RouteCD,
 )
+from keyboards.devices import back_to_device, confirm, device_actions, device_list, route_choices
+from keyboards.menus import regen_confirm
 from locales import Translator
+from locales.format import esc, format_ago, format_bytes
+from services.clientconfig import ClientConfig
 from services.devices import (
     DeviceConfig,
     DeviceList,
@@ -31,7 +37,8 @@ from services.devices import (
     InvalidDeviceName,
     handshake_age,
 )
-from services.errors import ServiceError
+from services.errors import NoDevice, NotDelivered, ServiceError
+from services.notifier import Notifier
 
 router = Router(name=__name__)
 
@@ -114,32 +121,79 @@ def route_titles(t: Translator, devices: DeviceService) -> dict[str, str]:
     return {preset.key: preset.title(t.language) for preset in devices.route_presets()}
 
 
+async def deliver(
+    notifier: Notifier, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+) -> None:
+    """The config file and QR code; NotDelivered (the user gets an apology) when Telegram
+    refused them."""
+    if not await notifier.send_config(user_id, config, key, **args):
+        raise NotDelivered()
+
+
 async def send_configs(
-    bot: Bot, chat_id: int, configs: Sequence[DeviceConfig], t: Translator
+    notifier: Notifier, user_id: int, configs: Sequence[DeviceConfig], t: Translator
 ) -> None:
     """Each device's config and QR; with several devices, each after a line naming it."""
     for number, item in enumerate(configs, start=1):
         if len(configs) > 1:
-            name = esc(device_label(t, item.device, number))
-            await bot.send_message(chat_id, t("devices-config-of", name=name))
-        await send_config(bot, chat_id, item.config, t)
+            name = device_label(t, item.device, number)
+            await deliver(notifier, user_id, item.config, "devices-config-of", name=name)
+        else:
+            await deliver(notifier, user_id, item.config)
 
 
-async def show(
-    bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None
+# --- /get_config and /regen -------------------------------------------------------------------
+
+
+@router.message(Command("get_config"))
+@router.callback_query(MenuCD.filter(F.action == MenuAction.CONFIG))
+async def get_config(
+    event: Message | CallbackQuery,
+    user: User,
+    t: Translator,
+    devices: DeviceService,
+    notifier: Notifier,
 ) -> None:
-    """Put the screen in place of the pressed message, or send it when that cannot be edited."""
-    message = query.message
-    if isinstance(message, Message):
-        try:
-            await bot.edit_message_text(
-                text, chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup
-            )
-            return
-        except TelegramBadRequest as error:
-            if "not modified" in error.message:
-                return
-    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+    """The first device's config; a user without a device gets one added."""
+    await acknowledge(event, t("config-preparing"))
+    item = await devices.first(user.id)
+    await deliver(notifier, user.id, item.config)
+
+
+@router.message(Command("regen"))
+async def regen(message: Message, user: User, t: Translator, devices: DeviceService) -> None:
+    """New keys for the first device, after a confirmation bound to that device."""
+    await devices.require_access(user.id)
+    listing = await devices.devices_of(user.id)
+    if not listing:
+        raise NoDevice()
+    await message.answer(t("regen-confirm"), reply_markup=regen_confirm(t, listing[0].id))
+
+
+@router.callback_query(RegenCD.filter(F.action == RegenAction.CONFIRM))
+async def regen_confirmed(
+    query: CallbackQuery,
+    callback_data: RegenCD,
+    user: User,
+    t: Translator,
+    devices: DeviceService,
+    notifier: Notifier,
+    bot: Bot,
+) -> None:
+    await query.answer(t("config-preparing"))
+    if query.message:
+        await bot.edit_message_reply_markup(
+            chat_id=user.id, message_id=query.message.message_id, reply_markup=None
+        )
+    item = await devices.rekey(user.id, callback_data.device_id)
+    await bot.send_message(user.id, t("regen-done"))
+    await deliver(notifier, user.id, item.config)
+
+
+@router.callback_query(RegenCD.filter(F.action == RegenAction.CANCEL))
+async def regen_cancelled(query: CallbackQuery, t: Translator, bot: Bot) -> None:
+    await query.answer()
+    await replace(bot, query, t("regen-cancelled"))
 
 
 # --- renaming: the state lets go on any command or button -------------------------------------
@@ -203,104 +257,151 @@ async def devices_command(
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.OPEN))
-async def open_button(
-    query: CallbackQuery, user: User, t: Translator, devices: DeviceService, bot: Bot
-) -> None:
-    text, markup = list_screen(t, await devices.overview(user.id))
-    await query.answer()
-    await bot.send_message(user.id, text, reply_markup=markup)
+@dataclass(frozen=True, slots=True)
+class Tap:
+    """A press in the devices menu: who pressed it, and the ways to answer."""
+
+    query: CallbackQuery
+    user: User
+    t: Translator
+    devices: DeviceService
+    notifier: Notifier
+    state: FSMContext
+    bot: Bot
+
+    async def screen(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        await replace(self.bot, self.query, text, markup)
+
+    async def device(self, device_id: int, note: str | None = None) -> None:
+        """The device's screen, read afresh, in place of the pressed message."""
+        overview = await self.devices.overview(self.user.id)
+        routes = route_titles(self.t, self.devices)
+        await self.screen(*device_screen(self.t, overview, device_id, routes, note))
+
+    async def listing(self, note: str | None = None) -> None:
+        await self.screen(*list_screen(self.t, await self.devices.overview(self.user.id), note))
+
+    async def named(self, device_id: int) -> tuple[Device, str]:
+        """The user's device and its name as shown (escaped), from the database alone."""
+        number, device = await self.devices.numbered(self.user.id, device_id)
+        return device, esc(device_label(self.t, device, number))
+
+    async def config(self, item: DeviceConfig) -> None:
+        await deliver(self.notifier, self.user.id, item.config)
 
 
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.LIST))
-async def list_button(
-    query: CallbackQuery, user: User, t: Translator, devices: DeviceService, bot: Bot
-) -> None:
-    overview = await devices.overview(user.id)
-    await query.answer()
-    await show(bot, query, *list_screen(t, overview))
+Action = Callable[[Tap, int], Awaitable[None]]
 
 
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.ADD))
-async def add_button(
-    query: CallbackQuery, user: User, t: Translator, devices: DeviceService, bot: Bot
-) -> None:
-    await query.answer(t("config-preparing"))
-    device, config = await devices.add(user.id)
-    overview = await devices.overview(user.id)
-    routes = route_titles(t, devices)
-    await show(bot, query, *device_screen(t, overview, device.id, routes, t("devices-added")))
-    await send_config(bot, user.id, config, t)
+async def open_list(tap: Tap, device_id: int) -> None:
+    """From the main menu: the list as a new message."""
+    text, markup = list_screen(tap.t, await tap.devices.overview(tap.user.id))
+    await tap.query.answer()
+    await tap.bot.send_message(tap.user.id, text, reply_markup=markup)
 
 
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.SHOW))
-async def show_button(
+async def show_list(tap: Tap, device_id: int) -> None:
+    await tap.query.answer()
+    await tap.listing()
+
+
+async def add(tap: Tap, device_id: int) -> None:
+    await tap.query.answer(tap.t("config-preparing"))
+    item = await tap.devices.add(tap.user.id)
+    await tap.device(item.device.id, tap.t("devices-added"))
+    await tap.config(item)
+
+
+async def show(tap: Tap, device_id: int) -> None:
+    await tap.query.answer()
+    await tap.device(device_id)
+
+
+async def send_config(tap: Tap, device_id: int) -> None:
+    item = await tap.devices.config(tap.user.id, device_id)
+    await tap.query.answer(tap.t("config-preparing"))
+    await tap.config(item)
+
+
+async def rename(tap: Tap, device_id: int) -> None:
+    device, name = await tap.named(device_id)
+    await tap.query.answer()
+    await tap.state.set_state(Rename.name)
+    await tap.state.set_data({"device_id": device.id})
+    await tap.screen(tap.t("devices-rename-prompt", name=name), back_to_device(tap.t, device.id))
+
+
+async def routes(tap: Tap, device_id: int) -> None:
+    device, name = await tap.named(device_id)
+    presets = list(route_titles(tap.t, tap.devices).items())
+    await tap.query.answer()
+    markup = route_choices(tap.t, device.id, presets, device.route_preset)
+    await tap.screen(tap.t("devices-routes-choose", name=name), markup)
+
+
+def confirmation(question: str, yes: str, action: DeviceAction) -> Action:
+    """A step that asks `question` about the device with a `yes` button for `action`."""
+
+    async def ask(tap: Tap, device_id: int) -> None:
+        device, name = await tap.named(device_id)
+        await tap.query.answer()
+        markup = confirm(tap.t, device.id, yes, action)
+        await tap.screen(tap.t(question, name=name), markup)
+
+    return ask
+
+
+async def rekey(tap: Tap, device_id: int) -> None:
+    """New keys for one device: its old peer leaves the node before the new config is sent."""
+    item = await tap.devices.rekey(tap.user.id, device_id)
+    await tap.query.answer(tap.t("config-preparing"))
+    await tap.device(device_id, tap.t("devices-rekeyed"))
+    await tap.config(item)
+
+
+async def remove(tap: Tap, device_id: int) -> None:
+    device, name = await tap.named(device_id)
+    removed = await tap.devices.remove(tap.user.id, device.id)
+    await tap.query.answer()
+    if removed:
+        note = tap.t("devices-removed", name=name)
+    else:
+        note = tap.t("devices-removed-node-away", name=name, node=esc(device.node.name))
+    await tap.listing(note)
+
+
+ACTIONS: dict[DeviceAction, Action] = {
+    DeviceAction.OPEN: open_list,
+    DeviceAction.LIST: show_list,
+    DeviceAction.ADD: add,
+    DeviceAction.SHOW: show,
+    DeviceAction.CONFIG: send_config,
+    DeviceAction.RENAME: rename,
+    DeviceAction.ROUTES: routes,
+    DeviceAction.REKEY: confirmation(
+        "devices-rekey-confirm", "devices-rekey-yes", DeviceAction.REKEY_CONFIRMED
+    ),
+    DeviceAction.REKEY_CONFIRMED: rekey,
+    DeviceAction.REMOVE: confirmation(
+        "devices-remove-confirm", "devices-remove-yes", DeviceAction.REMOVE_CONFIRMED
+    ),
+    DeviceAction.REMOVE_CONFIRMED: remove,
+}
+
+
+@router.callback_query(DeviceCD.filter())
+async def device_button(
     query: CallbackQuery,
     callback_data: DeviceCD,
     user: User,
     t: Translator,
     devices: DeviceService,
-    bot: Bot,
-) -> None:
-    overview = await devices.overview(user.id)
-    screen = device_screen(t, overview, callback_data.device_id, route_titles(t, devices))
-    await query.answer()
-    await show(bot, query, *screen)
-
-
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.CONFIG))
-async def config_button(
-    query: CallbackQuery,
-    callback_data: DeviceCD,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    config = await devices.device_config(user.id, callback_data.device_id)
-    await query.answer(t("config-preparing"))
-    await send_config(bot, user.id, config, t)
-
-
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.RENAME))
-async def rename_button(
-    query: CallbackQuery,
-    callback_data: DeviceCD,
-    user: User,
-    t: Translator,
+    notifier: Notifier,
     state: FSMContext,
-    devices: DeviceService,
     bot: Bot,
 ) -> None:
-    device, name = await named(devices, user.id, callback_data.device_id, t)
-    await query.answer()
-    await state.set_state(Rename.name)
-    await state.set_data({"device_id": device.id})
-    await show(bot, query, t("devices-rename-prompt", name=name), back_to_device(t, device.id))
-
-
-async def named(
-    devices: DeviceService, user_id: int, device_id: int, t: Translator
-) -> tuple[Device, str]:
-    """The user's device and its name as shown (escaped), without asking its node anything."""
-    number, device = await devices.numbered(user_id, device_id)
-    return device, esc(device_label(t, device, number))
-
-
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.ROUTES))
-async def routes_button(
-    query: CallbackQuery,
-    callback_data: DeviceCD,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    device, name = await named(devices, user.id, callback_data.device_id, t)
-    presets = list(route_titles(t, devices).items())
-    await query.answer()
-    markup = route_choices(t, device.id, presets, device.route_preset)
-    await show(bot, query, t("devices-routes-choose", name=name), markup)
+    tap = Tap(query, user, t, devices, notifier, state, bot)
+    await ACTIONS[callback_data.action](tap, callback_data.device_id)
 
 
 @router.callback_query(RouteCD.filter())
@@ -310,84 +411,12 @@ async def route_chosen(
     user: User,
     t: Translator,
     devices: DeviceService,
+    notifier: Notifier,
+    state: FSMContext,
     bot: Bot,
 ) -> None:
-    config = await devices.set_routes(user.id, callback_data.device_id, callback_data.preset)
+    item = await devices.set_routes(user.id, callback_data.device_id, callback_data.preset)
+    tap = Tap(query, user, t, devices, notifier, state, bot)
     await query.answer(t("config-preparing"))
-    overview = await devices.overview(user.id)
-    routes = route_titles(t, devices)
-    note = t("devices-routes-changed")
-    await show(bot, query, *device_screen(t, overview, callback_data.device_id, routes, note))
-    await send_config(bot, user.id, config, t)
-
-
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.REMOVE))
-async def remove_button(
-    query: CallbackQuery,
-    callback_data: DeviceCD,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    device, name = await named(devices, user.id, callback_data.device_id, t)
-    await query.answer()
-    await show(
-        bot,
-        query,
-        t("devices-remove-confirm", name=name),
-        confirm(t, device.id, "devices-remove-yes", DeviceAction.REMOVE_CONFIRMED),
-    )
-
-
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.REMOVE_CONFIRMED))
-async def remove_confirmed(
-    query: CallbackQuery,
-    callback_data: DeviceCD,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    device, name = await named(devices, user.id, callback_data.device_id, t)
-    removed = await devices.revoke(user.id, device.id)
-    await query.answer()
-    if removed:
-        note = t("devices-removed", name=name)
-    else:
-        note = t("devices-removed-node-away", name=name, node=esc(device.node.name))
-    await show(bot, query, *list_screen(t, await devices.overview(user.id), note))
-
-
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.REKEY))
-async def rekey_button(
-    query: CallbackQuery,
-    callback_data: DeviceCD,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    device, name = await named(devices, user.id, callback_data.device_id, t)
-    await query.answer()
-    markup = confirm(t, device.id, "devices-rekey-yes", DeviceAction.REKEY_CONFIRMED)
-    await show(bot, query, t("devices-rekey-confirm", name=name), markup)
-
-
-@router.callback_query(DeviceCD.filter(F.action == DeviceAction.REKEY_CONFIRMED))
-async def rekey_confirmed(
-    query: CallbackQuery,
-    callback_data: DeviceCD,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    """New keys for one device: its old peer leaves the node before the new config is sent."""
-    config = await devices.regenerate(user.id, callback_data.device_id)
-    await query.answer(t("config-preparing"))
-    overview = await devices.overview(user.id)
-    note = t("devices-rekeyed")
-    routes = route_titles(t, devices)
-    await show(bot, query, *device_screen(t, overview, callback_data.device_id, routes, note))
-    await send_config(bot, user.id, config, t)
+    await tap.device(callback_data.device_id, t("devices-routes-changed"))
+    await tap.config(item)

@@ -10,13 +10,12 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 
 from db.models import User
-from handlers.common import esc, notify
 from keyboards.menus import servers
 from locales import Translator, translator_for
+from locales.format import esc
 from services.devices import DeviceService
 from services.errors import NodeFull, NodeNotFound, NodeUnavailable, ServiceError
-from services.nodes import NodeService
-from services.users import UserService
+from services.placement import Placement
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +25,8 @@ OFFER_OTHER_SERVERS = (NodeUnavailable, NodeFull, NodeNotFound)
 async def service_error(
     event: ErrorEvent,
     bot: Bot,
-    nodes: NodeService,
+    placement: Placement,
     devices: DeviceService,
-    users: UserService,
     user: User | None = None,
     t: Translator | None = None,
 ) -> None:
@@ -41,11 +39,9 @@ async def service_error(
     markup: InlineKeyboardMarkup | None = None
     if isinstance(error, OFFER_OTHER_SERVERS):
         failed = error.args_for_text.get("node")
-        choices = [choice for choice in await nodes.choices() if choice.name != failed]
+        choices = [choice for choice in await placement.choices() if choice.name != failed]
         current = await devices.current_node(user.id)
         markup = servers(t, choices, current.id if current else None) if choices else None
-    if isinstance(error, NodeFull):
-        await notify(bot, await users.admins(), "admin-node-full", node=args.get("node", "?"))
     await _answer(event, bot, user.id, t(error.key, **args), markup)
 
 

@@ -7,11 +7,11 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from db.models import User
-from handlers.common import format_date
 from handlers.filters import IsAdmin
 from handlers.start import welcome
 from keyboards.menus import main_menu
 from locales import Translator
+from locales.format import format_date
 from services.errors import InvalidInput
 from services.invites import (
     DEFAULT_DAYS,

@@ -11,10 +11,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from db.models import User
-from handlers.common import esc, format_date
 from handlers.filters import IsAdmin
 from locales import Translator
-from services.audit import AuditAction, AuditService
+from locales.format import esc, format_date
 from services.payments import PaymentService
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,6 @@ async def refund_command(
     user: User,
     t: Translator,
     payments: PaymentService,
-    audit: AuditService,
     bot: Bot,
 ) -> None:
     charge_id = (command.args or "").strip()
@@ -44,8 +42,7 @@ async def refund_command(
         log.warning("refund of payment %s refused: %s", payment.id, error.message)
         await message.answer(t("refund-failed", reason=esc(error.message)))
         return
-    until = await payments.refunded(payment.id)
-    await audit.write(user.id, AuditAction.REFUND, payment.user_id, f"payment={payment.id}")
+    until = await payments.refunded(user.id, payment.id)
     shown = format_date(until) if until else "-"
     await message.answer(
         t("refund-done", user_id=str(payment.user_id), stars=payment.amount, until=shown)

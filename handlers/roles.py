@@ -8,24 +8,20 @@ from aiogram.types import Message
 
 from db.models import Role, User
 from handlers.commands import set_admin_commands
-from handlers.common import display_name
+from handlers.common import display_name, parse_user_id, parsed
 from handlers.filters import IsAdmin
 from locales import Translator
-from services.admin import ConsoleService, RoleFromSettings
+from services.console import ConsoleService, RoleFromSettings
 from services.errors import InvalidInput, UserNotFound
-from services.users import TELEGRAM_ID_MAX
 
 router = Router(name=__name__)
 
 
-def parse_role(args: str | None) -> tuple[int, Role]:
-    parts = (args or "").split()
-    if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit() and len(parts[0]) <= 16):
+def parse_role(args: str) -> tuple[int, Role]:
+    parts = args.split()
+    if len(parts) != 2 or parts[1].lower() not in set(Role):
         raise InvalidInput()
-    user_id = int(parts[0])
-    if not 0 < user_id < TELEGRAM_ID_MAX or parts[1].lower() not in set(Role):
-        raise InvalidInput()
-    return user_id, Role(parts[1].lower())
+    return parse_user_id(parts[0]), Role(parts[1].lower())
 
 
 @router.message(Command("role"), IsAdmin())
@@ -37,11 +33,7 @@ async def role_command(
     console: ConsoleService,
     bot: Bot,
 ) -> None:
-    try:
-        target_id, role = parse_role(command.args)
-    except InvalidInput:
-        await message.answer(t("role-usage"))
-        return
+    target_id, role = parsed(parse_role, command.args, "role-usage")
     try:
         target, before = await console.set_role(user.id, target_id, role)
     except RoleFromSettings:

@@ -1,7 +1,7 @@
-"""/server: the enabled nodes with their load; picking one moves the user's device there.
+"""/server: the nodes that take devices, with their load; picking one moves the user's devices.
 
 A user on a plain WireGuard node also gets "My internet blocks the VPN" when an AmneziaWG node
-takes users: one tap moves their devices there and sends the new config."""
+takes devices: one tap moves their devices there and sends the new configs."""
 
 from __future__ import annotations
 
@@ -11,33 +11,19 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from db.models import User
-from handlers.common import esc
+from handlers.common import acknowledge
 from handlers.devices import send_configs
 from keyboards.callbacks import MenuAction, MenuCD, ServerCD, UnblockCD
 from keyboards.menus import servers
 from locales import Translator
+from locales.format import esc
 from services.devices import DeviceService
 from services.errors import NoNodes
-from services.nodes import NodeService, is_amnezia
+from services.notifier import Notifier
+from services.placement import Placement
+from services.targets import is_amnezia
 
 router = Router(name=__name__)
-
-
-async def server_screen(
-    bot: Bot, user: User, t: Translator, nodes: NodeService, devices: DeviceService
-) -> None:
-    choices = await nodes.choices()
-    if not choices:
-        raise NoNodes()
-    current = await devices.current_node(user.id)
-    text = t("server-choose")
-    if current is not None:
-        text = f"{t('server-current', node=esc(current.label))}\n{text}"
-    current_id = current.id if current else None
-    markup = servers(t, choices, current_id)
-    if current is not None and not is_amnezia(current) and await nodes.amnezia_choice():
-        markup = with_unblock(t, markup)
-    await bot.send_message(user.id, text, reply_markup=markup)
 
 
 def with_unblock(t: Translator, markup: InlineKeyboardMarkup) -> InlineKeyboardMarkup:
@@ -50,30 +36,28 @@ def with_unblock(t: Translator, markup: InlineKeyboardMarkup) -> InlineKeyboardM
 
 
 @router.message(Command("server"))
-async def server_command(
-    message: Message,
-    user: User,
-    t: Translator,
-    nodes: NodeService,
-    devices: DeviceService,
-    bot: Bot,
-) -> None:
-    await devices.require_access(user.id)
-    await server_screen(bot, user, t, nodes, devices)
-
-
 @router.callback_query(MenuCD.filter(F.action == MenuAction.SERVER))
-async def server_button(
-    query: CallbackQuery,
+async def server_screen(
+    event: Message | CallbackQuery,
     user: User,
     t: Translator,
-    nodes: NodeService,
+    placement: Placement,
     devices: DeviceService,
     bot: Bot,
 ) -> None:
-    await query.answer()
+    await acknowledge(event)
     await devices.require_access(user.id)
-    await server_screen(bot, user, t, nodes, devices)
+    choices = await placement.choices()
+    if not choices:
+        raise NoNodes()
+    current = await devices.current_node(user.id)
+    text = t("server-choose")
+    if current is not None:
+        text = f"{t('server-current', node=esc(current.label))}\n{text}"
+    markup = servers(t, choices, current.id if current else None)
+    if current is not None and not is_amnezia(current) and await placement.amnezia_choice():
+        markup = with_unblock(t, markup)
+    await bot.send_message(user.id, text, reply_markup=markup)
 
 
 @router.callback_query(ServerCD.filter())
@@ -83,6 +67,7 @@ async def server_chosen(
     user: User,
     t: Translator,
     devices: DeviceService,
+    notifier: Notifier,
     bot: Bot,
 ) -> None:
     current = await devices.current_node(user.id)
@@ -97,7 +82,7 @@ async def server_chosen(
     if moved.obfuscation:
         text = f"{text}\n{t('server-amnezia-hint')}"
     await bot.send_message(user.id, text)
-    await send_configs(bot, user.id, configs, t)
+    await send_configs(notifier, user.id, configs, t)
 
 
 @router.callback_query(UnblockCD.filter())
@@ -105,8 +90,9 @@ async def unblock(
     query: CallbackQuery,
     user: User,
     t: Translator,
-    nodes: NodeService,
+    placement: Placement,
     devices: DeviceService,
+    notifier: Notifier,
     bot: Bot,
 ) -> None:
     """One tap: the user's devices move to the least loaded AmneziaWG node."""
@@ -116,7 +102,7 @@ async def unblock(
         await query.answer()
         await bot.send_message(user.id, t("server-unblock-already", node=esc(current.label)))
         return
-    target = await nodes.amnezia_choice()
+    target = await placement.amnezia_choice()
     if target is None:
         await query.answer()
         await bot.send_message(user.id, t("server-unblock-none"))
@@ -124,4 +110,4 @@ async def unblock(
     await query.answer(t("config-preparing"))
     configs = await devices.move(user.id, target.id)
     await bot.send_message(user.id, t("server-unblocked", node=esc(configs[0].config.node_name)))
-    await send_configs(bot, user.id, configs, t)
+    await send_configs(notifier, user.id, configs, t)

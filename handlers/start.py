@@ -10,11 +10,12 @@ from aiogram.types import CallbackQuery, Message
 
 from db.models import User
 from handlers.commands import set_admin_commands
-from handlers.common import display_name, esc, format_date, notify
+from handlers.common import acknowledge, display_name
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
-from keyboards.menus import grant_access, languages, main_menu
+from keyboards.menus import languages, main_menu
 from keyboards.subscribe import offer
 from locales import LANGUAGES, Translator, translator_for
+from locales.format import format_date
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService
 from services.users import UserService
@@ -51,15 +52,6 @@ async def start(
     choices = offer(t, trial=subscription.trial_available, payments=payments.enabled)
     if await users.request_access(user.id):
         await message.answer(t("start-no-access", name=display_name(user)), reply_markup=choices)
-        await notify(
-            bot,
-            await users.admins(),
-            "admin-access-request",
-            markup=lambda admin_t: grant_access(admin_t, user.id),
-            name=display_name(user),
-            username=f"@{esc(user.username)}" if user.username else "",
-            id=str(user.id),
-        )
     else:
         await message.answer(t("start-no-access-again"), reply_markup=choices)
 
@@ -75,27 +67,19 @@ def welcome(user: User, t: Translator, now: datetime) -> str:
 
 
 @router.message(Command("help"))
-async def help_command(message: Message, t: Translator) -> None:
-    await message.answer(t("help-text"))
-
-
 @router.callback_query(MenuCD.filter(F.action == MenuAction.HELP))
-async def help_button(query: CallbackQuery, t: Translator) -> None:
-    await query.answer()
-    if query.message:
-        await query.message.answer(t("help-text"))
+async def help_screen(event: Message | CallbackQuery, user: User, t: Translator, bot: Bot) -> None:
+    await acknowledge(event)
+    await bot.send_message(user.id, t("help-text"))
 
 
 @router.message(Command("language"))
-async def language_command(message: Message, t: Translator) -> None:
-    await message.answer(t("language-choose"), reply_markup=languages())
-
-
 @router.callback_query(MenuCD.filter(F.action == MenuAction.LANGUAGE))
-async def language_button(query: CallbackQuery, t: Translator) -> None:
-    await query.answer()
-    if query.message:
-        await query.message.answer(t("language-choose"), reply_markup=languages())
+async def language_screen(
+    event: Message | CallbackQuery, user: User, t: Translator, bot: Bot
+) -> None:
+    await acknowledge(event)
+    await bot.send_message(user.id, t("language-choose"), reply_markup=languages())
 
 
 @router.callback_query(LanguageCD.filter(F.language.in_(LANGUAGES)))

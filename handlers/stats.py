@@ -9,9 +9,9 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
 from db.models import NodeStatus
-from handlers.common import esc, format_amount, format_bytes, format_date
 from handlers.filters import IsAdmin
 from locales import Translator
+from locales.format import esc, format_amount, format_bytes, format_date
 from services.charts import daily_bars_png
 from services.stats import CHART_DAYS, NodeStats, Stats, StatsService
 

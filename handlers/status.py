@@ -9,10 +9,11 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from db.models import User
-from handlers.common import esc, format_ago, format_bytes, format_date
+from handlers.common import acknowledge
 from keyboards.callbacks import MenuAction, MenuCD
 from keyboards.subscribe import account, plan_title
 from locales import Translator
+from locales.format import esc, format_ago, format_bytes, format_date
 from services.devices import DeviceService, handshake_age
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService
@@ -77,41 +78,18 @@ async def status_text(
     return "\n".join(lines)
 
 
-async def send_status(
-    bot: Bot,
+@router.message(Command("status"))
+@router.callback_query(MenuCD.filter(F.action == MenuAction.STATUS))
+async def status_screen(
+    event: Message | CallbackQuery,
     user: User,
     t: Translator,
     devices: DeviceService,
     subscriptions: SubscriptionService,
     payments: PaymentService,
+    bot: Bot,
 ) -> None:
+    await acknowledge(event)
     lines, markup = await account_lines(user, t, subscriptions, payments)
     text = await status_text(user, t, devices, lines, subscriptions.clock())
     await bot.send_message(user.id, text, reply_markup=markup)
-
-
-@router.message(Command("status"))
-async def status_command(
-    message: Message,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    subscriptions: SubscriptionService,
-    payments: PaymentService,
-    bot: Bot,
-) -> None:
-    await send_status(bot, user, t, devices, subscriptions, payments)
-
-
-@router.callback_query(MenuCD.filter(F.action == MenuAction.STATUS))
-async def status_button(
-    query: CallbackQuery,
-    user: User,
-    t: Translator,
-    devices: DeviceService,
-    subscriptions: SubscriptionService,
-    payments: PaymentService,
-    bot: Bot,
-) -> None:
-    await query.answer()
-    await send_status(bot, user, t, devices, subscriptions, payments)

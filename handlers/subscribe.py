@@ -7,7 +7,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
 from db.models import User
-from handlers.common import format_date
+from handlers.common import acknowledge
 from keyboards.callbacks import AccountAction, AccountCD, PayCD, PayMethod, PlanCD
 from keyboards.menus import main_menu
 from keyboards.subscribe import (
@@ -18,6 +18,7 @@ from keyboards.subscribe import (
     plans_menu,
 )
 from locales import Translator
+from locales.format import format_date
 from services.errors import PlanNotFound
 from services.payments import STARS_CURRENCY, PaymentService
 from services.subscriptions import SubscriptionService
@@ -40,27 +41,16 @@ async def show_plans(
 
 
 @router.message(Command("subscribe"))
-async def subscribe_command(
-    message: Message,
-    user: User,
-    t: Translator,
-    payments: PaymentService,
-    subscriptions: SubscriptionService,
-    bot: Bot,
-) -> None:
-    await show_plans(bot, user, t, payments, subscriptions)
-
-
 @router.callback_query(AccountCD.filter(F.action == AccountAction.PLANS))
-async def plans_button(
-    query: CallbackQuery,
+async def plans_screen(
+    event: Message | CallbackQuery,
     user: User,
     t: Translator,
     payments: PaymentService,
     subscriptions: SubscriptionService,
     bot: Bot,
 ) -> None:
-    await query.answer()
+    await acknowledge(event)
     await show_plans(bot, user, t, payments, subscriptions)
 
 
@@ -149,19 +139,16 @@ async def stars_paid(message: Message, user: User, t: Translator, payments: Paym
 
 
 @router.message(Command("trial"))
-async def trial_command(
-    message: Message, user: User, t: Translator, subscriptions: SubscriptionService
-) -> None:
-    until = await subscriptions.start_trial(user.id)
-    await message.answer(t("trial-started", until=format_date(until)), reply_markup=main_menu(t))
-
-
 @router.callback_query(AccountCD.filter(F.action == AccountAction.TRIAL))
-async def trial_button(
-    query: CallbackQuery, user: User, t: Translator, subscriptions: SubscriptionService, bot: Bot
+async def trial(
+    event: Message | CallbackQuery,
+    user: User,
+    t: Translator,
+    subscriptions: SubscriptionService,
+    bot: Bot,
 ) -> None:
     until = await subscriptions.start_trial(user.id)
-    await query.answer()
+    await acknowledge(event)
     await bot.send_message(
         user.id, t("trial-started", until=format_date(until)), reply_markup=main_menu(t)
     )
@@ -208,17 +195,15 @@ async def history(
 
 
 @router.message(Command("referral"))
-async def referral_command(
-    message: Message, user: User, t: Translator, subscriptions: SubscriptionService, bot: Bot
-) -> None:
-    await message.answer(await referral_text(user, t, subscriptions, bot))
-
-
 @router.callback_query(AccountCD.filter(F.action == AccountAction.REFERRAL))
-async def referral_button(
-    query: CallbackQuery, user: User, t: Translator, subscriptions: SubscriptionService, bot: Bot
+async def referral(
+    event: Message | CallbackQuery,
+    user: User,
+    t: Translator,
+    subscriptions: SubscriptionService,
+    bot: Bot,
 ) -> None:
-    await query.answer()
+    await acknowledge(event)
     await bot.send_message(user.id, await referral_text(user, t, subscriptions, bot))
 
 

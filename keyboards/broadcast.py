@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
+from collections.abc import Sequence
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from keyboards.menus import Tr
+from keyboards.callbacks import BroadcastAction, BroadcastCD
+from locales import Translator
 
 
-class BroadcastAction(enum.StrEnum):
-    AUDIENCE = "a"
-    SEND = "ok"
-    CANCEL = "no"
-
-
-class AudienceChoice(enum.StrEnum):
-    """The same values as db.models.BroadcastAudience."""
-
-    ALL = "all"
-    ACCESS = "access"
-    NO_ACCESS = "no_access"
-
-
-class BroadcastCD(CallbackData, prefix="bc"):
-    action: BroadcastAction
-    audience: AudienceChoice = AudienceChoice.ALL
-
-
-AUDIENCE_BUTTONS = {
-    AudienceChoice.ALL: "broadcast-audience-all",
-    AudienceChoice.ACCESS: "broadcast-audience-access",
-    AudienceChoice.NO_ACCESS: "broadcast-audience-no-access",
-}
-
-
-def broadcast_cancel(t: Tr) -> InlineKeyboardMarkup:
+def broadcast_cancel(t: Translator) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=t("button-cancel"), callback_data=BroadcastCD(action=BroadcastAction.CANCEL)
@@ -46,12 +19,13 @@ def broadcast_cancel(t: Tr) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def broadcast_audiences(t: Tr, counts: Mapping[AudienceChoice, int]) -> InlineKeyboardMarkup:
+def broadcast_audiences(t: Translator, choices: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """A button per audience (its value, its label with the count), then Cancel."""
     builder = InlineKeyboardBuilder()
-    for choice, key in AUDIENCE_BUTTONS.items():
+    for audience, label in choices:
         builder.button(
-            text=t(key, count=str(counts.get(choice, 0))),
-            callback_data=BroadcastCD(action=BroadcastAction.AUDIENCE, audience=choice),
+            text=label,
+            callback_data=BroadcastCD(action=BroadcastAction.AUDIENCE, audience=audience),
         )
     builder.button(
         text=t("button-cancel"), callback_data=BroadcastCD(action=BroadcastAction.CANCEL)
@@ -60,7 +34,7 @@ def broadcast_audiences(t: Tr, counts: Mapping[AudienceChoice, int]) -> InlineKe
     return builder.as_markup()
 
 
-def broadcast_confirm(t: Tr, audience: AudienceChoice) -> InlineKeyboardMarkup:
+def broadcast_confirm(t: Translator, audience: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=t("broadcast-send"),

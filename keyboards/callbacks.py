@@ -30,6 +30,7 @@ class RegenAction(enum.StrEnum):
 
 class RegenCD(CallbackData, prefix="rg"):
     action: RegenAction
+    device_id: int = 0  # the device /regen asked about
 
 
 class LanguageCD(CallbackData, prefix="lang"):
@@ -94,3 +95,61 @@ class PayMethod(enum.StrEnum):
 class PayCD(CallbackData, prefix="pay"):
     code: str
     method: PayMethod
+
+
+# --- the console (staff) ---
+
+
+class CardAction(enum.StrEnum):
+    SHOW = "show"
+    EXTEND_30 = "x30"
+    EXTEND_90 = "x90"
+    REVOKE = "rev"
+    BAN = "ban"
+    UNBAN = "unb"
+    RESET = "rst"
+    MESSAGE = "msg"
+
+
+# What support may press on a card; every other action is for admins.
+SUPPORT_ACTIONS = frozenset(
+    {CardAction.SHOW, CardAction.EXTEND_30, CardAction.EXTEND_90, CardAction.MESSAGE}
+)
+
+
+class UsersCD(CallbackData, prefix="ul"):
+    kind: str  # a services.console.UserFilter value, checked by the handler
+    page: int
+
+
+class CardCD(CallbackData, prefix="uc"):
+    action: CardAction
+    user_id: int
+    ok: bool = False  # pressed on the confirmation step
+
+
+class SendAction(enum.StrEnum):
+    SEND = "send"
+    CANCEL = "no"
+
+
+class SendCD(CallbackData, prefix="um"):
+    action: SendAction
+
+
+class AuditCD(CallbackData, prefix="au"):
+    page: int
+
+
+# --- broadcasts ---
+
+
+class BroadcastAction(enum.StrEnum):
+    AUDIENCE = "a"
+    SEND = "ok"
+    CANCEL = "no"
+
+
+class BroadcastCD(CallbackData, prefix="bc"):
+    action: BroadcastAction
+    audience: str = "all"  # a db.models.BroadcastAudience value, checked by the handler

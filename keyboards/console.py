@@ -1,77 +1,36 @@
-"""The admin console's callback data and keyboards: user list filters, user card, audit pages."""
+"""The console's keyboards: the user list with its filters, the user card, audit pages."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from keyboards.menus import Tr
-
-
-class ListFilter(enum.StrEnum):
-    ALL = "all"
-    ACTIVE = "act"
-    EXPIRED = "exp"
-    NO_ACCESS = "no"
-    TRIAL = "tri"
-    PAID = "paid"
-    BLOCKED = "blk"
-    BANNED = "ban"
-
-
-class CardAction(enum.StrEnum):
-    SHOW = "show"
-    EXTEND_30 = "x30"
-    EXTEND_90 = "x90"
-    REVOKE = "rev"
-    BAN = "ban"
-    UNBAN = "unb"
-    RESET = "rst"
-    MESSAGE = "msg"
-
-
-# What support may press on a card; every other action is for admins.
-SUPPORT_ACTIONS = frozenset(
-    {CardAction.SHOW, CardAction.EXTEND_30, CardAction.EXTEND_90, CardAction.MESSAGE}
+from keyboards.callbacks import (
+    AuditCD,
+    CardAction,
+    CardCD,
+    SendAction,
+    SendCD,
+    UsersCD,
 )
-
-
-class UsersCD(CallbackData, prefix="ul"):
-    kind: ListFilter
-    page: int
-
-
-class CardCD(CallbackData, prefix="uc"):
-    action: CardAction
-    user_id: int
-    ok: bool = False  # pressed on the confirmation step
-
-
-class SendAction(enum.StrEnum):
-    SEND = "send"
-    CANCEL = "no"
-
-
-class SendCD(CallbackData, prefix="um"):
-    action: SendAction
-
-
-class AuditCD(CallbackData, prefix="au"):
-    page: int
+from locales import Translator
 
 
 def users_list(
-    t: Tr, current: ListFilter, page: int, has_next: bool, user_ids: Iterable[int]
+    t: Translator,
+    filters: Sequence[str],
+    current: str,
+    page: int,
+    has_next: bool,
+    user_ids: Iterable[int],
 ) -> InlineKeyboardMarkup:
     """Filters, a card button per user shown, and paging."""
     builder = InlineKeyboardBuilder()
-    for kind in ListFilter:
-        label = t("users-filter", filter=kind.value)
-        text = f"• {label}" if kind is current else label
+    for kind in filters:
+        label = t("users-filter", filter=kind)
+        text = f"• {label}" if kind == current else label
         builder.button(text=text, callback_data=UsersCD(kind=kind, page=0))
     cards = _card_buttons(builder, user_ids)
     pages = 0
@@ -109,7 +68,7 @@ def _rows_of(count: int, width: int) -> list[int]:
 
 
 def user_card(
-    t: Tr, user_id: int, *, admin: bool, has_access: bool, banned: bool, has_devices: bool
+    t: Translator, user_id: int, *, admin: bool, has_access: bool, banned: bool, has_devices: bool
 ) -> InlineKeyboardMarkup:
     """The actions on one user that the viewer's role allows."""
     actions = [CardAction.EXTEND_30, CardAction.EXTEND_90]
@@ -131,7 +90,7 @@ def user_card(
     return builder.as_markup()
 
 
-def card_confirm(t: Tr, action: CardAction, user_id: int) -> InlineKeyboardMarkup:
+def card_confirm(t: Translator, action: CardAction, user_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=t("card-confirm-yes"), callback_data=CardCD(action=action, user_id=user_id, ok=True)
@@ -142,14 +101,14 @@ def card_confirm(t: Tr, action: CardAction, user_id: int) -> InlineKeyboardMarku
     return builder.as_markup()
 
 
-def send_confirm(t: Tr) -> InlineKeyboardMarkup:
+def send_confirm(t: Translator) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("message-send-yes"), callback_data=SendCD(action=SendAction.SEND))
     builder.button(text=t("button-cancel"), callback_data=SendCD(action=SendAction.CANCEL))
     return builder.as_markup()
 
 
-def audit_pages(t: Tr, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
+def audit_pages(t: Translator, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
     builder = InlineKeyboardBuilder()
     if page > 0:
         builder.button(text=t("button-previous"), callback_data=AuditCD(page=page - 1))

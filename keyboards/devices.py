@@ -8,10 +8,12 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.callbacks import DeviceAction, DeviceCD, RouteCD
-from keyboards.menus import Tr
+from locales import Translator
 
 
-def device_list(t: Tr, devices: Sequence[tuple[int, str]], can_add: bool) -> InlineKeyboardMarkup:
+def device_list(
+    t: Translator, devices: Sequence[tuple[int, str]], can_add: bool
+) -> InlineKeyboardMarkup:
     """One button per device (id, label), then "Add device" while the limit allows."""
     builder = InlineKeyboardBuilder()
     for device_id, label in devices:
@@ -25,7 +27,7 @@ def device_list(t: Tr, devices: Sequence[tuple[int, str]], can_add: bool) -> Inl
     return builder.as_markup()
 
 
-def device_actions(t: Tr, device_id: int, routes: bool) -> InlineKeyboardMarkup:
+def device_actions(t: Translator, device_id: int, routes: bool) -> InlineKeyboardMarkup:
     """Config, rename, routes (when presets exist), new keys, remove, and back to the list."""
     builder = InlineKeyboardBuilder()
     for key, action in (
@@ -43,7 +45,7 @@ def device_actions(t: Tr, device_id: int, routes: bool) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def back_to_device(t: Tr, device_id: int) -> InlineKeyboardMarkup:
+def back_to_device(t: Translator, device_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=t("devices-back"),
@@ -52,7 +54,7 @@ def back_to_device(t: Tr, device_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def confirm(t: Tr, device_id: int, yes_key: str, yes: DeviceAction) -> InlineKeyboardMarkup:
+def confirm(t: Translator, device_id: int, yes_key: str, yes: DeviceAction) -> InlineKeyboardMarkup:
     """A "yes" button for `yes` (remove, new keys) and Cancel back to the device."""
     builder = InlineKeyboardBuilder()
     builder.button(text=t(yes_key), callback_data=DeviceCD(action=yes, device_id=device_id))
@@ -64,7 +66,7 @@ def confirm(t: Tr, device_id: int, yes_key: str, yes: DeviceAction) -> InlineKey
 
 
 def route_choices(
-    t: Tr, device_id: int, presets: Sequence[tuple[str, str]], current: str
+    t: Translator, device_id: int, presets: Sequence[tuple[str, str]], current: str
 ) -> InlineKeyboardMarkup:
     """Everything through the VPN, then each preset (key, title); the current one marked."""
     builder = InlineKeyboardBuilder()

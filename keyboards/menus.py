@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -19,12 +19,9 @@ from keyboards.callbacks import (
     RegenCD,
     ServerCD,
 )
+from locales import Translator
 
 LANGUAGE_NAMES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
-
-
-class Tr(Protocol):
-    def __call__(self, key: str, /, **args: Any) -> str: ...
 
 
 class ServerOption(Protocol):
@@ -38,7 +35,7 @@ class ServerOption(Protocol):
     def load_percent(self) -> int | None: ...
 
 
-def main_menu(t: Tr) -> InlineKeyboardMarkup:
+def main_menu(t: Translator) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("menu-get-config"), callback_data=MenuCD(action=MenuAction.CONFIG))
     builder.button(text=t("menu-devices"), callback_data=DeviceCD(action=DeviceAction.OPEN))
@@ -51,7 +48,7 @@ def main_menu(t: Tr) -> InlineKeyboardMarkup:
 
 
 def servers(
-    t: Tr, options: Sequence[ServerOption], current_node_id: int | None
+    t: Translator, options: Sequence[ServerOption], current_node_id: int | None
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for option in options:
@@ -64,9 +61,11 @@ def servers(
     return builder.as_markup()
 
 
-def regen_confirm(t: Tr) -> InlineKeyboardMarkup:
+def regen_confirm(t: Translator, device_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=t("regen-yes"), callback_data=RegenCD(action=RegenAction.CONFIRM))
+    builder.button(
+        text=t("regen-yes"), callback_data=RegenCD(action=RegenAction.CONFIRM, device_id=device_id)
+    )
     builder.button(text=t("button-cancel"), callback_data=RegenCD(action=RegenAction.CANCEL))
     return builder.as_markup()
 
@@ -78,7 +77,7 @@ def languages() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def grant_access(t: Tr, user_id: int) -> InlineKeyboardMarkup:
+def grant_access(t: Translator, user_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("admin-grant-30"), callback_data=GrantCD(user_id=user_id, days=30))
     builder.button(text=t("admin-grant-forever"), callback_data=GrantCD(user_id=user_id, days=0))

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.callbacks import AccountAction, AccountCD, PayCD, PayMethod, PlanCD
-from keyboards.menus import Tr
+from locales import Translator
 
 
 class Plan(Protocol):
@@ -27,13 +27,15 @@ class Plan(Protocol):
     def stars(self) -> int: ...
 
 
-def plan_title(t: Tr, plan: Plan) -> str:
+def plan_title(t: Translator, plan: Plan) -> str:
     if plan.months:
         return t("plan-months", months=plan.months)
     return t("plan-days", days=plan.days)
 
 
-def plans_menu(t: Tr, plans: Sequence[Plan], *, rub: bool, stars: bool) -> InlineKeyboardMarkup:
+def plans_menu(
+    t: Translator, plans: Sequence[Plan], *, rub: bool, stars: bool
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for plan in plans:
         prices = [t("price-rub", rub=plan.rub)] if rub else []
@@ -44,7 +46,7 @@ def plans_menu(t: Tr, plans: Sequence[Plan], *, rub: bool, stars: bool) -> Inlin
     return builder.as_markup()
 
 
-def pay_methods(t: Tr, plan: Plan, *, rub: bool, stars: bool) -> InlineKeyboardMarkup:
+def pay_methods(t: Translator, plan: Plan, *, rub: bool, stars: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     if rub:
         builder.button(
@@ -65,19 +67,19 @@ def pay_methods(t: Tr, plan: Plan, *, rub: bool, stars: bool) -> InlineKeyboardM
     return builder.as_markup()
 
 
-def pay_link(t: Tr, url: str, rub: int) -> InlineKeyboardMarkup:
+def pay_link(t: Translator, url: str, rub: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("pay-link", rub=rub), url=url)
     return builder.as_markup()
 
 
-def renew_button(t: Tr) -> InlineKeyboardMarkup:
+def renew_button(t: Translator) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("renew-button"), callback_data=AccountCD(action=AccountAction.PLANS))
     return builder.as_markup()
 
 
-def offer(t: Tr, *, trial: bool, payments: bool) -> InlineKeyboardMarkup | None:
+def offer(t: Translator, *, trial: bool, payments: bool) -> InlineKeyboardMarkup | None:
     """What a user without access can do by themselves: try, or pay."""
     builder = InlineKeyboardBuilder()
     if trial:
@@ -91,7 +93,7 @@ def offer(t: Tr, *, trial: bool, payments: bool) -> InlineKeyboardMarkup | None:
 
 
 def account(
-    t: Tr, *, payments: bool, auto_renew: bool, history: bool
+    t: Translator, *, payments: bool, auto_renew: bool, history: bool
 ) -> InlineKeyboardMarkup | None:
     """Under /status: renew, cancel auto-renewal, payment history, invite friends."""
     builder = InlineKeyboardBuilder()

@@ -33,6 +33,11 @@ class AuditAction(enum.StrEnum):
     BROADCAST = "broadcast"
     REFUND = "refund"
     SET_ENDPOINT = "set_endpoint"
+    SSH_KEY_ROTATE = "ssh_key_rotate"
+    DB_RESTORE = "db_restore"
+
+
+OPERATOR = 0  # the actor of what the operator does with `python main.py` (the CLI)
 
 
 def record(

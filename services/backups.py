@@ -18,10 +18,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 
 from db.cipher import CipherError, SecretCipher
-from db.migrate import alembic_config
+from db.engine import create_engine, create_session_factory
+from db.migrate import alembic_config, upgrade
+from services.audit import AuditAction, record
+from services.clientconfig import PRIVATE_KEY
 from services.clock import Clock, system_clock
-from services.devices import PRIVATE_KEY
-from services.notify import Notifier
+from services.notifier import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,16 @@ _REQUIRED_TABLES = frozenset({"alembic_version", "users", "nodes", "devices"})
 
 class BackupError(Exception):
     """A backup or restore cannot be done; the message is safe to show and never holds a secret."""
+
+
+NO_KEY = (
+    "no encryption key: put the old DATA_DIR/secret.key in place or set ENCRYPTION_KEY, "
+    "then run again"
+)
+OTHER_KEY = (
+    "the backup was made with another encryption key: put the old DATA_DIR/secret.key in "
+    "place or set ENCRYPTION_KEY, then run again"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +125,42 @@ class BackupService:
             )
         return backup
 
+    def check_restore(self, backup: Path, cipher: SecretCipher | None) -> str:
+        """What restoring `backup` would replace; BackupError unless it is safe: a sound
+        SQLite backup of this project at a known revision, whose keys the current key opens
+        (a PostgreSQL dump is checked by pg_restore itself)."""
+        if not self.is_sqlite:
+            return "the PostgreSQL database (pg_restore --clean)"
+        database = sqlite_path(self._url)
+        revision = check_sqlite_backup(backup)
+        if cipher is None:
+            raise BackupError(NO_KEY)
+        if key_fits(backup, cipher) is False:
+            raise BackupError(OTHER_KEY)
+        return f"{database} with a backup at revision {revision}"
+
+    async def restore(
+        self, actor_id: int, backup: Path, cipher: SecretCipher | None
+    ) -> Path | None:
+        """Check the backup, replace the database with it (the bot must be stopped), migrate
+        it to this code's revision and record who did it in the restored database. Returns
+        where the replaced SQLite database is kept (None for PostgreSQL or when there was
+        none)."""
+        self.check_restore(backup, cipher)
+        kept = None
+        if self.is_sqlite:
+            kept = await asyncio.to_thread(restore_sqlite, backup, sqlite_path(self._url))
+        else:
+            await restore_postgres(backup, self._url)
+        engine = create_engine(self._url.render_as_string(hide_password=False))
+        try:
+            await upgrade(engine)
+            async with create_session_factory(engine).begin() as session:
+                record(session, self._clock, actor_id, AuditAction.DB_RESTORE, backup.name)
+        finally:
+            await engine.dispose()
+        return kept
+
     def next_due(self, interval: timedelta) -> datetime:
         """When the next scheduled backup is due: `interval` after the newest one, or soon."""
         now = self._clock()
@@ -169,14 +217,19 @@ def _sqlite_backup(source: Path, target: Path) -> None:
 
 async def _pg_dump(url: URL, target: Path) -> None:
     """`pg_dump -Fc` into `target`; the password goes in PGPASSWORD, never on the command line."""
-    program = shutil.which("pg_dump")
+    argv, env = pg_command(_client_tool("pg_dump"), url, "--format=custom", f"--file={target}")
+    await _run(argv, env, "pg_dump")
+
+
+def _client_tool(name: str) -> str:
+    """The path of a PostgreSQL client tool; BackupError saying how to install it."""
+    program = shutil.which(name)
     if program is None:
         raise BackupError(
-            "pg_dump is not installed: install the PostgreSQL client "
+            f"{name} is not installed: install the PostgreSQL client "
             "(apt install postgresql-client)"
         )
-    argv, env = pg_command(program, url, "--format=custom", f"--file={target}")
-    await _run(argv, env, "pg_dump")
+    return program
 
 
 async def _run(argv: Sequence[str], env: dict[str, str], name: str) -> None:
@@ -292,12 +345,7 @@ def restore_sqlite(backup: Path, database: Path) -> Path | None:
 
 async def restore_postgres(backup: Path, url: URL) -> None:
     """`pg_restore --clean` of a `pg_dump -Fc` file into the database of `url`."""
-    program = shutil.which("pg_restore")
-    if program is None:
-        raise BackupError(
-            "pg_restore is not installed: install the PostgreSQL client (apt install "
-            "postgresql-client)"
-        )
+    program = _client_tool("pg_restore")
     if not await asyncio.to_thread(backup.is_file):
         raise BackupError(f"{backup}: no such file")
     argv, env = pg_command(

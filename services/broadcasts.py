@@ -36,6 +36,7 @@ from db.models import (
     DeliveryState,
     User,
 )
+from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import ServiceError
 
@@ -207,6 +208,7 @@ class BroadcastService:
         self.pacer = Pacer(rate)
         self._progress_interval = progress_interval
         self._runners: dict[int, asyncio.Task[None]] = {}
+        self.sender: Sender | None = None  # the bot's, set once a Bot exists
         self._writing = asyncio.Lock()
         self._stopping = False
         self.floods = 0  # 429 answers seen by this process
@@ -246,6 +248,8 @@ class BroadcastService:
             )
             session.add(broadcast)
             await session.flush()
+            details = f"{total} recipients, {len(plain)} characters"
+            record(session, self.clock, admin_id, AuditAction.BROADCAST, broadcast.id, details)
             await session.execute(
                 insert(BroadcastDelivery).from_select(
                     ["broadcast_id", "user_id", "state", "attempts"],
@@ -264,8 +268,12 @@ class BroadcastService:
 
     # --- running ----------------------------------------------------------------------------
 
-    def start(self, broadcast_id: int, sender: Sender) -> asyncio.Task[None]:
-        """Run the broadcast in the background (once per process)."""
+    def start(self, broadcast_id: int, sender: Sender | None = None) -> asyncio.Task[None]:
+        """Run the broadcast in the background (once per process), through the bot's sender
+        unless another is given."""
+        sender = sender or self.sender
+        if sender is None:
+            raise RuntimeError("no sender: the bot is not connected")
         running = self._runners.get(broadcast_id)
         if running is not None and not running.done():
             return running
@@ -279,7 +287,7 @@ class BroadcastService:
     def runner(self, broadcast_id: int) -> asyncio.Task[None] | None:
         return self._runners.get(broadcast_id)
 
-    async def resume(self, sender: Sender) -> list[int]:
+    async def resume(self, sender: Sender | None = None) -> list[int]:
         """At start-up: go on with every unfinished broadcast (see `_run` for rows a crash
         left `sending`)."""
         async with self._sessions() as session:
@@ -347,17 +355,8 @@ class BroadcastService:
             if not alone:
                 log.info("broadcast %s runs in another process", broadcast_id)
                 return
-            now = self.clock()
             async with self._write() as session:
-                await session.execute(
-                    update(BroadcastDelivery)
-                    .where(
-                        BroadcastDelivery.broadcast_id == broadcast_id,
-                        BroadcastDelivery.state == DeliveryState.SENDING,
-                    )
-                    .values(state=DeliveryState.UNKNOWN, updated_at=now)
-                    .execution_options(synchronize_session=False)
-                )
+                await self._in_flight_unknown(session, broadcast_id)
             await self._run_alone(broadcast_id, sender)
 
     async def _run_alone(self, broadcast_id: int, sender: Sender) -> None:
@@ -488,19 +487,23 @@ class BroadcastService:
         async with self._writing, self._sessions.begin() as session:
             yield session
 
+    async def _in_flight_unknown(self, session: AsyncSession, broadcast_id: int) -> None:
+        """Rows still `sending` lost their answer (a crash, a failed write): maybe delivered,
+        so `unknown`, never sent again."""
+        await session.execute(
+            update(BroadcastDelivery)
+            .where(
+                BroadcastDelivery.broadcast_id == broadcast_id,
+                BroadcastDelivery.state == DeliveryState.SENDING,
+            )
+            .values(state=DeliveryState.UNKNOWN, updated_at=self.clock())
+            .execution_options(synchronize_session=False)
+        )
+
     async def _finish(self, broadcast_id: int) -> None:
         now = self.clock()
         async with self._write() as session:
-            # A row still `sending` here lost its result write (a database error): unknown.
-            await session.execute(
-                update(BroadcastDelivery)
-                .where(
-                    BroadcastDelivery.broadcast_id == broadcast_id,
-                    BroadcastDelivery.state == DeliveryState.SENDING,
-                )
-                .values(state=DeliveryState.UNKNOWN, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            await self._in_flight_unknown(session, broadcast_id)
             broadcast = await session.get(Broadcast, broadcast_id)
             if broadcast is not None:
                 broadcast.status = BroadcastStatus.DONE

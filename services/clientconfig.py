@@ -1,16 +1,39 @@
-"""The client's WireGuard config text and its QR code."""
+"""A device's keys at rest, its peer on the node, and the client config and QR code made from
+them: everything that needs a device's secrets lives here."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_L
 
+from db.cipher import SecretCipher
 from db.models import Device, Node
-from nodes.amnezia import AMNEZIAWG, AmneziaParams
-from services.routes import FULL_TUNNEL
+from nodes import PeerSpec
+from nodes.keys import generate_preshared_key, generate_private_key, public_key
+from services.routes import FULL_TUNNEL, RoutePreset, client_allowed_ips
+from services.targets import amnezia_of
+
+# What each encrypted value is for, bound into its ciphertext as associated data.
+PRIVATE_KEY = "device-private-key"
+PRESHARED_KEY = "device-preshared-key"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceKeys:
+    """A device's key pair and preshared key, in the clear (only ever in memory)."""
+
+    private: str = field(repr=False)
+    public: str
+    preshared: str = field(repr=False)
+
+    @classmethod
+    def fresh(cls) -> DeviceKeys:
+        private = generate_private_key()
+        return cls(private, public_key(private), generate_preshared_key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,29 +80,51 @@ class ClientConfig:
         return f"ClientConfig(node={self.node_name!r}, addresses={self.addresses!r})"
 
 
-def client_config(
-    node: Node,
-    device: Device,
-    private_key: str,
-    preshared_key: str,
-    *,
-    allowed_ips: tuple[str, ...] = FULL_TUNNEL,
-) -> ClientConfig:
-    """The config of `device` on `node` (keys already decrypted)."""
-    return ClientConfig(
-        node_name=node.name,
-        private_key=private_key,
-        addresses=device_addresses(device),
-        dns=node.dns,
-        mtu=node.mtu,
-        server_public_key=node.public_key,
-        preshared_key=preshared_key,
-        endpoint=node.endpoint,
-        allowed_ips=allowed_ips,
-        obfuscation=(
-            AmneziaParams.from_json(node.obfuscation).lines() if node.protocol == AMNEZIAWG else ()
-        ),
-    )
+class DeviceConfigs:
+    """Seals a device's keys into its row and opens them again: for the node (the peer) and
+    for the user (the config). The route presets decide a config's AllowedIPs."""
+
+    def __init__(
+        self, cipher: SecretCipher, presets: Mapping[str, RoutePreset] | None = None
+    ) -> None:
+        self._cipher = cipher
+        self._presets = dict(presets or {})
+
+    def route_presets(self) -> list[RoutePreset]:
+        """The split-tunnelling presets a device may choose, in the operator's order."""
+        return list(self._presets.values())
+
+    def knows_preset(self, key: str) -> bool:
+        return key in self._presets
+
+    def store_keys(self, device: Device, keys: DeviceKeys) -> None:
+        device.public_key = keys.public
+        device.private_key_enc = self._cipher.encrypt(keys.private, PRIVATE_KEY)
+        device.preshared_key_enc = self._cipher.encrypt(keys.preshared, PRESHARED_KEY)
+
+    def peer(self, device: Device) -> PeerSpec:
+        """The device as its node's peer."""
+        preshared = self._cipher.decrypt(device.preshared_key_enc, PRESHARED_KEY)
+        return PeerSpec(device.public_key, preshared, device_addresses(device))
+
+    def config(self, device: Device, node: Node | None = None) -> ClientConfig:
+        """The device's config on its node (`device.node` unless given); a preset the operator
+        has since removed means the full tunnel."""
+        node = node or device.node
+        preset = self._presets.get(device.route_preset) if device.route_preset else None
+        amnezia = amnezia_of(node)
+        return ClientConfig(
+            node_name=node.name,
+            private_key=self._cipher.decrypt(device.private_key_enc, PRIVATE_KEY),
+            addresses=device_addresses(device),
+            dns=node.dns,
+            mtu=node.mtu,
+            server_public_key=node.public_key,
+            preshared_key=self._cipher.decrypt(device.preshared_key_enc, PRESHARED_KEY),
+            endpoint=node.endpoint,
+            allowed_ips=client_allowed_ips(preset, node.dns),
+            obfuscation=amnezia.lines() if amnezia is not None else (),
+        )
 
 
 def device_addresses(device: Device) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import AccessKind, Device, Node, Payment, PaymentStatus, Role, User
 from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
+from services.notifier import Notifier
 from services.reconcile import ReconcileResult, ReconcileService
 from services.users import TELEGRAM_ID_MAX, UserRow, UserService
 
@@ -68,11 +69,12 @@ class UserCard:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A change made in the database, and the nodes that could not take it yet (a reconcile
-    applies it when they answer again)."""
+    """A change made in the database, the nodes that could not take it yet (a reconcile
+    applies it when they answer again), and whether the user was told of it."""
 
     user: User
     unreachable: Sequence[str]
+    told: bool = False
 
 
 def filter_clause(kind: UserFilter, now: datetime) -> ColumnElement[bool]:
@@ -114,10 +116,12 @@ class ConsoleService:
         sessions: async_sessionmaker[AsyncSession],
         users: UserService,
         reconcile: ReconcileService,
+        notifier: Notifier | None = None,
     ) -> None:
         self._sessions = sessions
         self._users = users
         self._reconcile = reconcile
+        self.notifier = notifier
 
     def now(self) -> datetime:
         return self._users.clock()
@@ -197,10 +201,22 @@ class ConsoleService:
         user_id: int,
         days: int | None,
         action: AuditAction = AuditAction.GRANT,
+        *,
+        create: bool = False,
     ) -> Applied:
-        """Give or extend access (audited) and put the user's peers back on their nodes."""
-        user = await self._users.grant(user_id, days, actor_id=actor_id, action=action)
-        return Applied(user, _unreachable(await self._reconcile.reconcile_user(user_id)))
+        """Give or extend access (audited), put the user's peers back on their nodes, and tell
+        the user when they have started the bot."""
+        user = await self._users.grant(
+            user_id, days, create=create, actor_id=actor_id, action=action
+        )
+        unreachable = _unreachable(await self._reconcile.reconcile_user(user_id))
+        told = False
+        if user.started and self.notifier is not None:
+            key = (
+                "user-access-granted-until" if user.access_until else "user-access-granted-forever"
+            )
+            told = await self.notifier.to_user(user.id, key, until=user.access_until)
+        return Applied(user, unreachable, told)
 
     async def revoke(self, actor_id: int, user_id: int) -> Applied:
         """No access from now on; the devices stay in the database (renewal brings back the
@@ -269,10 +285,13 @@ class ConsoleService:
             )
         return user, before
 
-    async def record_message(
-        self, actor_id: int, user_id: int, length: int, delivered: bool
-    ) -> None:
-        """A message sent to a user: its length and fate, never its text."""
+    async def message(self, actor_id: int, user_id: int, text: str) -> bool:
+        """Send a staff member's text to a user as the bot; whether it was delivered. The audit
+        entry keeps its length and fate, never the text."""
+        delivered = self.notifier is not None and await self.notifier.to_user(
+            user_id, "message-to-user", text=text
+        )
+        length = len(text)
         async with self._sessions.begin() as session:
             record(
                 session,
@@ -282,6 +301,7 @@ class ConsoleService:
                 user_id,
                 f"chars={length} delivered={'yes' if delivered else 'no'}",
             )
+        return delivered
 
     async def _change(
         self,

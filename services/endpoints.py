@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import joinedload
 
 from db.models import Device, Node, User
+from services.audit import AuditAction, record
+from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
-from services.devices import DeviceService
 from services.errors import InvalidInput, NodeNotFound
-from services.nodes import HOST
-from services.notify import Notifier
+from services.fleet import valid_endpoint
+from services.notifier import Notifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,28 +28,23 @@ class EndpointReport:
     undelivered: int
 
 
-def valid_endpoint(endpoint: str) -> bool:
-    """HOST:PORT, with an IPv6 host in brackets."""
-    host, sep, port = endpoint.rpartition(":")
-    return bool(sep and HOST.match(host) and port.isdigit() and 0 < int(port) < 65536)
-
-
 class EndpointService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        devices: DeviceService,
+        configs: DeviceConfigs,
         clock: Clock = system_clock,
         notifier: Notifier | None = None,
     ) -> None:
         self._sessions = sessions
-        self._devices = devices
+        self._configs = configs
         self._clock = clock
         self.notifier = notifier
 
-    async def change(self, name: str, endpoint: str) -> EndpointReport:
+    async def change(self, actor_id: int, name: str, endpoint: str) -> EndpointReport:
         """Store the node's new client address and send each user with access a config that
-        uses it. Nothing changes on the node: WireGuard answers on every address it has."""
+        uses it (audited as the actor's). Nothing changes on the node: WireGuard answers on
+        every address it has."""
         if not valid_endpoint(endpoint):
             raise InvalidInput(field="endpoint")
         now = self._clock()
@@ -57,19 +54,22 @@ class EndpointService:
                 raise NodeNotFound(node=name)
             old, node.endpoint = node.endpoint, endpoint
             rows = await session.execute(
-                select(Device.id, User)
+                select(Device, User)
+                .options(joinedload(Device.node))
                 .join(User, User.id == Device.user_id)
                 .where(Device.node_id == node.id)
                 .order_by(Device.id)
             )
-            recipients = [(device_id, user.id) for device_id, user in rows if user.has_access(now)]
+            recipients = [device for device, user in rows if user.has_access(now)]
+            change = f"{old} -> {endpoint}"
+            record(session, self._clock, actor_id, AuditAction.SET_ENDPOINT, name, change)
         if old == endpoint:
             return EndpointReport(name, old, endpoint, 0, 0, 0)
         delivered = 0
-        for device_id, user_id in recipients:
-            config = await self._devices.config_of_device(device_id)
+        for device in recipients:
+            config = self._configs.config(device)
             if self.notifier and await self.notifier.send_config(
-                user_id, "endpoint-changed-notice", config, node=name
+                device.user_id, config, "endpoint-changed-notice", node=name
             ):
                 delivered += 1
         return EndpointReport(

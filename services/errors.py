@@ -15,6 +15,12 @@ class ServiceError(Exception):
         self.args_for_text = args
 
 
+class NotDelivered(ServiceError):
+    """Telegram did not take a message for the user (the details are logged)."""
+
+    key = "error-generic"
+
+
 class NoAccess(ServiceError):
     key = "error-no-access"
 

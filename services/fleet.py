@@ -1,4 +1,4 @@
-"""Nodes: adding (adopt or bootstrap), restoring, listing with their load, checking them."""
+"""The fleet of nodes: adding one (adopt or bootstrap), restoring one, listing and checking them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
-from db.models import Device, Node, NodeHealth, NodeStatus
+from db.models import Node, NodeStatus
 from nodes import NodeError, NodeLoad, NodeTarget, SshPool, WireGuard
 from nodes.amnezia import (
     AMNEZIA_MTU,
@@ -28,7 +28,12 @@ from nodes.amnezia import (
 from nodes.amnezia import parse_lines as parse_amnezia_lines
 from nodes.bootstrap import BOOTSTRAP_STEPS, InterfacePlan, bootstrap
 from nodes.keys import generate_private_key
+from services.audit import AuditAction, record
+from services.clock import Clock, system_clock
 from services.errors import InvalidInput, NodeKeyUnknown, NodeNotFound, NodeSetupFailed
+from services.placement import device_counts
+from services.reconcile import ReconcileResult, ReconcileService
+from services.targets import amnezia_of, target_of
 
 SERVER_KEY = "server_private_key"
 SETUP_STEPS = BOOTSTRAP_STEPS  # what `add` reports to its progress callback, in order
@@ -40,18 +45,6 @@ INTERFACE_NAME = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
 HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:]+\]?$")
 
 
-def target_of(node: Node) -> NodeTarget:
-    return NodeTarget(
-        name=node.name,
-        host=node.ssh_host,
-        port=node.ssh_port,
-        username=node.ssh_user,
-        host_key=node.host_key,
-        interface=node.interface,
-        amnezia=node.protocol == AMNEZIAWG,
-    )
-
-
 PROTOCOL_NAMES = {"wg": WIREGUARD, WIREGUARD: WIREGUARD, "awg": AMNEZIAWG, AMNEZIAWG: AMNEZIAWG}
 AMNEZIA_VERSIONS = VERSIONS
 
@@ -59,31 +52,6 @@ AMNEZIA_VERSIONS = VERSIONS
 def default_mtu(protocol: str) -> int:
     """A new node's tunnel MTU: lower on AmneziaWG, whose S4 pads every data packet."""
     return AMNEZIA_MTU if protocol == AMNEZIAWG else 1420
-
-
-def is_amnezia(node: Node) -> bool:
-    """Whether the node runs AmneziaWG (its configs need the AmneziaVPN or AmneziaWG app)."""
-    return node.protocol == AMNEZIAWG
-
-
-def amnezia_of(node: Node) -> AmneziaParams | None:
-    """The node's AmneziaWG parameters, or None on a plain WireGuard node."""
-    return AmneziaParams.from_json(node.obfuscation) if node.protocol == AMNEZIAWG else None
-
-
-@dataclass(frozen=True, slots=True)
-class NodeChoice:
-    """A node a user may pick, with how many devices it serves."""
-
-    id: int
-    name: str
-    region: str
-    devices: int
-    load_percent: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} · {self.region}" if self.region else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +77,7 @@ class NewNode:
     interface: str = "wg0"
     endpoint: str | None = None
     region: str = ""
-    dns: str = "1.1.1.1, 1.0.0.1"
+    dns: str | None = None  # None: the operator's DEFAULT_DNS
     mtu: int = 1420
     listen_port: int = 51820
     subnet4: str = "10.8.0.1/24"
@@ -125,9 +93,9 @@ class NewNode:
             "ssh_port": 0 < self.ssh_port < 65536,
             "ssh_user": bool(re.match(r"^[a-z_][a-z0-9_-]{0,31}$", self.ssh_user)),
             "interface": bool(INTERFACE_NAME.match(self.interface)),
-            "endpoint": self.endpoint is None or _valid_endpoint(self.endpoint),
+            "endpoint": self.endpoint is None or valid_endpoint(self.endpoint),
             "region": len(self.region) <= 64 and self.region.isprintable(),
-            "dns": _valid_dns(self.dns),
+            "dns": self.dns is None or _valid_dns(self.dns),
             "mtu": 1280 <= self.mtu <= 1500,
             "listen_port": 0 < self.listen_port < 65536,
             "subnet4": _valid_interface(self.subnet4, 4),
@@ -140,7 +108,8 @@ class NewNode:
                 raise InvalidInput(field=field)
 
 
-def _valid_endpoint(endpoint: str) -> bool:
+def valid_endpoint(endpoint: str) -> bool:
+    """HOST:PORT, with an IPv6 host in brackets."""
     host, sep, port = endpoint.rpartition(":")
     return bool(sep and HOST.match(host) and port.isdigit() and 0 < int(port) < 65536)
 
@@ -181,26 +150,49 @@ def _valid_dns(dns: str) -> bool:
         return False
 
 
-class NodeService:
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A rebuilt node and the reconcile that put its peers back."""
+
+    node: Node
+    reconcile: ReconcileResult
+
+
+class FleetService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         pool: SshPool,
         wireguard: WireGuard,
         cipher: SecretCipher,
+        reconcile: ReconcileService,
+        *,
+        default_dns: str,
+        clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
         self._wireguard = wireguard
         self._cipher = cipher
+        self._reconcile = reconcile
+        self.default_dns = default_dns
+        self._clock = clock
 
-    async def add(self, new: NewNode, progress: Progress | None = None) -> Node:
+    async def add(self, actor_id: int, new: NewNode, progress: Progress | None = None) -> Node:
         """Pin the node's host key, then adopt its running interface or bootstrap it, and store
-        it enabled with its server key encrypted; NodeSetupFailed says why the node refused."""
+        it enabled with its server key encrypted; NodeSetupFailed says why the node refused.
+        The attempt is audited as the actor's, whether it worked or not."""
         try:
-            return await self._add(new, progress)
+            node = await self._add(new, progress)
         except NodeError as error:
+            await self._audit(actor_id, AuditAction.ADD_NODE, new.name, f"failed: {error.reason}")
             raise NodeSetupFailed(node=new.name, reason=error.reason) from error
+        await self._audit(actor_id, AuditAction.ADD_NODE, node.name, f"endpoint={node.endpoint}")
+        return node
+
+    async def _audit(self, actor_id: int, action: AuditAction, node: str, details: str) -> None:
+        async with self._sessions.begin() as session:
+            record(session, self._clock, actor_id, action, node, details)
 
     async def _add(self, new: NewNode, progress: Progress | None) -> Node:
         new.validate()
@@ -254,7 +246,7 @@ class NodeService:
             listen_port=info.listen_port,
             server_address4=str(v4[0]),
             server_address6=str(v6[0]) if v6 else None,
-            dns=new.dns,
+            dns=new.dns or self.default_dns,
             mtu=new.mtu,
             status=NodeStatus.ENABLED,
             protocol=new.protocol,
@@ -265,14 +257,22 @@ class NodeService:
         return node
 
     async def restore(
-        self, name: str, address: SshAddress | None = None, progress: Progress | None = None
-    ) -> Node:
-        """Rebuild a wiped or replaced machine with the node's stored key, port and subnet;
-        its peers come back with the reconcile that follows. NodeSetupFailed says why not."""
+        self,
+        actor_id: int,
+        name: str,
+        address: SshAddress | None = None,
+        progress: Progress | None = None,
+    ) -> Restored:
+        """Rebuild a wiped or replaced machine with the node's stored key, port and subnet,
+        then put its peers back with a reconcile. NodeSetupFailed says why not. Audited."""
         try:
-            return await self._restore(name, address, progress)
+            node = await self._restore(name, address, progress)
         except NodeError as error:
+            await self._audit(actor_id, AuditAction.RESTORE_NODE, name, f"failed: {error.reason}")
             raise NodeSetupFailed(node=name, reason=error.reason) from error
+        result = await self._reconcile.reconcile(node, report=False)
+        await self._audit(actor_id, AuditAction.RESTORE_NODE, name, result.details)
+        return Restored(node, result)
 
     async def _restore(
         self, name: str, address: SshAddress | None, progress: Progress | None
@@ -325,42 +325,7 @@ class NodeService:
 
     async def device_counts(self) -> dict[int, int]:
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(Device.node_id, func.count()).group_by(Device.node_id)
-            )
-            return {node_id: count for node_id, count in rows.all()}
-
-    async def choices(self) -> list[NodeChoice]:
-        """Enabled nodes that are not down, for a user to pick, least loaded first."""
-        counts = await self.device_counts()
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Node, NodeHealth)
-                .outerjoin(NodeHealth, NodeHealth.node_id == Node.id)
-                .where(Node.status == NodeStatus.ENABLED)
-            )
-            nodes = rows.all()
-        choices = [
-            NodeChoice(
-                node.id,
-                node.name,
-                node.region,
-                counts.get(node.id, 0),
-                health.load_percent if health and health.checked_at else None,
-            )
-            for node, health in nodes
-            if health is None or health.up
-        ]
-        return sorted(choices, key=lambda choice: (choice.devices, choice.name))
-
-    async def amnezia_choice(self) -> NodeChoice | None:
-        """The least loaded AmneziaWG node a user may pick (for networks that block WireGuard),
-        or None when no such node is enabled and up."""
-        async with self._sessions() as session:
-            ids = set(
-                (await session.scalars(select(Node.id).where(Node.protocol == AMNEZIAWG))).all()
-            )
-        return next((choice for choice in await self.choices() if choice.id in ids), None)
+            return await device_counts(session)
 
     async def health(self) -> list[NodeCheck]:
         """Every node checked over SSH at once: reachable, live peers, load."""

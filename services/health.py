@@ -15,8 +15,8 @@ from db.models import Device, Node, NodeHealth
 from nodes import NodeError, WireGuard
 from nodes.probe import Probe
 from services.clock import Clock, system_clock
-from services.nodes import target_of
-from services.notify import Notifier
+from services.notifier import Notifier
+from services.targets import target_of
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""What services need to tell people, without knowing Telegram: admins' alerts, users' configs."""
+"""What services need to tell people, without knowing Telegram: alerts and files to the admins,
+texts and configs to users. The bot's TelegramNotifier is the one implementation."""
 
 from __future__ import annotations
 
@@ -10,17 +11,21 @@ from services.clientconfig import ClientConfig
 
 
 class Notifier(Protocol):
-    async def to_admins(self, key: str, **args: str) -> None:
-        """Send a text (a locale key and its arguments) to the alerts chat or every admin."""
+    async def to_admins(self, key: str, *, grant_user_id: int | None = None, **args: str) -> None:
+        """A text (a locale key and its arguments) to the alerts chat or every admin; with
+        `grant_user_id`, under it the buttons that grant that user access."""
 
     async def file_to_admins(self, path: Path, key: str, **args: str) -> int:
-        """Send a file with a caption to the alerts chat or every admin; how many got it."""
+        """A file with a caption to the alerts chat or every admin; how many got it."""
 
-    async def send_config(self, user_id: int, key: str, config: ClientConfig, **args: str) -> bool:
-        """Send a user a text and their config; False when it could not be delivered."""
+    async def send_config(
+        self, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+    ) -> bool:
+        """A user's config as a `.conf` file and a QR code, after a text when `key` is given;
+        False when it could not be delivered."""
 
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
-        """Send a user a text in their language, with a named button ("renew") under it;
-        moments are shown as dates, None as a dash."""
+        """A text in the user's language, with a named button ("renew") under it; moments are
+        shown as dates, None as a dash; False when it could not be delivered."""

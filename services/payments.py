@@ -19,7 +19,7 @@ from payments.base import Notification, ProviderError, ProviderPayment, Receipt
 from payments.yookassa import YooKassaProvider
 from services.clock import Clock, system_clock
 from services.errors import PaymentNotFound, PaymentsOff, PaymentUnavailable, PlanNotFound
-from services.notify import Notifier
+from services.notifier import Notifier
 from services.plans import Plan
 from services.subscriptions import Credit, SubscriptionService
 
@@ -398,8 +398,9 @@ class PaymentService:
             raise PaymentNotFound()
         return payment
 
-    async def refunded(self, payment_id: int) -> datetime | None:
-        return await self._subscriptions.refund(payment_id)
+    async def refunded(self, actor_id: int, payment_id: int) -> datetime | None:
+        """Record a refund Telegram made: the payment's days are taken back (audited)."""
+        return await self._subscriptions.refund(actor_id, payment_id)
 
     async def recent(self, user_id: int) -> Sequence[Payment]:
         return await self._subscriptions.history(user_id)

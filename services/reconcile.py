@@ -10,17 +10,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.cipher import SecretCipher
 from db.models import Device, Node, NodeHealth, User
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
 from nodes.reconcile import ReconcilePlan
-from services.clientconfig import device_addresses
+from services.audit import AuditAction, record
+from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
-from services.devices import PRESHARED_KEY
 from services.errors import NodeNotFound
 from services.locks import NodeLocks
-from services.nodes import target_of
-from services.notify import Notifier
+from services.notifier import Notifier
+from services.targets import target_of
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +34,28 @@ class ReconcileResult:
     def changed(self) -> bool:
         return self.plan is not None and self.plan.changed
 
+    @property
+    def details(self) -> str:
+        """What the audit entry says."""
+        if self.error is not None or self.plan is None:
+            return f"failed: {self.error}"
+        plan = self.plan
+        return f"added={len(plan.add)} removed={len(plan.remove)} fixed={len(plan.update)}"
+
 
 class ReconcileService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         wireguard: WireGuard,
-        cipher: SecretCipher,
+        configs: DeviceConfigs,
         node_locks: NodeLocks,
         notifier: Notifier | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
         self._wireguard = wireguard
-        self._cipher = cipher
+        self._configs = configs
         self._node_locks = node_locks
         self.notifier = notifier
         self._clock = clock
@@ -74,8 +81,7 @@ class ReconcileService:
                 if not user.has_access(now):
                     inactive.add(device.public_key)
                     continue
-                preshared = self._cipher.decrypt(device.preshared_key_enc, PRESHARED_KEY)
-                desired.append(PeerSpec(device.public_key, preshared, device_addresses(device)))
+                desired.append(self._configs.peer(device))
             return desired, inactive
 
     async def reconcile(self, node: Node, *, report: bool = True) -> ReconcileResult:
@@ -108,12 +114,18 @@ class ReconcileService:
                 )
         return ReconcileResult(node.name, plan)
 
-    async def reconcile_named(self, name: str, *, report: bool = True) -> ReconcileResult:
+    async def reconcile_named(self, name: str, *, actor_id: int | None = None) -> ReconcileResult:
+        """Reconcile the node called `name` now: asked by an admin (audited, the admin gets the
+        result) or by a new connection to it (drift reported to the admins)."""
         async with self._sessions() as session:
             node = await session.scalar(select(Node).where(Node.name == name))
         if node is None:
-            raise NodeNotFound()
-        return await self.reconcile(node, report=report)
+            raise NodeNotFound(node=name)
+        result = await self.reconcile(node, report=actor_id is None)
+        if actor_id is not None:
+            async with self._sessions.begin() as session:
+                record(session, self._clock, actor_id, AuditAction.RECONCILE, name, result.details)
+        return result
 
     async def reconcile_user(self, user_id: int, also: Iterable[int] = ()) -> list[ReconcileResult]:
         """Apply a change of one user's access now: reconcile the nodes of their devices and

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AccessKind, Reminder, User
 from services.clock import Clock, system_clock
-from services.notify import Notifier
+from services.notifier import Notifier
 from services.reconcile import ReconcileService
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,9 @@ from nodes.keyrotation import (
     read_public_line,
     remove_key,
 )
-from services.nodes import NodeService, target_of
+from services.audit import AuditAction, AuditService
+from services.fleet import FleetService
+from services.targets import target_of
 
 Progress = Callable[[str], Awaitable[None]]
 PARALLEL = 16  # nodes worked on at once
@@ -66,13 +68,15 @@ class Rotation:
 class SshKeyService:
     def __init__(
         self,
-        nodes: NodeService,
+        fleet: FleetService,
+        audit: AuditService,
         key_path: Path,
         *,
         connect_timeout: float = 10.0,
         command_timeout: float = 30.0,
     ) -> None:
-        self._nodes = nodes
+        self._fleet = fleet
+        self._audit = audit
         self._files = KeyFiles(key_path)
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
@@ -82,12 +86,22 @@ class SshKeyService:
             key_path, connect_timeout=self._connect_timeout, command_timeout=self._command_timeout
         )
 
-    async def rotate(self, progress: Progress) -> Rotation:
+    def public_key(self) -> str:
+        """The bot's SSH public key (one OpenSSH line), created on first use."""
+        return SshPool.ensure_client_key(self._files.current)
+
+    async def rotate(self, actor_id: int, progress: Progress) -> Rotation:
         """Rotate the key (or finish a rotation that stopped); progress gets one line per node
-        and step, with its time. Never prints a private key."""
+        and step, with its time. Never prints a private key. Audited as the actor's."""
+        rotation = await self._rotate(progress)
+        details = "finished" if rotation.finished else f"stopped at {rotation.stopped_at}"
+        await self._audit.write(actor_id, AuditAction.SSH_KEY_ROTATE, "", details)
+        return rotation
+
+    async def _rotate(self, progress: Progress) -> Rotation:
         started = time.monotonic()
         files = self._files
-        targets = [target_of(node) for node in await self._nodes.all()]
+        targets = [target_of(node) for node in await self._fleet.all()]
         if files.old.exists() and not files.new.exists():
             await progress("the keys were swapped by an earlier run: retiring the old key")
             return await self._retire(targets, started, progress)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
 from db.models import AccessKind, Payment, PaymentStatus, User
+from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import AlreadyHasAccess, TrialsOff, TrialUsed, UserNotFound
 from services.plans import Plan, find_plan
@@ -305,8 +306,9 @@ class SubscriptionService:
         if credit.inviter_id is not None:
             await self._reconcile.reconcile_user(credit.inviter_id)
 
-    async def refund(self, payment_id: int) -> datetime | None:
-        """Mark a credited payment refunded and take its days back (never before now)."""
+    async def refund(self, actor_id: int, payment_id: int) -> datetime | None:
+        """Mark a credited payment refunded and take its days back (never before now); the
+        audit entry names the actor."""
         now = self.clock()
         async with self._sessions.begin() as session:
             claimed = await session.execute(
@@ -321,5 +323,7 @@ class SubscriptionService:
             if user.access_kind is AccessKind.PAID and user.access_until is not None:
                 user.access_until = max(now, user.access_until - timedelta(days=payment.days))
             until = user.access_until
+            details = f"payment={payment.id}"
+            record(session, self.clock, actor_id, AuditAction.REFUND, payment.user_id, details)
         await self._reconcile.reconcile_user(payment.user_id)
         return until

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AccessKind, Device, User
 from services.clock import Clock, system_clock
-from services.notify import Notifier
+from services.notifier import Notifier
 from services.plans import Plan, find_plan
 from services.reconcile import ReconcileService
 

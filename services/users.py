@@ -14,6 +14,7 @@ from db.models import AccessKind, Device, Node, Role, User
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, UserNotFound
+from services.notifier import Notifier
 
 MAX_GRANT_DAYS = 3650
 ACCESS_REQUEST_INTERVAL = timedelta(hours=12)
@@ -46,11 +47,13 @@ class UserService:
         admin_ids: frozenset[int],
         clock: Clock = system_clock,
         support_ids: frozenset[int] = frozenset(),
+        notifier: Notifier | None = None,
     ) -> None:
         self._sessions = sessions
         self._admin_ids = admin_ids
         self._support_ids = support_ids
         self.clock = clock
+        self.notifier = notifier
 
     async def touch(self, visitor: Visitor) -> User:
         """Create or refresh the user behind an update and return them."""
@@ -120,7 +123,8 @@ class UserService:
                 user.started = True
 
     async def request_access(self, user_id: int) -> bool:
-        """Record a request for access; True when the admins should hear of it now."""
+        """Record a request for access and send it to the admins with buttons that grant it;
+        False when it was asked less than ACCESS_REQUEST_INTERVAL ago (nothing is sent)."""
         now = self.clock()
         async with self._sessions.begin() as session:
             user = await session.get(User, user_id, with_for_update=True)
@@ -130,7 +134,15 @@ class UserService:
             if last is not None and now - last < ACCESS_REQUEST_INTERVAL:
                 return False
             user.access_requested_at = now
-            return True
+        if self.notifier is not None:
+            await self.notifier.to_admins(
+                "admin-access-request",
+                grant_user_id=user.id,
+                name=user.display_name,
+                username=f"@{user.username}" if user.username else "",
+                id=str(user.id),
+            )
+        return True
 
     async def set_language(self, user_id: int, language: str) -> None:
         async with self._sessions.begin() as session:

@@ -12,12 +12,13 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from bot.app import create_bot, create_dispatcher
 from bot.container import Services, open_services
-from bot.notifier import TelegramNotifier
 from bot.settings import Settings, load_settings
 from db.models import Device, Node, User
+from services.clientconfig import ClientConfig
 from tests.fakes.nodes import FakeWireGuard
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -118,6 +119,23 @@ class App:
             return list((await session.scalars(select(Device).order_by(Device.id))).all())
 
 
+async def stored_config(services: Services, device_id: int) -> ClientConfig:
+    """A device's config as the database holds it, whoever owns it and whatever their access."""
+    async with services.sessions() as session:
+        device = await session.get_one(Device, device_id, options=[joinedload(Device.node)])
+    return services.configs.config(device)
+
+
+async def first_config(services: Services, user_id: int) -> ClientConfig:
+    """The config of the user's oldest device."""
+    async with services.sessions() as session:
+        device_id = await session.scalar(
+            select(Device.id).where(Device.user_id == user_id).order_by(Device.id).limit(1)
+        )
+    assert device_id is not None, f"user {user_id} has no device"
+    return await stored_config(services, device_id)
+
+
 async def close_bot_session(bot: Bot) -> None:
     """Close the Bot's HTTP session at once: aiogram's close() then waits 0.25 s for TLS
     connections to wind down, and the loopback Bot API speaks plain HTTP (that wait, after every
@@ -161,6 +179,5 @@ async def open_app(
     wireguard = FakeWireGuard()
     services = await open_services(settings, clock=clock, wireguard=wireguard)  # type: ignore[arg-type]
     bot = create_bot(settings)
-    services.set_notifier(TelegramNotifier(bot, services.users, settings.alerts_chat_id))
-    dispatcher = create_dispatcher(services)
+    dispatcher = create_dispatcher(services, bot)
     return App(telegram, services, bot, dispatcher, wireguard, clock, settings)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from db.models import AccessKind, AuditEntry, Device, Invite, Role, User
 from handlers.filters import ADMIN_COMMANDS
-from keyboards.admin import CardAction, CardCD, UsersCD
+from keyboards.callbacks import CardAction, CardCD, UsersCD
 from services.users import UserService
 from tests.conftest import ADMIN_ID, App
 from tests.fakes.telegram_api import Sent

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from db.cipher import SecretCipher
 from db.models import Device, Node, NodeStatus
 from main import node_add, parse_args
 from nodes import NodeTarget, PeerSpec, WireGuard
@@ -40,9 +41,9 @@ from nodes.amnezia import (
 from nodes.bootstrap import SCRIPT_SOURCE, InterfacePlan, bootstrap, step_command
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from nodes.reconcile import SMALL_PLAN, ReconcilePlan, apply_reconcile
-from services.clientconfig import client_config, qr_png
+from services.clientconfig import DeviceConfigs, DeviceKeys, qr_png
 from services.errors import InvalidInput, NodeSetupFailed
-from services.nodes import NewNode
+from services.fleet import NewNode
 from tests.conftest import ADMIN_ID, App
 from tests.netlab import decode_qr, unavailable
 
@@ -227,8 +228,10 @@ def make_node(params: AmneziaParams | None) -> Node:
 
 
 def make_config_text(node: Node) -> str:
-    device = Device(address4="10.8.0.2", address6=None)
-    return client_config(node, device, generate_private_key(), generate_preshared_key()).text
+    device = Device(address4="10.8.0.2", address6=None, route_preset="")
+    configs = DeviceConfigs(SecretCipher(os.urandom(32)))
+    configs.store_keys(device, DeviceKeys.fresh())
+    return configs.config(device, node).text
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.5", "2.0"])
@@ -409,19 +412,19 @@ async def test_adopting_an_amneziawg_node_stores_its_running_parameters(
     running = generate("1.5", rng=random.Random(9))
     app.wireguard.add_node("aw1").obfuscation = "\n".join(running.lines()) + "\n"
     new = NewNode("aw1", "203.0.113.7", protocol=AMNEZIAWG, interface="awg0")
-    node = await app.services.nodes.add(new)
-    stored = await app.services.nodes.named("aw1")
+    node = await app.services.fleet.add(ADMIN_ID, new)
+    stored = await app.services.fleet.named("aw1")
     assert stored is not None and stored.protocol == AMNEZIAWG
     assert AmneziaParams.from_json(stored.obfuscation) == running
     assert node.obfuscation == stored.obfuscation
 
     app.wireguard.add_node("aw2").obfuscation = "Jc = 4\nJmin = 900\nJmax = 100\n"
     with pytest.raises(NodeSetupFailed) as refused:
-        await app.services.nodes.add(replace(new, name="aw2"))
+        await app.services.fleet.add(ADMIN_ID, replace(new, name="aw2"))
     assert "AmneziaWG parameters: S1 is missing" in refused.value.reason
-    assert await app.services.nodes.named("aw2") is None
+    assert await app.services.fleet.named("aw2") is None
     with pytest.raises(InvalidInput):
-        await app.services.nodes.add(replace(new, name="aw3", protocol="openvpn"))
+        await app.services.fleet.add(ADMIN_ID, replace(new, name="aw3", protocol="openvpn"))
 
 
 async def test_add_node_command_takes_proto_awg(app: App, no_host_key_scan: None) -> None:
@@ -430,9 +433,9 @@ async def test_add_node_command_takes_proto_awg(app: App, no_host_key_scan: None
     for args in ("proto=openvpn", "awg=1.5", "proto=awg awg=3.0", "proto=wg awg=2.0"):
         answer = await app.say(ADMIN_ID, f"/add_node aw1 ssh://root@203.0.113.7 {args}")
         assert answer[-1].text.startswith("Использование: /add_node ИМЯ"), args
-    assert await app.services.nodes.named("aw1") is None
+    assert await app.services.fleet.named("aw1") is None
     await app.say(ADMIN_ID, "/add_node aw1 ssh://root@203.0.113.7 Stockholm proto=awg")
-    node = await app.services.nodes.named("aw1")
+    node = await app.services.fleet.named("aw1")
     assert node is not None and node.protocol == AMNEZIAWG and node.mtu == 1376
     assert AmneziaParams.from_json(node.obfuscation).version == "2.0"
 

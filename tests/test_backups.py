@@ -24,7 +24,7 @@ from services.backups import (
     pg_command,
     restore_sqlite,
 )
-from tests.conftest import ADMIN_ID, App
+from tests.conftest import ADMIN_ID, App, first_config
 from tests.test_cli import TOKEN, run_main
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -48,7 +48,7 @@ async def _seed(app: App, users: tuple[int, ...]) -> dict[int, str]:
     for user_id in users:
         await app.services.users.grant(user_id, 30, create=True)
         await app.say(user_id, "/get_config")
-        configs[user_id] = (await app.services.devices.config_for(user_id)).text
+        configs[user_id] = (await first_config(app.services, user_id)).text
     return configs
 
 
@@ -83,7 +83,7 @@ async def test_backup_wipe_restore_gives_the_same_users_devices_and_configs(app:
     try:
         assert await _rows(restored) == before
         for user_id in users:
-            assert (await restored.devices.config_for(user_id)).text == configs[user_id]
+            assert (await first_config(restored, user_id)).text == configs[user_id]
     finally:
         await restored.close()
     app.services = restored  # the fixture closes it again, harmlessly

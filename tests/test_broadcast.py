@@ -14,6 +14,7 @@ from aiogram import Bot, Dispatcher
 from sqlalchemy import select
 
 from bot.app import create_bot, create_dispatcher
+from bot.broadcast_sender import TelegramBroadcastSender
 from bot.container import Services, open_services
 from db.models import (
     AccessKind,
@@ -25,8 +26,7 @@ from db.models import (
     Role,
     User,
 )
-from handlers.broadcast_sender import TelegramBroadcastSender
-from keyboards.broadcast import AudienceChoice, BroadcastAction, BroadcastCD
+from keyboards.callbacks import BroadcastAction, BroadcastCD
 from services.broadcasts import BroadcastService, Pacer
 from tests.conftest import ADMIN_ID, App
 
@@ -214,7 +214,7 @@ async def test_only_admins_may_broadcast(app: App) -> None:
         answer = await app.say(user_id, "/broadcast")
         assert answer[0].text == "Эта команда только для администраторов."
         # A forged Send button: refused, nothing created.
-        forged = BroadcastCD(action=BroadcastAction.SEND, audience=AudienceChoice.ALL).pack()
+        forged = BroadcastCD(action=BroadcastAction.SEND, audience="all").pack()
         await app.press(user_id, answer[0], forged)
         call = list(app.telegram.answered_callbacks.values())[-1]
         assert call["text"] == "Эта команда только для администраторов."
@@ -228,7 +228,7 @@ async def test_stale_buttons_are_refused(app: App) -> None:
     for action in BroadcastAction:
         if action is BroadcastAction.CANCEL:
             continue
-        forged = BroadcastCD(action=action, audience=AudienceChoice.ACCESS).pack()
+        forged = BroadcastCD(action=action, audience="access").pack()
         await app.press(ADMIN_ID, menu, forged)
         call = list(app.telegram.answered_callbacks.values())[-1]
         assert call["text"].startswith("Эта рассылка уже отправлена или отменена."), action
@@ -284,7 +284,7 @@ async def open_process(
     stack.push_async_callback(services.close)
     bot = create_bot(settings)
     stack.push_async_callback(bot.session.close)
-    return services, bot, create_dispatcher(services)
+    return services, bot, create_dispatcher(services, bot)
 
 
 async def test_2000_users_at_30_per_second_with_a_kill_and_restart(app: App) -> None:

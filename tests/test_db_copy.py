@@ -16,7 +16,7 @@ from db.copy import CopyError, copy_sqlite_to_postgres
 from db.engine import create_engine, safe_url
 from db.migrate import upgrade
 from db.models import AuditEntry, Base, BroadcastAudience, Device, Invite, Role, User
-from tests.conftest import ADMIN_ID, App, open_app
+from tests.conftest import ADMIN_ID, App, open_app, stored_config
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_cli import TOKEN, run_main
 
@@ -85,8 +85,8 @@ async def test_copy_keeps_every_row_and_the_services_go_on(app: App, postgres_ur
     try:
         assert await every_row(moved) == before, "the same rows, ids and values"
         for device_id, *_ in before["devices"]:
-            assert await moved.devices.config_of_device(device_id) == (
-                await app.services.devices.config_of_device(device_id)
+            assert await stored_config(moved, device_id) == (
+                await stored_config(app.services, device_id)
             ), "the same keys decrypt to the same config"
         found, _ = await moved.console.search("АННА")
         assert [user.id for user in found] == [ANNA]
@@ -95,7 +95,7 @@ async def test_copy_keeps_every_row_and_the_services_go_on(app: App, postgres_ur
         invite = await moved.invites.create(ADMIN_ID, days=1, uses=1)
         assert invite.id == max(row[0] for row in before["invites"]) + 1
         await moved.users.grant(5004, None, create=True)
-        config = await moved.devices.config_for(5004)
+        config = (await moved.devices.add(5004)).config
         async with moved.sessions() as session:
             newest = await session.scalar(select(Device).order_by(Device.id.desc()).limit(1))
             audit = await session.scalars(select(AuditEntry.id).order_by(AuditEntry.id))

@@ -11,7 +11,6 @@ import pytest
 
 from bot.app import create_bot, create_dispatcher
 from bot.container import open_services
-from bot.notifier import TelegramNotifier
 from bot.settings import load_settings
 from nodes import SshPool
 from tests.conftest import ADMIN_ID, App, Clock
@@ -61,8 +60,7 @@ async def test_expiry_removes_the_peer_and_renewal_brings_the_same_config_back(
     clock = Clock()
     services = await open_services(settings, clock=clock)
     bot = create_bot(settings)
-    services.set_notifier(TelegramNotifier(bot, services.users, None))
-    app = App(telegram, services, bot, create_dispatcher(services), None, clock, settings)  # type: ignore[arg-type]
+    app = App(telegram, services, bot, create_dispatcher(services, bot), None, clock, settings)  # type: ignore[arg-type]
     try:
         (hello,) = await app.say(USER, "/start")
         await app.press(USER, hello, hello.button("Попробовать")["callback_data"])

@@ -27,7 +27,7 @@ from nodes.keyrotation import ADD_SCRIPT, REMOVE_SCRIPT, check_login
 from services.backups import BackupError, restore_sqlite
 from services.endpoints import EndpointReport, EndpointService
 from services.errors import InvalidInput, NodeNotFound
-from tests.conftest import App
+from tests.conftest import ADMIN_ID, App
 from tests.e2e import ADMIN, Operator, config_messages
 from tests.fakes.telegram_api import FakeTelegram
 from tests.netlab import Lab, LabNode, require_root_lab
@@ -436,15 +436,15 @@ async def test_new_endpoint_goes_to_users_with_access_once(app: App) -> None:
         await app.say(user_id, "/get_config")
     app.clock.advance(days=40)
     notifier = TelegramNotifier(app.bot, app.services.users, None)
-    endpoints = EndpointService(app.services.sessions, app.services.devices, app.clock, notifier)
+    endpoints = EndpointService(app.services.sessions, app.services.configs, app.clock, notifier)
     for bad in ("198.51.100.7", "198.51.100.7:0", "a b:51820", "198.51.100.7:51820:1"):
         with pytest.raises(InvalidInput):
-            await endpoints.change("nl1", bad)
+            await endpoints.change(ADMIN_ID, "nl1", bad)
     with pytest.raises(NodeNotFound):
-        await endpoints.change("xx1", "198.51.100.7:51820")
+        await endpoints.change(ADMIN_ID, "xx1", "198.51.100.7:51820")
     before = {user_id: len(app.telegram.sent_to(user_id)) for user_id in (6001, 6002)}
 
-    report = await endpoints.change("nl1", "198.51.100.7:51820")
+    report = await endpoints.change(ADMIN_ID, "nl1", "198.51.100.7:51820")
     assert report == EndpointReport("nl1", "nl1.example:51820", "198.51.100.7:51820", 1, 1, 0)
     assert len(app.telegram.sent_to(6001)) == before[6001]
     sent = app.telegram.sent_to(6002)[before[6002] :]
@@ -453,7 +453,7 @@ async def test_new_endpoint_goes_to_users_with_access_once(app: App) -> None:
     assert sent[1].document is not None
     assert "Endpoint = 198.51.100.7:51820" in sent[1].document.content.decode()
 
-    again = await endpoints.change("nl1", "198.51.100.7:51820")
+    again = await endpoints.change(ADMIN_ID, "nl1", "198.51.100.7:51820")
     assert (again.devices, again.delivered) == (0, 0)
     assert len(app.telegram.sent_to(6002)) == before[6002] + 3
-    assert (await endpoints.change("nl1", "[2001:db8::7]:51820")).delivered == 1
+    assert (await endpoints.change(ADMIN_ID, "nl1", "[2001:db8::7]:51820")).delivered == 1

@@ -24,11 +24,11 @@ from sqlalchemy import select
 
 from bot.app import create_bot, create_dispatcher
 from bot.container import Services, open_services
-from bot.notifier import TelegramNotifier
 from bot.settings import load_settings
 from db.models import AccessKind, Device, Node, Role, User
 from nodes import SshPool, parse_dump
-from services.nodes import NewNode
+from services.audit import OPERATOR
+from services.fleet import NewNode
 from tests.conftest import ADMIN_ID, App, Clock
 from tests.e2e import ADMIN, Operator
 from tests.fakes.telegram_api import FakeTelegram, Sent
@@ -191,8 +191,7 @@ async def live_app(tmp_path: Path, telegram: FakeTelegram) -> AsyncIterator[App]
     clock = Clock()
     services = await open_services(settings, clock=clock)
     bot = create_bot(settings)
-    services.set_notifier(TelegramNotifier(bot, services.users, None))
-    app = App(telegram, services, bot, create_dispatcher(services), None, clock, settings)  # type: ignore[arg-type]
+    app = App(telegram, services, bot, create_dispatcher(services, bot), None, clock, settings)  # type: ignore[arg-type]
     try:
         yield app
     finally:
@@ -204,7 +203,8 @@ def bot_key(tmp_path: Path) -> str:
 
 
 async def adopt(services: Services, node: LabNode, name: str) -> Node:
-    return await services.nodes.add(NewNode(name=name, ssh_host=node.ip, interface=node.interface))
+    new = NewNode(name=name, ssh_host=node.ip, interface=node.interface)
+    return await services.fleet.add(OPERATOR, new)
 
 
 async def with_access(services: Services, user_ids: list[int], node: Node | None = None) -> None:
@@ -393,7 +393,7 @@ async def test_kill_9_during_migrate_then_restart_puts_every_device_on_one_node(
     try:
         nl1, de1 = await adopt(services, source, "nl1"), await adopt(services, target, "de1")
         await with_access(services, users, nl1)
-        await asyncio.gather(*(services.devices.config_for(user_id) for user_id in users))
+        await asyncio.gather(*(services.devices.add(user_id) for user_id in users))
     finally:
         await services.close()
     assert len(live_peers(source)) == MOVERS

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Device, Node, User
-from keyboards.admin import ListFilter, UsersCD
-from keyboards.callbacks import GrantCD, ServerCD
+from keyboards.callbacks import GrantCD, ServerCD, UsersCD
 from tests.conftest import ADMIN_ID, App
 
 USER = 3001
@@ -61,7 +60,7 @@ async def test_non_admin_is_refused_admin_commands(world: App, command: str) -> 
 async def test_non_admin_forged_admin_buttons_are_refused(world: App) -> None:
     menu = (await world.say(USER, "/start"))[0]
     before = await snapshot(world)
-    for data in (GrantCD(user_id=USER, days=0).pack(), UsersCD(kind=ListFilter.ALL, page=0).pack()):
+    for data in (GrantCD(user_id=USER, days=0).pack(), UsersCD(kind="all", page=0).pack()):
         await world.press(USER, menu, data)
         answer = world.telegram.calls[-1]
         assert answer.method == "answerCallbackQuery"

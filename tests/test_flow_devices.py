@@ -375,7 +375,7 @@ async def test_expiry_removes_the_peers_and_renewal_brings_back_the_same_ones(ap
     await grant(app, days=30)
     await app.services.reconcile.reconcile_user(USER)
     assert app.wireguard.nodes["nl1"].peers == peers_before
-    config = await app.services.devices.device_config(USER, rows[1].id)
+    config = (await app.services.devices.config(USER, rows[1].id)).config
     assert config.text == second_config, "the imported config works again unchanged"
 
 
@@ -437,7 +437,7 @@ async def test_new_keys_for_one_device_leave_the_others_alone(app: App) -> None:
     assert after[0].public_key == first.public_key
     assert after[1].id == second.id and after[1].public_key != second.public_key
     assert set(app.wireguard.nodes["nl1"].peers) == {first.public_key, after[1].public_key}
-    assert (await app.services.devices.device_config(USER, second.id)).text == config  # the new one
+    assert (await app.services.devices.config(USER, second.id)).config.text == config  # the new one
 
     other = USER + 1
     await grant(app, other)

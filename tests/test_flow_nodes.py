@@ -114,7 +114,7 @@ async def test_down_node_is_hidden_and_its_users_stay_in_their_region(app: App) 
         await session.delete(device)
     await app.say(7202, "/get_config")
     placed = {d.user_id: d.node_id for d in await app.devices()}
-    nodes = {node.id: node.name for node in await app.services.nodes.all()}
+    nodes = {node.id: node.name for node in await app.services.fleet.all()}
     assert nodes[placed[7202]] == "nl2", "the chosen node is down: its region, not the least loaded"
 
 
@@ -214,11 +214,11 @@ async def test_drain_moves_users_within_the_region_and_closes_the_node(app: App)
 
     answer = await app.say(ADMIN_ID, "/drain nl1")
     assert answer[-1].text.startswith("✅ nl1 → nl2: перенесено 1")
-    names = {choice.name for choice in await app.services.nodes.choices()}
+    names = {choice.name for choice in await app.services.placement.choices()}
     assert "nl1" not in names
     await users_with_configs(app, 7602, 7603)
     assert app.wireguard.nodes["nl1"].peers == {}
-    node_status = {node.name: node.status for node in await app.services.nodes.all()}
+    node_status = {node.name: node.status for node in await app.services.fleet.all()}
     assert node_status["nl1"] is NodeStatus.DRAINING
 
 

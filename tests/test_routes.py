@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 import pytest
 
 from bot.settings import SettingsError, load_settings
+from db.cipher import SecretCipher
 from db.models import Device, Node
-from services.clientconfig import ClientConfig, client_config, qr_png
+from services.clientconfig import ClientConfig, DeviceConfigs, DeviceKeys, qr_png
 from services.routes import (
     FULL_TUNNEL,
     PRESETS_FILE,
@@ -92,14 +94,22 @@ def test_shipped_preset_with_dns_gives_a_config_that_fits_a_qr_code() -> None:
     assert qr_png(config.text).startswith(b"\x89PNG")
 
 
-def test_config_defaults_to_the_full_tunnel_and_client_config_passes_presets_on() -> None:
+def test_config_defaults_to_the_full_tunnel_and_a_devices_preset_narrows_it() -> None:
     plain = ClientConfig("nl1", "PRIV", ("10.8.0.2/32",), "1.1.1.1", 1420, "PUB", "PSK", "h:1")
     assert "\nAllowedIPs = 0.0.0.0/0, ::/0\n" in plain.text
+    presets = load_presets()
+    configs = DeviceConfigs(SecretCipher(os.urandom(32)), presets)
     node = Node(name="nl1", dns="1.1.1.1", mtu=1420, public_key="PUB", endpoint="203.0.113.1:51820")
-    device = Device(address4="10.8.0.2", address6=None)
-    assert client_config(node, device, "PRIV", "PSK").allowed_ips == FULL_TUNNEL
-    split = client_config(node, device, "PRIV", "PSK", allowed_ips=("1.1.1.1/32", "192.0.2.0/24"))
-    assert "\nAllowedIPs = 1.1.1.1/32, 192.0.2.0/24\n" in split.text
+    device = Device(address4="10.8.0.2", address6=None, route_preset="")
+    configs.store_keys(device, DeviceKeys.fresh())
+    assert configs.config(device, node).allowed_ips == FULL_TUNNEL
+    key = next(iter(presets))
+    device.route_preset = key
+    split = configs.config(device, node)
+    assert split.allowed_ips == client_allowed_ips(presets[key], node.dns)
+    assert f"\nAllowedIPs = {', '.join(split.allowed_ips)}\n" in split.text
+    device.route_preset = "removed-by-the-operator"
+    assert configs.config(device, node).allowed_ips == FULL_TUNNEL
 
 
 def test_operator_file_adds_presets_and_replaces_one_by_key(tmp_path: Path) -> None:

@@ -6,20 +6,18 @@ import pytest
 
 from bot.settings import SettingsError, load_settings
 from db.cipher import CipherError, SecretCipher, load_or_create_key
-from services.addresses import first_free_address, twin_address6
 from services.clientconfig import ClientConfig
-from services.errors import NodeFull
+from services.placement import free_addresses, twin_address6
 
 
-def test_first_free_address_skips_server_and_used() -> None:
-    assert first_free_address("10.8.0.1/24", []) == "10.8.0.2"
-    assert first_free_address("10.8.0.1/24", ["10.8.0.2", "10.8.0.4"]) == "10.8.0.3"
-    assert first_free_address("10.8.0.5/29", ["10.8.0.1"]) == "10.8.0.2"
+def test_free_addresses_skip_server_and_used_lowest_first() -> None:
+    assert next(free_addresses("10.8.0.1/24", [])) == "10.8.0.2"
+    assert next(free_addresses("10.8.0.1/24", ["10.8.0.2", "10.8.0.4"])) == "10.8.0.3"
+    assert next(free_addresses("10.8.0.5/29", ["10.8.0.1"])) == "10.8.0.2"
 
 
-def test_full_subnet_raises() -> None:
-    with pytest.raises(NodeFull):
-        first_free_address("10.8.0.1/30", ["10.8.0.2"])
+def test_a_full_subnet_has_no_free_address() -> None:
+    assert list(free_addresses("10.8.0.1/30", ["10.8.0.2"])) == []
 
 
 def test_twin_address6_keeps_the_host_number() -> None:

@@ -128,7 +128,12 @@ async def test_webhook_mode_answers_only_telegram(
     bot_process: BotProcess, telegram: FakeTelegram
 ) -> None:
     try:
-        registered = await telegram.wait_for(lambda call: call.method == "setWebhook", timeout=30)
+        try:
+            registered = await telegram.wait_for(lambda c: c.method == "setWebhook", timeout=30)
+        except AssertionError:
+            state = f"exit code {bot_process.process.poll()}"
+            log = bot_process.log.read_text()
+            raise AssertionError(f"no setWebhook ({state}); log:\n{log}") from None
         assert registered.params["url"] == URL
         assert registered.params["secret_token"] == SECRET
         assert registered.params["drop_pending_updates"] is False

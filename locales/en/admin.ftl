@@ -134,6 +134,7 @@ audit-usage = Usage: <code>/audit [page]</code>
 audit-empty = The log is empty.
 audit-header = 📜 Action log, page { $page } of { $pages } ({ $total } in all)
 audit-line = { $at } · <code>{ $actor }</code> · { $action } · { $target } { $details }
+audit-actor-operator = the operator (CLI)
 audit-action = { $action ->
     [add_user] granted access (/add_user)
     [grant] granted access
@@ -151,6 +152,10 @@ audit-action = { $action ->
     [drain] drained a server
     [reconcile] reconciled a server
     [broadcast] started a broadcast
+    [refund] refunded a payment
+    [set_endpoint] changed a server's address
+    [ssh_key_rotate] rotated the bot's SSH key
+    [db_restore] restored the database from a backup
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->

@@ -134,6 +134,7 @@ audit-usage = Использование: <code>/audit [страница]</code>
 audit-empty = Журнал пуст.
 audit-header = 📜 Журнал действий, страница { $page } из { $pages } (всего { $total })
 audit-line = { $at } · <code>{ $actor }</code> · { $action } · { $target } { $details }
+audit-actor-operator = оператор (CLI)
 audit-action = { $action ->
     [add_user] выдал доступ (/add_user)
     [grant] выдал доступ
@@ -151,6 +152,10 @@ audit-action = { $action ->
     [drain] вывел сервер
     [reconcile] сверил сервер
     [broadcast] запустил рассылку
+    [refund] вернул платёж
+    [set_endpoint] сменил адрес сервера
+    [ssh_key_rotate] сменил SSH-ключ бота
+    [db_restore] восстановил базу из копии
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->

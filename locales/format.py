@@ -1,0 +1,44 @@
+"""How values are shown in texts: HTML-escaped strings, dates, sizes, durations, amounts."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from locales.translator import Translator
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def format_date(moment: datetime) -> str:
+    return moment.strftime("%d.%m.%Y %H:%M UTC")
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """A payment's amount: stars as they are, roubles from kopecks."""
+    return f"{amount} ⭐" if currency == "XTR" else f"{amount / 100:.2f} ₽"
+
+
+def format_bytes(t: Translator, count: int) -> str:
+    value = float(count)
+    for key in ("unit-bytes", "unit-kib", "unit-mib"):
+        if value < 1024:
+            return t(key, value=_short(value))
+        value /= 1024
+    return t("unit-gib", value=_short(value))
+
+
+def format_ago(t: Translator, seconds: float) -> str:
+    if seconds < 60:
+        return t("ago-seconds", value=str(int(seconds)))
+    if seconds < 3600:
+        return t("ago-minutes", value=str(int(seconds // 60)))
+    if seconds < 86400:
+        return t("ago-hours", value=str(int(seconds // 3600)))
+    return t("ago-days", value=str(int(seconds // 86400)))
+
+
+def _short(value: float) -> str:
+    return str(int(value)) if value >= 100 or value == int(value) else f"{value:.1f}"
