@@ -15,7 +15,7 @@ from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
 from services.notifier import Notifier
 from services.reconcile import ReconcileResult, ReconcileService
-from services.users import TELEGRAM_ID_MAX, UserRow, UserService
+from services.users import TELEGRAM_ID_MAX, UserService
 
 SEARCH_MAX = 64
 SEARCH_LIMIT = 20
@@ -56,6 +56,14 @@ class UserFilter(enum.StrEnum):
 class CardDevice:
     device: Device
     node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A line of the staff's user list: one user and all their devices, oldest first."""
+
+    user: User
+    devices: Sequence[CardDevice]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +140,27 @@ class ConsoleService:
             return int(await session.scalar(query) or 0)
 
     async def page(self, kind: UserFilter, offset: int, limit: int) -> Sequence[UserRow]:
-        """Users of one filter, newest first, each with the node and key of their device."""
+        """`limit` users of one filter from `offset`, newest first, each with their devices."""
         async with self._sessions() as session:
+            users = (
+                await session.scalars(
+                    select(User)
+                    .where(filter_clause(kind, self.now()))
+                    .order_by(User.created_at.desc(), User.id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).all()
             rows = await session.execute(
-                select(User, Node, Device)
-                .outerjoin(Device, Device.user_id == User.id)
-                .outerjoin(Node, Node.id == Device.node_id)
-                .where(filter_clause(kind, self.now()))
-                .order_by(User.created_at.desc(), User.id.desc())
-                .offset(offset)
-                .limit(limit)
+                select(Device, Node)
+                .join(Node, Node.id == Device.node_id)
+                .where(Device.user_id.in_([user.id for user in users]))
+                .order_by(Device.id)
             )
-            return [UserRow(user, node, device) for user, node, device in rows.all()]
+            devices: dict[int, list[CardDevice]] = {user.id: [] for user in users}
+            for device, node in rows.all():
+                devices[device.user_id].append(CardDevice(device, node))
+        return [UserRow(user, devices[user.id]) for user in users]
 
     async def search(self, text: str) -> tuple[Sequence[User], bool]:
         """Users by id, @username or name (case-insensitive substring), newest first, and

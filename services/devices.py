@@ -27,6 +27,7 @@ from services.routes import RoutePreset
 from services.targets import target_of
 
 log = logging.getLogger(__name__)
+LivePeers = dict[str, PeerState]  # peers read from nodes, by public key
 
 NAME_MAX = 32
 ADMIN_DEVICE_LIMIT = 20
@@ -291,14 +292,14 @@ class DeviceService:
         peer = next((p for p in peers if p.public_key == device.public_key), None)
         return DeviceStatus(device, device.node, peer, True)
 
-    async def live_peers(self, nodes: Iterable[Node]) -> tuple[dict[str, PeerState], set[int]]:
+    async def live_peers(self, nodes: Iterable[Node]) -> tuple[LivePeers, set[int]]:
         """Peers of these nodes read at once, by public key, and the ids of nodes that failed."""
         unique = {node.id: node for node in nodes}
         results = await asyncio.gather(
             *(self._wireguard.peers(target_of(node)) for node in unique.values()),
             return_exceptions=True,
         )
-        live: dict[str, PeerState] = {}
+        live: LivePeers = {}
         failed: set[int] = set()
         for node_id, result in zip(unique, results, strict=True):
             if isinstance(result, NodeError):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AccessKind, Device, Node, Role, User
+from db.models import AccessKind, Role, User
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, UserNotFound
@@ -29,15 +29,6 @@ class Visitor:
     first_name: str
     username: str | None
     language: str
-
-
-@dataclass(frozen=True, slots=True)
-class UserRow:
-    """A line of the admin's user list."""
-
-    user: User
-    node: Node | None
-    device: Device | None
 
 
 class UserService:
