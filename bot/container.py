@@ -128,6 +128,8 @@ async def open_services(
     locks = NodeLocks()
     configs = DeviceConfigs(cipher, load_presets(settings.route_presets_file))
     placement = Placement(sessions, wireguard, configs, locks)
+    users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
+    await users.settle_roles()
     devices = DeviceService(
         sessions,
         placement,
@@ -135,6 +137,7 @@ async def open_services(
         wireguard,
         locks,
         clock,
+        role_of=users.role_of,
         plans=settings.plans,
         default_limit=settings.device_limit,
     )
@@ -142,7 +145,6 @@ async def open_services(
     fleet = FleetService(
         sessions, pool, wireguard, cipher, reconcile, default_dns=settings.default_dns, clock=clock
     )
-    users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
     audit = AuditService(sessions, clock)
     subscriptions = SubscriptionService(
         sessions,

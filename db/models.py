@@ -92,7 +92,9 @@ class User(Base):
     first_name: Mapped[str] = mapped_column(String(128), default="")
     language: Mapped[str] = mapped_column(String(8), default="ru")
     language_chosen: Mapped[bool] = mapped_column(default=False)
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.USER)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.USER)  # given, never
+    # copied from ADMIN_IDS or SUPPORT_IDS; it counts only with the actor who gave it (0: the CLI)
+    role_granted_by: Mapped[int | None] = mapped_column(BigInteger)
     access_kind: Mapped[AccessKind] = mapped_column(
         _enum(AccessKind, "access_kind"), default=AccessKind.NONE
     )

@@ -15,7 +15,7 @@ from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
 from services.notifier import Notifier
 from services.reconcile import ReconcileResult, ReconcileService
-from services.users import TELEGRAM_ID_MAX, UserService
+from services.users import TELEGRAM_ID_MAX, UserService, give_role, role_change
 
 SEARCH_MAX = 64
 SEARCH_LIMIT = 20
@@ -290,16 +290,10 @@ class ConsoleService:
             user = await session.get(User, user_id)
             if user is None:
                 raise UserNotFound(user_id=user_id)
-            before = user.role
-            user.role = role
-            record(
-                session,
-                self._users.clock,
-                actor_id,
-                AuditAction.ROLE,
-                user_id,
-                f"{before.value} -> {role.value}",
-            )
+            before = self._users.role_of(user)
+            give_role(user, role, actor_id)
+            details = role_change(before, role)
+            record(session, self._users.clock, actor_id, AuditAction.ROLE, user_id, details)
         return user, before
 
     async def message(self, actor_id: int, user_id: int, text: str) -> bool:

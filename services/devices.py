@@ -7,7 +7,7 @@ import asyncio
 import logging
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,10 +100,12 @@ class DeviceService:
         node_locks: NodeLocks,
         clock: Clock = system_clock,
         *,
+        role_of: Callable[[User], Role],
         plans: tuple[Plan, ...] = (),
         default_limit: int = DEFAULT_DEVICE_LIMIT,
     ) -> None:
         self._sessions = sessions
+        self._role_of = role_of
         self._placement = placement
         self._configs = configs
         self._wireguard = wireguard
@@ -116,7 +118,7 @@ class DeviceService:
     def device_limit(self, user: User) -> int:
         """How many devices the user may have: admins 20, paid access its plan's, else the
         default (DEVICE_LIMIT)."""
-        if user.role is Role.ADMIN:
+        if self._role_of(user) is Role.ADMIN:
             return ADMIN_DEVICE_LIMIT
         if user.access_kind is AccessKind.PAID:
             plan = find_plan(self._plans, user.plan_code)
