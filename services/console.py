@@ -15,6 +15,7 @@ from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
 from services.notifier import Notifier
 from services.reconcile import ReconcileResult, ReconcileService
+from services.traffic import count_removed
 from services.users import TELEGRAM_ID_MAX, UserService, give_role, role_change
 
 SEARCH_MAX = 64
@@ -269,6 +270,7 @@ class ConsoleService:
             user = await self._target(session, actor_id, user_id)
             devices = (await session.scalars(select(Device).where(Device.user_id == user_id))).all()
             node_ids = {device.node_id for device in devices}
+            count_removed(user, devices)
             for device in devices:
                 await session.delete(device)
             record(
@@ -338,7 +340,7 @@ class ConsoleService:
 
     async def _target(self, session: AsyncSession, actor_id: int, user_id: int) -> User:
         """The user a restrictive change is aimed at: not an admin, not the actor."""
-        user = await session.get(User, user_id)
+        user = await session.get(User, user_id, with_for_update=True)
         if user is None:
             raise UserNotFound(user_id=user_id)
         if user_id == actor_id or self._users.role_of(user) is Role.ADMIN:

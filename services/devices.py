@@ -25,6 +25,7 @@ from services.placement import Placement
 from services.plans import Plan, find_plan
 from services.routes import RoutePreset
 from services.targets import target_of
+from services.traffic import count_removed
 
 log = logging.getLogger(__name__)
 LivePeers = dict[str, PeerState]  # peers read from nodes, by public key
@@ -240,6 +241,7 @@ class DeviceService:
                 async with self._sessions.begin() as session:
                     stored = await session.get_one(Device, device.id)
                     self._configs.store_keys(stored, keys)
+                    stored.restart_counters()  # the new peer counts from zero
             return DeviceConfig(device, self._configs.config(device))
 
     async def _put_back(self, target: NodeTarget, old: PeerSpec, device: Device) -> None:
@@ -275,8 +277,10 @@ class DeviceService:
             device = await self._owned_device(user_id, device_id)
             removed = await self._placement.remove_peer(device.public_key, device.node)
             async with self._sessions.begin() as session:
+                user = await session.get_one(User, user_id, with_for_update=True)
                 stored = await session.get(Device, device.id)
                 if stored is not None:
+                    count_removed(user, [stored])
                     await session.delete(stored)
             return removed
 

@@ -237,15 +237,15 @@ class UserService:
 
 
 def extend_access(user: User, days: int | None, now: datetime) -> None:
-    """Invite access for `days` more (None: without end) from the later of now and its end."""
+    """Invite access for `days` more (None: without end) from the later of now and its end;
+    access without an end date stays without one (days added to "forever" are no limit)."""
+    granted = user.access_kind is not AccessKind.NONE
     if days is None:
         user.access_until = None
-    else:
-        running = user.access_kind is not AccessKind.NONE and (
-            user.access_until is None or user.access_until > now
-        )
-        current = user.access_until if running else None
-        user.access_until = max(now, current or now) + timedelta(days=days)
+    elif not granted:
+        user.access_until = now + timedelta(days=days)
+    elif user.access_until is not None:
+        user.access_until = max(now, user.access_until) + timedelta(days=days)
     if user.access_kind is AccessKind.NONE or days is None:
         user.access_kind = AccessKind.INVITE
 
