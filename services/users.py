@@ -110,7 +110,7 @@ class UserService:
     async def settle_roles(self) -> list[tuple[int, Role, Role]]:
         """At start: every stored role must have been given. A role the audit log shows given
         (by /role, or an admin added by `user add` from the CLI) is kept with its giver; any other
-        was copied from ADMIN_IDS by an older version and goes back to the role last given
+        was copied from ADMIN_IDS by an older version and goes back to a lower role last given
         (user when none), audited as the operator's, so the settings alone decide it from now
         on. Returns (user id, role before, role now) of each role taken."""
         taken: list[tuple[int, Role, Role]] = []
@@ -124,13 +124,17 @@ class UserService:
             ).all()
             if not unproven:
                 return taken
-            grants = await _grants(session, [user.id for user in unproven])
+            given, cli_added = await _role_history(session, [user.id for user in unproven])
             for user in unproven:
-                grant = grants.get(user.id)
+                grant = given.get(user.id)
+                if user.role is Role.ADMIN and user.id in cli_added:
+                    grant = RoleGrant(Role.ADMIN, OPERATOR)
                 if grant is not None and grant.role is user.role:
                     user.role_granted_by = grant.actor_id
                     continue
-                fallback = grant or RoleGrant(Role.USER, OPERATOR)
+                fallback = RoleGrant(Role.USER, OPERATOR)
+                if grant is not None and ROLE_RANK.index(grant.role) < ROLE_RANK.index(user.role):
+                    fallback = grant  # a role given before the copy over it (never a higher one)
                 taken.append((user.id, user.role, fallback.role))
                 details = f"{role_change(user.role, fallback.role)}: {UNGIVEN_NOTE}"
                 give_role(user, fallback.role, fallback.actor_id)
@@ -281,25 +285,27 @@ class RoleGrant:
     actor_id: int
 
 
-async def _grants(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, RoleGrant]:
-    """For each user, the role last given: the latest role entry, or the admin role when the
-    operator ran `user add` after it (an older `user add --admin` wrote no role entry)."""
+async def _role_history(
+    session: AsyncSession, user_ids: Sequence[int]
+) -> tuple[dict[int, RoleGrant], set[int]]:
+    """For each user, the role their latest role entry gave; and the users the operator added
+    with `user add` after their latest role entry (an older `user add --admin` wrote none)."""
     entries = await session.execute(
         select(AuditEntry.target, AuditEntry.action, AuditEntry.actor_id, AuditEntry.details)
         .where(AuditEntry.target.in_([str(user_id) for user_id in user_ids]))
         .where(AuditEntry.action.in_([AuditAction.ROLE.value, AuditAction.ADD_USER.value]))
         .order_by(AuditEntry.id)
     )
-    grants: dict[int, RoleGrant] = {}
-    cli_admins: set[int] = set()
+    given: dict[int, RoleGrant] = {}
+    cli_added: set[int] = set()
     for target, action, actor_id, details in entries.all():
         user_id = int(target)
         if action == AuditAction.ADD_USER.value:
             if actor_id == OPERATOR:
-                cli_admins.add(user_id)
+                cli_added.add(user_id)
             continue
-        cli_admins.discard(user_id)
+        cli_added.discard(user_id)
         role = given_role(details)
         if role is not None:
-            grants[user_id] = RoleGrant(role, actor_id)
-    return grants | {user_id: RoleGrant(Role.ADMIN, OPERATOR) for user_id in cli_admins}
+            given[user_id] = RoleGrant(role, actor_id)
+    return given, cli_added

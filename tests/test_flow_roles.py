@@ -22,6 +22,7 @@ FORMER_SUPPORT = 3001  # in SUPPORT_IDS before the restart only
 CHAT_ADMIN = 2001  # made admin with /role
 CHAT_SUPPORT = 2002  # made support with /role
 CLI_ADMIN = 2003  # made admin with `user add --admin`
+CLI_ADDED_SUPPORT = 2004  # made support with /role, later given access with `user add`
 EVERYONE = (OWNER, FORMER_ADMIN, FORMER_SUPPORT, CHAT_ADMIN, CHAT_SUPPORT, CLI_ADMIN)
 ADMIN_ONLY = "Эта команда только для администраторов."
 
@@ -121,6 +122,7 @@ async def test_roles_an_older_version_copied_from_the_settings_are_taken_at_star
         (CHAT_ADMIN, "admin"),  # /role 2001 admin
         (CHAT_SUPPORT, "admin"),  # /role 2002 support, then copied from ADMIN_IDS over it
         (CLI_ADMIN, "admin"),  # user add 2003 --admin, which wrote no role entry then
+        (CLI_ADDED_SUPPORT, "support"),  # /role 2004 support, then user add 2004 (no --admin)
         (3002, "user"),
     ]
     audit_rows = [
@@ -129,6 +131,8 @@ async def test_roles_an_older_version_copied_from_the_settings_are_taken_at_star
         (OPERATOR, "add_user", CLI_ADMIN, "days=None until=-"),
         (OPERATOR, "add_user", FORMER_ADMIN, "days=None until=-"),
         (OWNER, "role", FORMER_ADMIN, "admin -> user"),
+        (OWNER, "role", CLI_ADDED_SUPPORT, "user -> support"),
+        (OPERATOR, "add_user", CLI_ADDED_SUPPORT, "days=30 until=2026-12-01T00:00+00:00"),
     ]
     async with engine.begin() as connection:
         for user_id, role in users:
@@ -168,6 +172,7 @@ async def test_roles_an_older_version_copied_from_the_settings_are_taken_at_star
             CHAT_ADMIN: (Role.ADMIN, OWNER),
             CHAT_SUPPORT: (Role.SUPPORT, OWNER),
             CLI_ADMIN: (Role.ADMIN, OPERATOR),
+            CLI_ADDED_SUPPORT: (Role.SUPPORT, OWNER),
             3002: (Role.USER, None),
         }
         note = "copied from the settings by an older version, never given"
