@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,8 @@ from tests.money_support import PAYER, YOOKASSA_ADDRESS, Shop
 FRIEND = 5151
 MIB = 1024**2
 LIMITED_PLANS = "1m:30:199:150:3:1,3m:90:499:375:3"  # 1m: 1 GiB of traffic per 30 days
-ADMIN_ONLY_WORDS = "Оплата звёздами не зачтена"
+HELD_ALERT = "Оплата звёздами не зачтена"
+OpenShop = Callable[..., Awaitable[Shop]]  # money_support's open_other_shop
 
 
 def texts(sent: list[Any]) -> str:
@@ -58,10 +59,10 @@ async def only_device(app: App) -> Device:
 
 
 @pytest.fixture
-async def limited(open_other_shop: Any) -> Shop:
+async def limited(open_other_shop: OpenShop) -> Shop:
     """A shop on SQLite whose 1-month plan carries 1 GiB per 30 days; PAYER on it, with a
     config on nl1 and the traffic period started."""
-    shop: Shop = await open_other_shop(plans=LIMITED_PLANS)
+    shop = await open_other_shop(plans=LIMITED_PLANS)
     app = shop.app
     await app.add_node("nl1")
     await app.say(ADMIN_ID, "/start")
@@ -105,9 +106,9 @@ async def test_new_keys_removed_devices_and_a_reset_do_not_reset_the_periods_tra
 
 
 async def test_bonus_and_extension_days_keep_unlimited_access_unlimited(
-    open_other_shop: Any,
+    open_other_shop: OpenShop,
 ) -> None:
-    shop: Shop = await open_other_shop()
+    shop = await open_other_shop()
     app = shop.app
     await app.say(ADMIN_ID, "/start")
     await app.say(PAYER, "/start")
@@ -143,8 +144,8 @@ async def test_bonus_and_extension_days_keep_unlimited_access_unlimited(
 # --- Stars: stored first, credited as sold --------------------------------------------------
 
 
-async def stars_shop(open_other_shop: Any) -> tuple[Shop, App]:
-    shop: Shop = await open_other_shop()
+async def stars_shop(open_other_shop: OpenShop) -> tuple[Shop, App]:
+    shop = await open_other_shop()
     app = shop.app
     await app.say(ADMIN_ID, "/start")
     await app.say(PAYER, "/start")
@@ -161,7 +162,7 @@ async def checked_out(shop: Shop, plan_code: str = "1m") -> tuple[str, int]:
 
 
 async def test_plans_changed_after_the_pre_checkout_credit_the_days_and_price_sold(
-    open_other_shop: Any,
+    open_other_shop: OpenShop,
 ) -> None:
     shop, app = await stars_shop(open_other_shop)
     payload, amount = await checked_out(shop, "1m")
@@ -182,7 +183,7 @@ async def test_plans_changed_after_the_pre_checkout_credit_the_days_and_price_so
 
 
 async def test_a_charge_for_a_plan_removed_meanwhile_is_stored_held_and_refundable(
-    open_other_shop: Any,
+    open_other_shop: OpenShop,
 ) -> None:
     shop, app = await stars_shop(open_other_shop)
     payload, amount = await checked_out(shop, "3m")
@@ -195,7 +196,7 @@ async def test_a_charge_for_a_plan_removed_meanwhile_is_stored_held_and_refundab
     user = await app.user(PAYER)
     assert user is not None and user.access_kind is AccessKind.NONE
     alert = texts(app.telegram.sent_to(ADMIN_ID)[-1:])
-    assert ADMIN_ONLY_WORDS in alert and "такого тарифа больше нет" in alert
+    assert HELD_ALERT in alert and "такого тарифа больше нет" in alert
     assert f"/refund {payment.provider_payment_id}" in alert
 
     done = await app.say(ADMIN_ID, f"/refund {payment.provider_payment_id}")
@@ -207,7 +208,7 @@ async def test_a_charge_for_a_plan_removed_meanwhile_is_stored_held_and_refundab
 
 
 async def test_a_payer_banned_between_pre_checkout_and_payment_is_stored_and_admins_told(
-    open_other_shop: Any,
+    open_other_shop: OpenShop,
 ) -> None:
     shop, app = await stars_shop(open_other_shop)
     payload, amount = await checked_out(shop, "1m")
@@ -220,7 +221,7 @@ async def test_a_payer_banned_between_pre_checkout_and_payment_is_stored_and_adm
     user = await app.user(PAYER)
     assert user is not None and user.banned and user.access_kind is AccessKind.NONE
     alert = texts(app.telegram.sent_to(ADMIN_ID)[-1:])
-    assert ADMIN_ONLY_WORDS in alert and "он заблокирован" in alert
+    assert HELD_ALERT in alert and "он заблокирован" in alert
 
     again = await fed(
         app,
@@ -232,7 +233,7 @@ async def test_a_payer_banned_between_pre_checkout_and_payment_is_stored_and_adm
 
 
 async def test_a_charge_whose_credit_fails_is_stored_and_credited_by_the_pending_check(
-    open_other_shop: Any, monkeypatch: pytest.MonkeyPatch
+    open_other_shop: OpenShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shop, app = await stars_shop(open_other_shop)
     await app.add_node("nl1")
@@ -259,7 +260,7 @@ async def test_a_charge_whose_credit_fails_is_stored_and_credited_by_the_pending
 
 
 async def test_an_invoice_of_the_previous_version_is_credited_by_its_plan(
-    open_other_shop: Any,
+    open_other_shop: OpenShop,
 ) -> None:
     shop, app = await stars_shop(open_other_shop)
     old_payload = f"plan:1m:{PAYER}"
@@ -303,9 +304,9 @@ async def paid_card(shop: Shop) -> str:
 
 
 async def test_a_notification_in_chunks_is_read_to_the_end_and_credited(
-    open_other_shop: Any,
+    open_other_shop: OpenShop,
 ) -> None:
-    shop: Shop = await open_other_shop()
+    shop = await open_other_shop()
     payment_id = await paid_card(shop)
     body = json.dumps(shop.yookassa.notification(payment_id)).encode()
     third = len(body) // 3
@@ -317,9 +318,9 @@ async def test_a_notification_in_chunks_is_read_to_the_end_and_credited(
 
 
 async def test_a_body_over_the_bound_without_a_length_is_413_and_changes_nothing(
-    open_other_shop: Any,
+    open_other_shop: OpenShop,
 ) -> None:
-    shop: Shop = await open_other_shop()
+    shop = await open_other_shop()
     payment_id = await paid_card(shop)
     body = json.dumps(
         {**shop.yookassa.notification(payment_id), "padding": "x" * yookassa_webhook.MAX_BODY}
@@ -332,10 +333,10 @@ async def test_a_body_over_the_bound_without_a_length_is_413_and_changes_nothing
 
 
 async def test_a_body_dripped_slowly_is_cut_off_in_time(
-    open_other_shop: Any, monkeypatch: pytest.MonkeyPatch
+    open_other_shop: OpenShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(yookassa_webhook, "BODY_SECONDS", 0.5)
-    shop: Shop = await open_other_shop()
+    shop = await open_other_shop()
     payment_id = await paid_card(shop)
     body = json.dumps(shop.yookassa.notification(payment_id)).encode()
     status, seconds = await post_in_chunks(shop, [bytes([b]) for b in body], 0.1)
