@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings, SettingsError
 from db.cipher import SecretCipher, load_cipher
-from db.engine import create_engine, create_session_factory, safe_url
+from db.engine import create_engine, create_session_factory, keep_sqlite_private, safe_url
 from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
 from payments.yookassa import YooKassaProvider
@@ -44,6 +45,7 @@ from services.users import UserService
 log = logging.getLogger(__name__)
 
 SSH_KEY_FILE = "ssh_ed25519"
+PRIVATE_DIR = 0o700
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
 
 
@@ -105,7 +107,7 @@ async def open_services(
     settings: Settings, clock: Clock = system_clock, wireguard: WireGuard | None = None
 ) -> Services:
     """Create DATA_DIR, the bot's SSH and encryption keys, migrate the database, wire services."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings)
     engine = await _open_database(settings.effective_database_url)
     cipher = cipher_of(settings, create=True)
     assert cipher is not None
@@ -128,6 +130,8 @@ async def open_services(
     locks = NodeLocks()
     configs = DeviceConfigs(cipher, load_presets(settings.route_presets_file))
     placement = Placement(sessions, wireguard, configs, locks)
+    users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
+    await users.settle_roles()
     devices = DeviceService(
         sessions,
         placement,
@@ -135,6 +139,7 @@ async def open_services(
         wireguard,
         locks,
         clock,
+        role_of=users.role_of,
         plans=settings.plans,
         default_limit=settings.device_limit,
     )
@@ -142,7 +147,6 @@ async def open_services(
     fleet = FleetService(
         sessions, pool, wireguard, cipher, reconcile, default_dns=settings.default_dns, clock=clock
     )
-    users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
     audit = AuditService(sessions, clock)
     subscriptions = SubscriptionService(
         sessions,
@@ -212,9 +216,21 @@ def backup_service(settings: Settings, clock: Clock = system_clock) -> BackupSer
     )
 
 
+def ensure_data_dir(settings: Settings) -> None:
+    """DATA_DIR, made with mode 0700 (keys, the database and backups are in it); one made
+    readable by others before is left as it is, with a warning: it may be shared on purpose."""
+    folder = settings.data_dir
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        folder.chmod(PRIVATE_DIR)  # whatever the umask left
+    elif stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        log.warning("DATA_DIR %s is open to other users: chmod 700 %s", folder, folder)
+
+
 def ssh_public_key(settings: Settings) -> str:
     """The bot's SSH public key for the nodes' authorized_keys, made on first use."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings)
     return SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE)
 
 
@@ -239,6 +255,7 @@ async def _open_database(url: str) -> AsyncEngine:
         raise SettingsError(f"DATABASE_URL: cannot open {safe_url(url)} (no folder {folder})")
     engine: AsyncEngine | None = None
     try:
+        keep_sqlite_private(url)
         engine = create_engine(url)
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

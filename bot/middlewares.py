@@ -25,7 +25,7 @@ def _chat_type(update: Update) -> str | None:
 
 class UserContextMiddleware(BaseMiddleware):
     """Drops updates from groups; gives handlers `user`, `role`, `is_admin`, `is_staff` and `t`;
-    a banned user gets one line and nothing else."""
+    a banned user gets one line and nothing else, except that a payment is still recorded."""
 
     def __init__(self, users: UserService) -> None:
         self._users = users
@@ -50,7 +50,7 @@ class UserContextMiddleware(BaseMiddleware):
         )
         role = self._users.role_of(user)
         t = translator_for(user.language)
-        if user.banned and role is not Role.ADMIN:
+        if user.banned and role is not Role.ADMIN and not _is_payment(event):
             await _refuse_banned(event, t("user-banned"))
             return None
         data["user"] = user
@@ -59,6 +59,11 @@ class UserContextMiddleware(BaseMiddleware):
         data["is_staff"] = role in (Role.ADMIN, Role.SUPPORT)
         data["t"] = t
         return await handler(event, data)
+
+
+def _is_payment(update: Update) -> bool:
+    """Stars Telegram has already taken: recorded whoever paid (a banned payer's are held)."""
+    return update.message is not None and update.message.successful_payment is not None
 
 
 async def _refuse_banned(update: Update, text: str) -> None:

@@ -44,10 +44,11 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
     scheduler.add_job(services.reminders.run, "interval", seconds=60, id="reminders")
     # once at start: users moved by a /migrate or /drain cut short by a crash get their config
     scheduler.add_job(services.moves.send_due_notices, id="move_notices")
-    if services.payments.yookassa_enabled:
+    if services.payments.enabled:
         scheduler.add_job(
             services.payments.check_pending, "interval", seconds=180, id="pending_payments"
         )
+    if services.payments.yookassa_enabled:
         scheduler.add_job(
             services.payments.charge_renewals, "interval", seconds=900, id="auto_renewal"
         )

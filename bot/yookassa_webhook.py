@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import Sequence
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from payments.base import BadNotification, ProviderError
 from payments.sources import address_allowed, parse_networks
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/webhooks/yookassa"
 MAX_BODY = 64 * 1024
+BODY_SECONDS = 10.0  # a body dripped slower than this is cut off (YooKassa sends it again)
 
 
 def client_address(request: web.Request, trusted_proxies: Sequence[str]) -> str:
@@ -49,7 +51,16 @@ def register(
         if request.content_length is not None and request.content_length > MAX_BODY:
             return web.Response(status=413)
         try:
-            event = parse_notification(await request.content.read(MAX_BODY + 1))
+            async with asyncio.timeout(BODY_SECONDS):
+                body = await read_bounded(request.content, MAX_BODY)
+        except BodyTooLarge:
+            log.warning("YooKassa notification over %d bytes refused", MAX_BODY)
+            return web.Response(status=413)
+        except TimeoutError:
+            log.warning("YooKassa notification body not read within %.0f s", BODY_SECONDS)
+            return web.Response(status=408)
+        try:
+            event = parse_notification(body)
         except BadNotification as error:
             log.warning("bad YooKassa notification: %s", error)
             return web.Response(status=400)
@@ -61,6 +72,20 @@ def register(
         return web.Response(status=200)  # only now: the credit (if any) is committed
 
     app.router.add_post(PATH, notification)
+
+
+class BodyTooLarge(Exception):
+    """A request body longer than the bound."""
+
+
+async def read_bounded(stream: StreamReader, limit: int) -> bytes:
+    """The whole body, however it is chunked; BodyTooLarge as soon as it passes `limit`."""
+    body = bytearray()
+    while chunk := await stream.read(limit + 1 - len(body)):
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge()
+    return bytes(body)
 
 
 def _masked(address: str) -> str:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import os
+import stat
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -17,7 +21,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+PRIVATE_FILE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 APPLICATION_NAME = "vpnservice"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 LOCK_NAMESPACE = "vpnservice:"
@@ -62,6 +70,24 @@ def create_engine(url: str) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def keep_sqlite_private(url: str) -> None:
+    """SQLite: the database file made empty with mode 0600 before SQLite creates it (SQLite
+    gives its -wal and -shm files the database's mode), and an existing one, with those files,
+    taken back to 0600 when an older version left it readable by others."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    database = Path(str(parsed.database))
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for path in (database, *(Path(f"{database}{suffix}") for suffix in SQLITE_SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                try:
+                    path.chmod(PRIVATE_FILE)
+                except PermissionError:
+                    log.warning("%s is readable by others and not ours to change", path)
 
 
 def _lower(value: object) -> object:

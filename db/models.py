@@ -92,7 +92,9 @@ class User(Base):
     first_name: Mapped[str] = mapped_column(String(128), default="")
     language: Mapped[str] = mapped_column(String(8), default="ru")
     language_chosen: Mapped[bool] = mapped_column(default=False)
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.USER)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.USER)  # given, never
+    # copied from ADMIN_IDS or SUPPORT_IDS; it counts only with the actor who gave it (0: the CLI)
+    role_granted_by: Mapped[int | None] = mapped_column(BigInteger)
     access_kind: Mapped[AccessKind] = mapped_column(
         _enum(AccessKind, "access_kind"), default=AccessKind.NONE
     )
@@ -115,6 +117,7 @@ class User(Base):
     referral_rewarded: Mapped[bool] = mapped_column(default=False)
     traffic_period_start: Mapped[datetime | None] = mapped_column(UtcDateTime())
     traffic_base_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    traffic_removed_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # of gone devices
     traffic_blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     def has_access(self, now: datetime) -> bool:
@@ -233,6 +236,16 @@ class Device(Base):
     def tx_total(self) -> int:
         """Bytes the node sent to this device, across node restarts."""
         return self.tx_base + self.tx_seen
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes both ways through the node for this device, across restarts and new keys."""
+        return self.rx_total + self.tx_total
+
+    def restart_counters(self) -> None:
+        """The node counts this device from zero again (a new peer): what it counted is kept."""
+        self.rx_base, self.tx_base = self.rx_total, self.tx_total
+        self.rx_seen, self.tx_seen = 0, 0
 
     def count_traffic(self, rx: int, tx: int) -> None:
         """Take the node's counters; a counter that went down means the node restarted."""
@@ -354,6 +367,7 @@ class PaymentStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     CANCELED = "canceled"
     REFUNDED = "refunded"
+    HELD = "held"  # charged (Stars) but not credited: the admins refund it or grant by hand
 
 
 class Payment(Base):

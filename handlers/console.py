@@ -27,8 +27,15 @@ from keyboards.console import card_confirm, found_users, send_confirm, user_card
 from locales import Translator
 from locales.format import esc, format_ago, format_amount, format_bytes, format_date
 from services.audit import AuditAction
-from services.console import Applied, ConsoleService, SearchTooLong, UserCard, UserFilter
-from services.devices import DeviceService, handshake_age
+from services.console import (
+    Applied,
+    ConsoleService,
+    SearchTooLong,
+    UserCard,
+    UserFilter,
+    UserRow,
+)
+from services.devices import DeviceService, LivePeers, handshake_age
 from services.errors import InvalidInput, UserNotFound
 from services.users import UserService
 
@@ -90,7 +97,7 @@ async def users_page(
         return empty, users_list(t, list(UserFilter), kind, 0, False, [])
     page = min(page, (total - 1) // USERS_PER_PAGE)
     rows = await console.page(kind, page * USERS_PER_PAGE, USERS_PER_PAGE)
-    live, failed = await devices.live_peers(row.node for row in rows if row.node is not None)
+    live, failed = await devices.live_peers(item.node for row in rows for item in row.devices)
     now = console.now()
     bounds = {
         "from": str(page * USERS_PER_PAGE + 1),
@@ -102,45 +109,56 @@ async def users_page(
     else:
         lines = [t("users-header-filter", filter=kind.value, **bounds)]
     for row in rows:
-        user = row.user
-        access = access_word(t, user, now)
-        traffic = ""
-        if row.node is None or row.device is None:
-            node, handshake = t("users-no-node"), ""
-        elif row.node.id in failed:
-            node, handshake = esc(row.node.name), t("users-handshake-unknown")
-        else:
-            node = esc(row.node.name)
-            peer = live.get(row.device.public_key)
-            age = handshake_age(peer, now)
-            handshake = (
-                t("users-handshake-never")
-                if age is None
-                else t("users-handshake-ago", ago=format_ago(t, age))
-            )
-            node_received, node_sent = (
-                row.device.traffic_with(peer.rx_bytes, peer.tx_bytes)
-                if peer
-                else (row.device.rx_total, row.device.tx_total)
-            )
-            if node_received or node_sent:
-                traffic = t(
-                    "users-traffic",
-                    received=format_bytes(t, node_sent),
-                    sent=format_bytes(t, node_received),
-                )
-        parts = [access, node, handshake, traffic]
+        parts = [access_word(t, row.user, now), *devices_summary(t, row, live, failed, now)]
         lines.append(
             t(
                 "users-line",
-                id=str(user.id),
-                name=display_name(user),
+                id=str(row.user.id),
+                name=display_name(row.user),
                 details=" · ".join(part for part in parts if part),
             )
         )
     has_next = (page + 1) * USERS_PER_PAGE < total
-    user_ids = list(dict.fromkeys(row.user.id for row in rows))
+    user_ids = [row.user.id for row in rows]
     return "\n".join(lines), users_list(t, list(UserFilter), kind, page, has_next, user_ids)
+
+
+def devices_summary(
+    t: Translator, row: UserRow, live: LivePeers, failed: set[int], now: datetime
+) -> list[str]:
+    """A user's devices in a few words: their nodes (and how many when more than one), the
+    newest handshake among them ("?" when a node did not answer), and their traffic summed."""
+    if not row.devices:
+        return [t("users-no-node")]
+    nodes = ", ".join(dict.fromkeys(esc(item.node.name) for item in row.devices))
+    where = (
+        nodes if len(row.devices) == 1 else t("users-devices", count=len(row.devices), nodes=nodes)
+    )
+    ages: list[float] = []
+    received = sent = 0
+    for item in row.devices:
+        peer = live.get(item.device.public_key)
+        age = handshake_age(peer, now)
+        if age is not None:
+            ages.append(age)
+        node_received, node_sent = (
+            item.device.traffic_with(peer.rx_bytes, peer.tx_bytes)
+            if peer
+            else (item.device.rx_total, item.device.tx_total)
+        )
+        received, sent = received + node_received, sent + node_sent
+    if ages:
+        handshake = t("users-handshake-ago", ago=format_ago(t, min(ages)))
+    elif any(item.node.id in failed for item in row.devices):
+        handshake = t("users-handshake-unknown")
+    else:
+        handshake = t("users-handshake-never")
+    traffic = (
+        t("users-traffic", received=format_bytes(t, sent), sent=format_bytes(t, received))
+        if received or sent
+        else ""
+    )
+    return [where, handshake, traffic]
 
 
 # --- /find ------------------------------------------------------------------------------------

@@ -121,21 +121,24 @@ async def pre_checkout(query: PreCheckoutQuery, t: Translator, payments: Payment
 
 @router.message(F.successful_payment)
 async def stars_paid(message: Message, user: User, t: Translator, payments: PaymentService) -> None:
+    """Telegram took the Stars: stored first, then credited or held for the admins (a banned
+    payer's charge comes here too)."""
     paid = message.successful_payment
     assert paid is not None
-    credit = await payments.stars_paid(
+    outcome = await payments.stars_paid(
         user.id,
         paid.invoice_payload,
         paid.currency,
         paid.total_amount,
         paid.telegram_payment_charge_id,
     )
-    if credit is None:
+    if outcome.held:
+        await message.answer(t("paid-held"))
+    elif outcome.credit is None:
         await message.answer(t("paid-already"))
-        return
-    await message.answer(
-        t("paid-credited", until=format_date(credit.access_until)), reply_markup=main_menu(t)
-    )
+    else:
+        until = format_date(outcome.credit.access_until)
+        await message.answer(t("paid-credited", until=until), reply_markup=main_menu(t))
 
 
 @router.message(Command("trial"))

@@ -1,17 +1,20 @@
-"""Telegram Stars rules: the invoice payload, and what a pre-checkout query must match."""
+"""Telegram Stars rules: the invoice payload (what was sold), what a pre-checkout query must
+match, and what a charge Telegram already made says was bought."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 CURRENCY = "XTR"
 
 RefusalReason = Literal["plan", "amount", "currency", "user", "payload"]
 
-_PLAN_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_PAYLOAD = re.compile(r"plan:([A-Za-z0-9_-]{1,32}):([1-9][0-9]{0,18})")
+_PLAN_CODE = re.compile(r"[A-Za-z0-9_-]{1,16}")
+_NUMBER = r"[1-9][0-9]{0,18}"
+_PAYLOAD = re.compile(rf"plan:([A-Za-z0-9_-]{{1,16}}):(?:({_NUMBER}):({_NUMBER}):)?({_NUMBER})")
 
 
 class BadPayload(ValueError):
@@ -19,28 +22,60 @@ class BadPayload(ValueError):
 
 
 class CheckoutRefused(Exception):
-    """A pre-checkout query that must be answered "no"; `reason` says which check failed."""
+    """A pre-checkout query to answer "no", or a charge not to credit; `reason` says which
+    check failed."""
 
     def __init__(self, reason: RefusalReason) -> None:
         super().__init__(reason)
         self.reason: RefusalReason = reason
 
 
-def invoice_payload(plan_code: str, user_id: int) -> str:
-    """The payload for one user's invoice for one plan: "plan:<code>:<user_id>" (≤ 128 bytes)."""
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What an invoice sold to whom; `days` and `stars` are None in an older version's payload
+    ("plan:<code>:<user id>"), which named the plan alone."""
+
+    plan_code: str
+    days: int | None
+    stars: int | None
+    user_id: int
+
+
+def invoice_payload(plan_code: str, days: int, stars: int, user_id: int) -> str:
+    """The payload of one user's invoice: "plan:<code>:<days>:<stars>:<user id>" (at most 81
+    of Telegram's 128 bytes), so the charge is credited as sold even if the plans change before
+    Telegram reports it."""
     if not _PLAN_CODE.fullmatch(plan_code):
-        raise ValueError(f"plan code must be 1-32 of A-Z a-z 0-9 _ -: {plan_code!r}")
-    if not 0 < user_id < 10**19:
-        raise ValueError(f"not a Telegram user id: {user_id}")
-    return f"plan:{plan_code}:{user_id}"
+        raise ValueError(f"plan code must be 1-16 of A-Z a-z 0-9 _ -: {plan_code!r}")
+    for name, value in (("days", days), ("stars", stars), ("user id", user_id)):
+        if not 0 < value < 10**19:
+            raise ValueError(f"not a valid {name}: {value}")
+    return f"plan:{plan_code}:{days}:{stars}:{user_id}"
 
 
-def parse_payload(payload: str) -> tuple[str, int]:
-    """The plan code and user id from a payload made by `invoice_payload`."""
+def parse_payload(payload: str) -> Offer:
+    """The offer in a payload made by `invoice_payload` (or by an older version)."""
     match = _PAYLOAD.fullmatch(payload)
     if match is None:
         raise BadPayload("not an invoice payload of this bot")
-    return match.group(1), int(match.group(2))
+    code, days, stars, user_id = match.groups()
+    return Offer(code, int(days) if days else None, int(stars) if stars else None, int(user_id))
+
+
+def check_paid(payload: str, currency: str, total_amount: int, from_user_id: int) -> Offer:
+    """What a charge bought: the offer of its payload, when it is ours, in Stars, paid by its
+    own user at its own price; anything else raises CheckoutRefused."""
+    try:
+        offer = parse_payload(payload)
+    except BadPayload:
+        raise CheckoutRefused("payload") from None
+    if currency != CURRENCY:
+        raise CheckoutRefused("currency")
+    if offer.user_id != from_user_id:
+        raise CheckoutRefused("user")
+    if offer.stars is not None and total_amount != offer.stars:
+        raise CheckoutRefused("amount")
+    return offer
 
 
 def check_checkout(
@@ -48,23 +83,16 @@ def check_checkout(
     currency: str,
     total_amount: int,
     from_user_id: int,
-    prices: Mapping[str, int],
-) -> str:
-    """The plan code when the query pays the current price of a known plan for its own user.
-
-    `prices` maps plan codes to prices in Stars; anything else raises CheckoutRefused.
-    """
-    try:
-        plan_code, user_id = parse_payload(payload)
-    except BadPayload:
-        raise CheckoutRefused("payload") from None
-    if currency != CURRENCY:
-        raise CheckoutRefused("currency")
-    if user_id != from_user_id:
-        raise CheckoutRefused("user")
-    price = prices.get(plan_code)
-    if price is None:
+    plans: Mapping[str, tuple[int, int]],
+) -> Offer:
+    """The offer when a pre-checkout query pays the current days and price of a known plan for
+    its own user. `plans` maps plan codes to (days, price in Stars); anything else raises
+    CheckoutRefused (no money is taken yet: the user opens /subscribe again)."""
+    offer = check_paid(payload, currency, total_amount, from_user_id)
+    current = plans.get(offer.plan_code)
+    if current is None:
         raise CheckoutRefused("plan")
-    if total_amount != price:
+    days, price = current
+    if total_amount != price or offer.days not in (None, days):
         raise CheckoutRefused("amount")
-    return plan_code
+    return offer

@@ -15,7 +15,8 @@ from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
 from services.notifier import Notifier
 from services.reconcile import ReconcileResult, ReconcileService
-from services.users import TELEGRAM_ID_MAX, UserRow, UserService
+from services.traffic import count_removed
+from services.users import TELEGRAM_ID_MAX, UserService, give_role, role_change
 
 SEARCH_MAX = 64
 SEARCH_LIMIT = 20
@@ -56,6 +57,14 @@ class UserFilter(enum.StrEnum):
 class CardDevice:
     device: Device
     node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A line of the staff's user list: one user and all their devices, oldest first."""
+
+    user: User
+    devices: Sequence[CardDevice]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +141,27 @@ class ConsoleService:
             return int(await session.scalar(query) or 0)
 
     async def page(self, kind: UserFilter, offset: int, limit: int) -> Sequence[UserRow]:
-        """Users of one filter, newest first, each with the node and key of their device."""
+        """`limit` users of one filter from `offset`, newest first, each with their devices."""
         async with self._sessions() as session:
+            users = (
+                await session.scalars(
+                    select(User)
+                    .where(filter_clause(kind, self.now()))
+                    .order_by(User.created_at.desc(), User.id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).all()
             rows = await session.execute(
-                select(User, Node, Device)
-                .outerjoin(Device, Device.user_id == User.id)
-                .outerjoin(Node, Node.id == Device.node_id)
-                .where(filter_clause(kind, self.now()))
-                .order_by(User.created_at.desc(), User.id.desc())
-                .offset(offset)
-                .limit(limit)
+                select(Device, Node)
+                .join(Node, Node.id == Device.node_id)
+                .where(Device.user_id.in_([user.id for user in users]))
+                .order_by(Device.id)
             )
-            return [UserRow(user, node, device) for user, node, device in rows.all()]
+            devices: dict[int, list[CardDevice]] = {user.id: [] for user in users}
+            for device, node in rows.all():
+                devices[device.user_id].append(CardDevice(device, node))
+        return [UserRow(user, devices[user.id]) for user in users]
 
     async def search(self, text: str) -> tuple[Sequence[User], bool]:
         """Users by id, @username or name (case-insensitive substring), newest first, and
@@ -252,6 +270,7 @@ class ConsoleService:
             user = await self._target(session, actor_id, user_id)
             devices = (await session.scalars(select(Device).where(Device.user_id == user_id))).all()
             node_ids = {device.node_id for device in devices}
+            count_removed(user, devices)
             for device in devices:
                 await session.delete(device)
             record(
@@ -273,16 +292,10 @@ class ConsoleService:
             user = await session.get(User, user_id)
             if user is None:
                 raise UserNotFound(user_id=user_id)
-            before = user.role
-            user.role = role
-            record(
-                session,
-                self._users.clock,
-                actor_id,
-                AuditAction.ROLE,
-                user_id,
-                f"{before.value} -> {role.value}",
-            )
+            before = self._users.role_of(user)
+            give_role(user, role, actor_id)
+            details = role_change(before, role)
+            record(session, self._users.clock, actor_id, AuditAction.ROLE, user_id, details)
         return user, before
 
     async def message(self, actor_id: int, user_id: int, text: str) -> bool:
@@ -327,7 +340,7 @@ class ConsoleService:
 
     async def _target(self, session: AsyncSession, actor_id: int, user_id: int) -> User:
         """The user a restrictive change is aimed at: not an admin, not the actor."""
-        user = await session.get(User, user_id)
+        user = await session.get(User, user_id, with_for_update=True)
         if user is None:
             raise UserNotFound(user_id=user_id)
         if user_id == actor_id or self._users.role_of(user) is Role.ADMIN:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,8 +25,10 @@ from services.placement import Placement
 from services.plans import Plan, find_plan
 from services.routes import RoutePreset
 from services.targets import target_of
+from services.traffic import count_removed
 
 log = logging.getLogger(__name__)
+LivePeers = dict[str, PeerState]  # peers read from nodes, by public key
 
 NAME_MAX = 32
 ADMIN_DEVICE_LIMIT = 20
@@ -99,10 +101,12 @@ class DeviceService:
         node_locks: NodeLocks,
         clock: Clock = system_clock,
         *,
+        role_of: Callable[[User], Role],
         plans: tuple[Plan, ...] = (),
         default_limit: int = DEFAULT_DEVICE_LIMIT,
     ) -> None:
         self._sessions = sessions
+        self._role_of = role_of
         self._placement = placement
         self._configs = configs
         self._wireguard = wireguard
@@ -115,7 +119,7 @@ class DeviceService:
     def device_limit(self, user: User) -> int:
         """How many devices the user may have: admins 20, paid access its plan's, else the
         default (DEVICE_LIMIT)."""
-        if user.role is Role.ADMIN:
+        if self._role_of(user) is Role.ADMIN:
             return ADMIN_DEVICE_LIMIT
         if user.access_kind is AccessKind.PAID:
             plan = find_plan(self._plans, user.plan_code)
@@ -237,6 +241,7 @@ class DeviceService:
                 async with self._sessions.begin() as session:
                     stored = await session.get_one(Device, device.id)
                     self._configs.store_keys(stored, keys)
+                    stored.restart_counters()  # the new peer counts from zero
             return DeviceConfig(device, self._configs.config(device))
 
     async def _put_back(self, target: NodeTarget, old: PeerSpec, device: Device) -> None:
@@ -272,8 +277,10 @@ class DeviceService:
             device = await self._owned_device(user_id, device_id)
             removed = await self._placement.remove_peer(device.public_key, device.node)
             async with self._sessions.begin() as session:
+                user = await session.get_one(User, user_id, with_for_update=True)
                 stored = await session.get(Device, device.id)
                 if stored is not None:
+                    count_removed(user, [stored])
                     await session.delete(stored)
             return removed
 
@@ -291,14 +298,14 @@ class DeviceService:
         peer = next((p for p in peers if p.public_key == device.public_key), None)
         return DeviceStatus(device, device.node, peer, True)
 
-    async def live_peers(self, nodes: Iterable[Node]) -> tuple[dict[str, PeerState], set[int]]:
+    async def live_peers(self, nodes: Iterable[Node]) -> tuple[LivePeers, set[int]]:
         """Peers of these nodes read at once, by public key, and the ids of nodes that failed."""
         unique = {node.id: node for node in nodes}
         results = await asyncio.gather(
             *(self._wireguard.peers(target_of(node)) for node in unique.values()),
             return_exceptions=True,
         )
-        live: dict[str, PeerState] = {}
+        live: LivePeers = {}
         failed: set[int] = set()
         for node_id, result in zip(unique, results, strict=True):
             if isinstance(result, NodeError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AccessKind, Payment, PaymentStatus, User
@@ -32,6 +33,17 @@ REUSE_PENDING = timedelta(minutes=50)  # a second tap within this reuses the sam
 PENDING_CHECK_AFTER = timedelta(minutes=2)  # the webhook usually comes before this
 PENDING_GIVE_UP = timedelta(days=2)
 RENEW_BEFORE = timedelta(hours=24)
+UNKNOWN_PLAN = "?"  # a held Stars charge whose payload named no plan of ours
+REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.HELD)
+
+
+@dataclass(frozen=True, slots=True)
+class StarsPaid:
+    """What became of a Stars charge: credited now, held for the admins, or (neither) one
+    that was stored before."""
+
+    credit: Credit | None = None
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +266,11 @@ class PaymentService:
                 await self._tell(payment.user_id, "renew-failed", until=payment.access_until)
 
     async def check_pending(self) -> int:
-        """Ask YooKassa about payments whose notification never came; how many were settled."""
+        """Settle Stars charges stored but never credited (the process stopped in between) and
+        ask YooKassa about payments whose notification never came; how many were settled."""
+        settled = await self._settle_stored_stars()
         if self._yookassa is None:
-            return 0
+            return settled
         now = self._clock()
         async with self._sessions() as session:
             query = (
@@ -266,7 +280,6 @@ class PaymentService:
                 .order_by(Payment.id)
             )
             pending = (await session.scalars(query)).all()
-        settled = 0
         for payment in pending:
             if payment.provider_payment_id is None:
                 if payment.created_at < now - PENDING_GIVE_UP:
@@ -283,6 +296,19 @@ class PaymentService:
             elif payment.created_at < now - PENDING_GIVE_UP:
                 await self._give_up(payment)
         return settled
+
+    async def _settle_stored_stars(self) -> int:
+        async with self._sessions() as session:
+            query = (
+                select(Payment)
+                .where(Payment.provider == STARS, Payment.status == PaymentStatus.PENDING)
+                .where(Payment.created_at < self._clock() - PENDING_CHECK_AFTER)
+                .order_by(Payment.id)
+            )
+            stored = (await session.scalars(query)).all()
+        for payment in stored:
+            await self._settle_stars(payment, tell_payer=True)
+        return len(stored)
 
     async def _give_up(self, payment: Payment) -> None:
         async with self._sessions.begin() as session:
@@ -350,21 +376,19 @@ class PaymentService:
     # Telegram Stars
 
     def stars_invoice(self, user_id: int, plan_code: str) -> tuple[Plan, str]:
-        """The plan and the payload of a Stars invoice for it."""
+        """The plan and the payload of a Stars invoice for it (the days and price as sold)."""
         if not self.stars_enabled:
             raise PaymentsOff()
         plan = self._plan(plan_code)
-        return plan, stars.invoice_payload(plan.code, user_id)
-
-    def stars_prices(self) -> dict[str, int]:
-        return {plan.code: plan.stars for plan in self.plans}
+        return plan, stars.invoice_payload(plan.code, plan.days, plan.stars, user_id)
 
     def stars_checkout(self, payload: str, currency: str, amount: int, user_id: int) -> bool:
-        """Whether a pre-checkout matches our offer (plan, price, currency, payer)."""
+        """Whether a pre-checkout matches our current offer (plan, days, price, currency, payer)."""
+        offers = {plan.code: (plan.days, plan.stars) for plan in self.plans}
         try:
             if not self.stars_enabled:
                 raise stars.CheckoutRefused("plan")
-            stars.check_checkout(payload, currency, amount, user_id, self.stars_prices())
+            stars.check_checkout(payload, currency, amount, user_id, offers)
         except stars.CheckoutRefused as refused:
             log.info("pre-checkout refused: %s", refused.reason)
             return False
@@ -372,29 +396,104 @@ class PaymentService:
 
     async def stars_paid(
         self, user_id: int, payload: str, currency: str, amount: int, charge_id: str
-    ) -> Credit | None:
-        """Credit a successful Stars payment once per Telegram charge id."""
-        plan_code = stars.check_checkout(payload, currency, amount, user_id, self.stars_prices())
-        plan = self._plan(plan_code)
-        credit = await self._subscriptions.credit_new(
-            Payment(
-                user_id=user_id,
-                provider=STARS,
-                provider_payment_id=charge_id,
-                plan_code=plan.code,
-                days=plan.days,
-                amount=amount,
-                currency=stars.CURRENCY,
-            )
+    ) -> StarsPaid:
+        """Telegram has taken the Stars: the charge is stored first, whatever happens next,
+        then credited by what its payload says was sold (the plan's days at that time), once
+        per charge id. A charge that cannot be credited (the plan is gone, the payer is banned,
+        the payload is not ours) is held, and the admins are told, to refund or grant by hand."""
+        charge = self._stars_charge(user_id, payload, currency, amount, charge_id)
+        try:
+            payment, new = await self._store_charge(charge)
+        except Exception:
+            # the one way to lose it: the database refused; this line is what is left of it
+            log.critical("Stars charge %s of user %s (%s) not stored", charge_id, user_id, amount)
+            raise
+        if not new and payment.status is not PaymentStatus.PENDING:
+            return StarsPaid()  # Telegram delivered it again: counted before
+        if payment.status is PaymentStatus.HELD:
+            await self._tell_held(payment)
+            return StarsPaid(held=True)
+        return await self._settle_stars(payment)
+
+    def _stars_charge(
+        self, user_id: int, payload: str, currency: str, amount: int, charge_id: str
+    ) -> Payment:
+        """The row of a charge as its payload describes it; held already when the payload is
+        not ours, not in Stars, another user's or at another price."""
+        charge = Payment(
+            user_id=user_id,
+            provider=STARS,
+            provider_payment_id=charge_id,
+            plan_code=UNKNOWN_PLAN,
+            days=0,
+            amount=amount,
+            currency=currency[:3],
+            status=PaymentStatus.PENDING,
+            created_at=self._clock(),
         )
-        if credit is not None:
-            await self._tell_credited(credit, to_payer=False)
-        return credit
+        try:
+            offer = stars.check_paid(payload, currency, amount, user_id)
+        except stars.CheckoutRefused as refused:
+            log.error("Stars charge %s of user %s held: %s", charge_id, user_id, refused.reason)
+            charge.status, charge.failure = PaymentStatus.HELD, refused.reason
+            return charge
+        plan = self._subscriptions.plan(offer.plan_code)
+        charge.plan_code = offer.plan_code
+        charge.days = offer.days or (plan.days if plan else 0)  # an older payload: today's days
+        return charge
+
+    async def _store_charge(self, charge: Payment) -> tuple[Payment, bool]:
+        """The charge committed (True), or the row stored for its charge id before (False)."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(charge)
+            return charge, True
+        except IntegrityError:
+            assert charge.provider_payment_id is not None
+            stored = await self._by_provider_id(STARS, charge.provider_payment_id)
+            assert stored is not None, "the unique charge id was taken"
+            return stored, False
+
+    async def _settle_stars(self, payment: Payment, *, tell_payer: bool = False) -> StarsPaid:
+        """Credit a stored Stars charge, or hold it when its plan is gone or its payer banned;
+        the payer is told here only when no handler answers them (`tell_payer`)."""
+        reason = None
+        if self._subscriptions.plan(payment.plan_code) is None:
+            reason = "plan"
+        elif await self._banned(payment.user_id):
+            reason = "banned"
+        if reason is not None:
+            if await self._hold(payment.id, reason):
+                log.error("Stars charge of payment %s held: %s", payment.id, reason)
+                payment.failure = reason
+                await self._tell_held(payment)
+                if tell_payer:
+                    await self._tell(payment.user_id, "paid-held", until=None)
+            return StarsPaid(held=True)
+        credit = await self._subscriptions.credit_pending(payment.id, None)
+        if credit is None:
+            return StarsPaid()
+        await self._tell_credited(credit, to_payer=tell_payer)
+        return StarsPaid(credit=credit)
+
+    async def _banned(self, user_id: int) -> bool:
+        async with self._sessions() as session:
+            return bool(await session.scalar(select(User.banned).where(User.id == user_id)))
+
+    async def _hold(self, payment_id: int, reason: str) -> bool:
+        """A pending charge held for the admins; False when it was settled meanwhile."""
+        async with self._sessions.begin() as session:
+            held = await session.execute(
+                update(Payment)
+                .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)
+                .values(status=PaymentStatus.HELD, failure=reason)
+            )
+        return bool(held.rowcount == 1)  # type: ignore[attr-defined]
 
     async def stars_payment(self, charge_id: str) -> Payment:
-        """A credited Stars payment by its Telegram charge id, for a refund."""
+        """A credited or held Stars payment by its Telegram charge id, for a refund."""
         payment = await self._by_provider_id(STARS, charge_id)
-        if payment is None or payment.status is not PaymentStatus.SUCCEEDED:
+        if payment is None or payment.status not in REFUNDABLE:
             raise PaymentNotFound()
         return payment
 
@@ -411,7 +510,18 @@ class PaymentService:
         if to_payer:
             await self._tell(credit.user_id, "paid-credited", until=credit.access_until)
         if credit.inviter_id is not None:
-            await self._tell(credit.inviter_id, "referral-bonus", until=credit.inviter_until)
+            key = "referral-bonus" if credit.inviter_until else "referral-bonus-forever"
+            await self._tell(credit.inviter_id, key, until=credit.inviter_until)
+
+    async def _tell_held(self, payment: Payment) -> None:
+        if self.notifier is not None:
+            await self.notifier.to_admins(
+                "admin-stars-held",
+                user=str(payment.user_id),
+                stars=str(payment.amount),
+                reason=payment.failure or "?",
+                charge=payment.provider_payment_id or "?",
+            )
 
     async def _tell(self, user_id: int, key: str, *, until: datetime | None) -> None:
         if self.notifier is not None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +28,7 @@ PAYMENT_METHOD = "payment-method"
 REFERRAL_ALPHABET = string.ascii_lowercase + string.digits
 REFERRAL_CODE_LENGTH = 8
 HISTORY_LIMIT = 20
+SHOWN_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.HELD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +127,16 @@ class SubscriptionService:
             return user.access_until
 
     async def history(self, user_id: int) -> Sequence[Payment]:
-        """The user's payments that went through or were refunded, newest first."""
+        """The user's payments that went through, were refunded or are held, newest first."""
         async with self._sessions() as session:
             query = (
                 select(Payment)
                 .where(Payment.user_id == user_id)
-                .where(Payment.status.in_([PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED]))
-                .order_by(Payment.credited_at.desc(), Payment.id.desc())
+                .where(Payment.status.in_(SHOWN_STATUSES))
+                .order_by(
+                    func.coalesce(Payment.credited_at, Payment.created_at).desc(),
+                    Payment.id.desc(),
+                )
                 .limit(HISTORY_LIMIT)
             )
             return (await session.scalars(query)).all()
@@ -232,22 +236,6 @@ class SubscriptionService:
         await self._after_credit(credit)
         return credit
 
-    async def credit_new(self, payment: Payment) -> Credit | None:
-        """Insert a payment that arrived already paid (Telegram Stars) and extend access, in one
-        transaction; None when the provider's id was credited before."""
-        now = self.clock()
-        payment.status, payment.credited_at, payment.created_at = PaymentStatus.SUCCEEDED, now, now
-        try:
-            async with self._sessions.begin() as session:
-                session.add(payment)
-                await session.flush()
-                credit = await self._extend(session, payment, None, now)
-        except IntegrityError:
-            log.info("payment %s/%s credited before", payment.provider, payment.provider_payment_id)
-            return None
-        await self._after_credit(credit)
-        return credit
-
     async def _extend(
         self, session: AsyncSession, payment: Payment, saved_method_id: str | None, now: datetime
     ) -> Credit:
@@ -307,23 +295,30 @@ class SubscriptionService:
             await self._reconcile.reconcile_user(credit.inviter_id)
 
     async def refund(self, actor_id: int, payment_id: int) -> datetime | None:
-        """Mark a credited payment refunded and take its days back (never before now); the
-        audit entry names the actor."""
+        """Mark a credited or held payment refunded and take the days a credit gave back (never
+        before now); the audit entry names the actor. None when it was refunded before."""
         now = self.clock()
         async with self._sessions.begin() as session:
+            payment = await session.get(Payment, payment_id)
+            if payment is None or payment.status not in (
+                PaymentStatus.SUCCEEDED,
+                PaymentStatus.HELD,
+            ):
+                return None
+            was = payment.status
             claimed = await session.execute(
                 update(Payment)
-                .where(Payment.id == payment_id, Payment.status == PaymentStatus.SUCCEEDED)
+                .where(Payment.id == payment_id, Payment.status == was)
                 .values(status=PaymentStatus.REFUNDED)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            payment = await session.get_one(Payment, payment_id)
             user = await session.get_one(User, payment.user_id, with_for_update=True)
-            if user.access_kind is AccessKind.PAID and user.access_until is not None:
+            credited = was is PaymentStatus.SUCCEEDED
+            if credited and user.access_kind is AccessKind.PAID and user.access_until is not None:
                 user.access_until = max(now, user.access_until - timedelta(days=payment.days))
             until = user.access_until
-            details = f"payment={payment.id}"
+            details = f"payment={payment.id}" + ("" if credited else " held")
             record(session, self.clock, actor_id, AuditAction.REFUND, payment.user_id, details)
         await self._reconcile.reconcile_user(payment.user_id)
         return until

@@ -1,8 +1,10 @@
-"""Monthly traffic limits of plans: a user over the limit is off until the next 30-day period."""
+"""Monthly traffic limits of plans: a user over the limit is off until the next 30-day period.
+A user's total is the bytes of their devices plus those of devices they removed."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +20,7 @@ from services.reconcile import ReconcileService
 log = logging.getLogger(__name__)
 
 PERIOD = timedelta(days=30)
-DEVICE_BYTES = Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen
+DEVICE_BYTES = Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen  # total_bytes
 
 
 class TrafficService:
@@ -58,10 +60,11 @@ class TrafficService:
                 )
             ).all()
         changed: list[tuple[int, str]] = []
-        for user, total in rows:
-            if next_state(user, limited[user.plan_code], int(total), now) is None:
+        for user, on_devices in rows:
+            total = user.traffic_removed_bytes + int(on_devices)
+            if next_state(user, limited[user.plan_code], total, now) is None:
                 continue
-            key = await self._apply(user.id, int(total), now)
+            key = await self._apply(user.id, int(on_devices), now)
             if key is not None:
                 changed.append((user.id, key))
         for user_id, key in changed:
@@ -72,10 +75,11 @@ class TrafficService:
                 await self.notifier.to_user(user_id, key, until=until)
         return len(changed)
 
-    async def _apply(self, user_id: int, total: int, now: datetime) -> str | None:
+    async def _apply(self, user_id: int, on_devices: int, now: datetime) -> str | None:
         """Write the user's next state, read again under a row lock; the message key if any."""
         async with self._sessions.begin() as session:
             user = await session.get_one(User, user_id, with_for_update=True)
+            total = user.traffic_removed_bytes + on_devices
             plan = find_plan(self._plans, user.plan_code)
             state = None if plan is None else next_state(user, plan, total, now)
             if state is None:
@@ -88,6 +92,12 @@ class TrafficService:
     async def _user(self, user_id: int) -> User | None:
         async with self._sessions() as session:
             return await session.get(User, user_id)
+
+
+def count_removed(user: User, devices: Iterable[Device]) -> None:
+    """Keep the bytes of devices about to be deleted in their owner's total, so removing a
+    device and adding another never resets the traffic of a period."""
+    user.traffic_removed_bytes += sum(device.total_bytes for device in devices)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,13 +11,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AccessKind, Device, Node, Role, User
-from services.audit import AuditAction, record
+from db.models import AccessKind, AuditEntry, Role, User
+from services.audit import OPERATOR, AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, UserNotFound
 from services.notifier import Notifier
 
+log = logging.getLogger(__name__)
+
 MAX_GRANT_DAYS = 3650
+ROLE_RANK = (Role.USER, Role.SUPPORT, Role.ADMIN)
+ROLE_ARROW = "->"
+UNGIVEN_NOTE = "copied from the settings by an older version, never given"
 ACCESS_REQUEST_INTERVAL = timedelta(hours=12)
 TELEGRAM_ID_MAX = 2**52
 
@@ -29,15 +35,6 @@ class Visitor:
     first_name: str
     username: str | None
     language: str
-
-
-@dataclass(frozen=True, slots=True)
-class UserRow:
-    """A line of the admin's user list."""
-
-    user: User
-    node: Node | None
-    device: Device | None
 
 
 class UserService:
@@ -81,24 +78,21 @@ class UserService:
             user.username = visitor.username[:64] if visitor.username else None
             if not user.language_chosen:
                 user.language = visitor.language
-            if visitor.id in self._admin_ids:
-                user.role = Role.ADMIN
-                if user.access_kind is AccessKind.NONE:
-                    user.access_kind, user.access_until = AccessKind.INVITE, None
+            if visitor.id in self._admin_ids and user.access_kind is AccessKind.NONE:
+                user.access_kind, user.access_until = AccessKind.INVITE, None
             user.last_seen_at = now
             user.bot_blocked_at = None  # writing to the bot means it is not blocked
         return user
 
     def is_admin(self, user: User) -> bool:
-        return user.id in self._admin_ids or user.role is Role.ADMIN
+        return self.role_of(user) is Role.ADMIN
 
     def role_of(self, user: User) -> Role:
-        """The role in effect: ADMIN_IDS and SUPPORT_IDS from the settings outrank the database."""
-        if self.is_admin(user):
-            return Role.ADMIN
-        if user.id in self._support_ids or user.role is Role.SUPPORT:
-            return Role.SUPPORT
-        return Role.USER
+        """The role in effect: the higher of the one ADMIN_IDS or SUPPORT_IDS give now and the
+        one given in the chat or by the CLI (a stored role without its giver counts for nothing)."""
+        from_settings = self.role_from_settings(user.id) or Role.USER
+        given = user.role if user.role_granted_by is not None else Role.USER
+        return max(from_settings, given, key=ROLE_RANK.index)
 
     def role_from_settings(self, user_id: int) -> Role | None:
         """The role the settings give, which no chat command can change."""
@@ -108,9 +102,51 @@ class UserService:
 
     async def admins(self) -> Sequence[User]:
         """Admins who have talked to the bot (only they can be sent a message)."""
+        given = (User.role == Role.ADMIN) & User.role_granted_by.is_not(None)
         async with self._sessions() as session:
-            query = select(User).where((User.role == Role.ADMIN) | User.id.in_(self._admin_ids))
+            query = select(User).where(given | User.id.in_(self._admin_ids))
             return (await session.scalars(query.order_by(User.id))).all()
+
+    async def settle_roles(self) -> list[tuple[int, Role, Role]]:
+        """At start: every stored role must have been given. A role the audit log shows given
+        (by /role, or an admin added by `user add` from the CLI) is kept with its giver; any other
+        was copied from ADMIN_IDS by an older version and goes back to a lower role last given
+        (user when none), audited as the operator's, so the settings alone decide it from now
+        on. Returns (user id, role before, role now) of each role taken."""
+        taken: list[tuple[int, Role, Role]] = []
+        async with self._sessions.begin() as session:
+            unproven = (
+                await session.scalars(
+                    select(User)
+                    .where(User.role != Role.USER, User.role_granted_by.is_(None))
+                    .with_for_update()
+                )
+            ).all()
+            if not unproven:
+                return taken
+            given, cli_added = await _role_history(session, [user.id for user in unproven])
+            for user in unproven:
+                grant = given.get(user.id)
+                if user.role is Role.ADMIN and user.id in cli_added:
+                    grant = RoleGrant(Role.ADMIN, OPERATOR)
+                if grant is not None and grant.role is user.role:
+                    user.role_granted_by = grant.actor_id
+                    continue
+                fallback = RoleGrant(Role.USER, OPERATOR)
+                if grant is not None and ROLE_RANK.index(grant.role) < ROLE_RANK.index(user.role):
+                    fallback = grant  # a role given before the copy over it (never a higher one)
+                taken.append((user.id, user.role, fallback.role))
+                details = f"{role_change(user.role, fallback.role)}: {UNGIVEN_NOTE}"
+                give_role(user, fallback.role, fallback.actor_id)
+                record(session, self.clock, OPERATOR, AuditAction.ROLE, user.id, details)
+        for user_id, before, after in taken:
+            log.warning(
+                "user %s: role %s was copied from the settings, never given: now %s",
+                user_id,
+                before.value,
+                after.value,
+            )
+        return taken
 
     async def get(self, user_id: int) -> User | None:
         async with self._sessions() as session:
@@ -192,23 +228,84 @@ class UserService:
                 record(session, self.clock, actor_id, action, user_id, f"days={days} until={until}")
             return user
 
-    async def make_admin(self, user_id: int) -> None:
+    async def make_admin(self, user_id: int, actor_id: int = OPERATOR) -> None:
+        """The admin role, given by `actor_id` (audited): it stays whatever ADMIN_IDS says."""
         async with self._sessions.begin() as session:
             user = await session.get(User, user_id)
             if user is None:
                 raise UserNotFound(user_id=user_id)
-            user.role = Role.ADMIN
+            before = user.role
+            give_role(user, Role.ADMIN, actor_id)
+            details = role_change(before, Role.ADMIN)
+            record(session, self.clock, actor_id, AuditAction.ROLE, user_id, details)
 
 
 def extend_access(user: User, days: int | None, now: datetime) -> None:
-    """Invite access for `days` more (None: without end) from the later of now and its end."""
+    """Invite access for `days` more (None: without end) from the later of now and its end;
+    access without an end date stays without one (days added to "forever" are no limit)."""
+    granted = user.access_kind is not AccessKind.NONE
     if days is None:
         user.access_until = None
-    else:
-        running = user.access_kind is not AccessKind.NONE and (
-            user.access_until is None or user.access_until > now
-        )
-        current = user.access_until if running else None
-        user.access_until = max(now, current or now) + timedelta(days=days)
+    elif not granted:
+        user.access_until = now + timedelta(days=days)
+    elif user.access_until is not None:
+        user.access_until = max(now, user.access_until) + timedelta(days=days)
     if user.access_kind is AccessKind.NONE or days is None:
         user.access_kind = AccessKind.INVITE
+
+
+def give_role(user: User, role: Role, actor_id: int) -> None:
+    """Store a role given in the chat or by the CLI, with who gave it."""
+    user.role = role
+    user.role_granted_by = None if role is Role.USER else actor_id
+
+
+def role_change(before: Role, after: Role) -> str:
+    """The audit details of a role change: "user -> admin"."""
+    return f"{before.value} {ROLE_ARROW} {after.value}"
+
+
+def given_role(details: str) -> Role | None:
+    """The role an audit entry's `role_change` details gave; None for any other text."""
+    _, arrow, rest = details.partition(ROLE_ARROW)
+    words = rest.split(maxsplit=1)
+    if not arrow or not words:
+        return None
+    try:
+        return Role(words[0].rstrip(":"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """What the audit log says a user's role should be, and who gave it."""
+
+    role: Role
+    actor_id: int
+
+
+async def _role_history(
+    session: AsyncSession, user_ids: Sequence[int]
+) -> tuple[dict[int, RoleGrant], set[int]]:
+    """For each user, the role their latest role entry gave; and the users the operator added
+    with `user add` after their latest role entry (an older `user add --admin` wrote none)."""
+    entries = await session.execute(
+        select(AuditEntry.target, AuditEntry.action, AuditEntry.actor_id, AuditEntry.details)
+        .where(AuditEntry.target.in_([str(user_id) for user_id in user_ids]))
+        .where(AuditEntry.action.in_([AuditAction.ROLE.value, AuditAction.ADD_USER.value]))
+        .order_by(AuditEntry.id)
+    )
+    given: dict[int, RoleGrant] = {}
+    cli_added: set[int] = set()
+    for target, action, actor_id, details in entries.all():
+        user_id = int(target)
+        if action == AuditAction.ADD_USER.value:
+            if actor_id == OPERATOR:
+                cli_added.add(user_id)
+            continue
+        cli_added.discard(user_id)
+        role = given_role(details)
+        if role is not None:
+            given[user_id] = RoleGrant(role, actor_id)
+    return given, cli_added

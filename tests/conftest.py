@@ -165,15 +165,15 @@ async def app(
 async def open_app(
     tmp_path: Path, telegram: FakeTelegram, database_url: str | None, **settings_overrides: Any
 ) -> App:
-    """One bot process over a fresh database; `settings_overrides` as load_settings takes them."""
+    """One bot process over a fresh database (or the one another process left at `tmp_path` or
+    `database_url`); `settings_overrides` as load_settings takes them."""
     settings = load_settings(
         _env_file=None,
         database_url=database_url or "",
         bot_token=telegram.token,
         telegram_api_url=telegram.base_url,
         data_dir=tmp_path / "data",
-        admin_ids=str(ADMIN_ID),
-        **settings_overrides,
+        **{"admin_ids": str(ADMIN_ID), **settings_overrides},
     )
     clock = Clock()
     wireguard = FakeWireGuard()

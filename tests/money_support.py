@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +69,13 @@ class Shop:
             if p["confirmation"]["confirmation_url"] == url
         )
 
+    async def stars_invoice(self, user_id: int, plan_code: str = "1m") -> tuple[str, int]:
+        """Choose the plan and Stars: the invoice's payload and amount as Telegram got them."""
+        methods = await self.choose_plan(user_id, plan_code)
+        await self.app.press(user_id, methods, f"pay:{plan_code}:stars")
+        call = next(c for c in reversed(self.app.telegram.calls) if c.method == "sendInvoice")
+        return str(call.params["payload"]), int(call.params["prices"][0]["amount"])
+
     async def give_access(self, user_id: int, days: int) -> None:
         """An invite for `days` from the test clock's now (to start from a known end)."""
         now = self.app.clock()
@@ -112,6 +119,24 @@ async def open_shop(
 async def yookassa() -> AsyncIterator[FakeYooKassa]:
     async with FakeYooKassa() as fake:
         yield fake
+
+
+@pytest.fixture
+async def open_other_shop(
+    tmp_path: Path, telegram: FakeTelegram, yookassa: FakeYooKassa
+) -> AsyncIterator[Callable[..., Awaitable[Shop]]]:
+    """Open a shop over SQLite with settings changed: `await open_other_shop(**settings)`."""
+    opened: list[tuple[Shop, web.AppRunner]] = []
+
+    async def opening(**settings: Any) -> Shop:
+        world, runner = await open_shop(tmp_path, telegram, yookassa, None, **settings)
+        opened.append((world, runner))
+        return world
+
+    yield opening
+    for world, runner in opened:
+        await runner.cleanup()
+        await world.app.close()
 
 
 @pytest.fixture

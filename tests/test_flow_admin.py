@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from db.models import AccessKind, Device
-from tests.conftest import ADMIN_ID, App
+from tests.conftest import ADMIN_ID, App, open_app
+from tests.fakes.telegram_api import FakeTelegram
 
 
 async def test_add_user_with_days_grants_and_tells_the_user(app: App) -> None:
@@ -51,6 +53,48 @@ async def test_users_list_pages_with_node_and_handshake(app: App) -> None:
     assert str(ADMIN_ID) in second.text
     texts = [button["text"] for button in second.buttons]
     assert texts[-1] == "◀️ Назад" and "Вперёд ▶️" not in texts
+
+
+async def test_users_list_pages_over_users_whatever_their_devices(
+    tmp_path: Path, telegram: FakeTelegram, database_url: str | None
+) -> None:
+    """25 users with 0, 1 and 3 devices, the ones with 3 on page boundaries: 10 users a page,
+    one line each, every user exactly once."""
+    app = await open_app(tmp_path, telegram, database_url, device_limit=3)
+    try:
+        await app.add_node("nl1")
+        await app.say(ADMIN_ID, "/start")
+        devices_of = {}
+        for index in range(25):
+            app.clock.advance(seconds=1)
+            user_id = 5400 + index
+            await app.services.users.grant(user_id, None, create=True)
+            devices_of[user_id] = 3 if index in (4, 5, 14, 15, 24) else index % 2
+            for _ in range(devices_of[user_id]):
+                await app.services.devices.add(user_id)
+        newest_first = [5400 + index for index in reversed(range(25))] + [ADMIN_ID]
+
+        listing = (await app.say(ADMIN_ID, "/users"))[0]
+        shown: list[list[str]] = []
+        for _ in range(3):
+            shown.append(listing.text.splitlines())
+            if "Вперёд ▶️" in [button["text"] for button in listing.buttons]:
+                await app.press(ADMIN_ID, listing, listing.button("Вперёд")["callback_data"])
+        headers = [page[0] for page in shown]
+        assert headers == [
+            f"👥 Пользователи {a}–{b} из 26" for a, b in ((1, 10), (11, 20), (21, 26))
+        ]
+        lines = [line for page in shown for line in page[1:]]
+        assert [int(line.split()[0]) for line in lines] == newest_first
+        by_id = {int(line.split()[0]): line for line in lines}
+        assert by_id[5424] == "5424 5424 · бессрочно · 3 устройства: nl1 · не подключался"
+        assert by_id[5423] == "5423 5423 · бессрочно · nl1 · не подключался"
+        assert by_id[5422] == "5422 5422 · бессрочно · без устройства"
+        cards = [b["text"] for b in listing.buttons if b["text"].startswith("👤")]
+        assert cards == [f"👤 {user_id}" for user_id in newest_first[20:]]
+        assert sum(devices_of.values()) == len(await app.devices())
+    finally:
+        await app.close()
 
 
 async def test_users_list_marks_unreachable_nodes(app: App) -> None:

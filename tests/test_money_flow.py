@@ -23,16 +23,8 @@ async def peers(app: App, node: str = "nl1") -> set[str]:
     return set(app.wireguard.nodes[node].peers)
 
 
-async def invoice(shop: Shop, user_id: int, plan_code: str = "1m") -> tuple[str, int]:
-    """Choose the plan and Stars: the invoice's payload and amount as Telegram got them."""
-    methods = await shop.choose_plan(user_id, plan_code)
-    await shop.app.press(user_id, methods, f"pay:{plan_code}:stars")
-    call = next(c for c in reversed(shop.app.telegram.calls) if c.method == "sendInvoice")
-    return str(call.params["payload"]), int(call.params["prices"][0]["amount"])
-
-
 async def pay_stars(shop: Shop, user_id: int, plan_code: str = "1m") -> list[Any]:
-    payload, amount = await invoice(shop, user_id, plan_code)
+    payload, amount = await shop.stars_invoice(user_id, plan_code)
     before = len(shop.app.telegram.sent_to(user_id))
     await shop.app.feed(shop.app.telegram.successful_payment(user_id, payload, amount))
     return shop.app.telegram.sent_to(user_id)[before:]
@@ -76,7 +68,7 @@ async def test_stars_payment_extends_access_once_per_charge(shop: Shop) -> None:
 
     # Telegram delivers the same service message again: counted once.
     (paid,) = await shop.payments()
-    payload, amount = await invoice(shop, PAYER, "3m")
+    payload, amount = await shop.stars_invoice(PAYER, "3m")
     update = app.telegram.successful_payment(PAYER, payload, amount)
     update["message"]["successful_payment"]["telegram_payment_charge_id"] = paid.provider_payment_id
     await app.feed(update)
@@ -89,7 +81,7 @@ async def test_stars_payment_extends_access_once_per_charge(shop: Shop) -> None:
 async def test_pre_checkout_refuses_a_wrong_amount_and_another_users_invoice(shop: Shop) -> None:
     app = shop.app
     await app.say(PAYER, "/start")
-    payload, amount = await invoice(shop, PAYER)
+    payload, amount = await shop.stars_invoice(PAYER)
     assert amount == 150
 
     wrong = app.telegram.pre_checkout(PAYER, payload, amount - 1)

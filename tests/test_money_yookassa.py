@@ -11,23 +11,21 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from db.models import AccessKind, PaymentStatus, User
 from payments.yookassa import YooKassaProvider
 from services.payments import RENEW_BEFORE, REUSE_PENDING
 from tests.conftest import App
-from tests.fakes.telegram_api import FakeTelegram, Sent
+from tests.fakes.telegram_api import Sent
 from tests.fakes.yookassa_api import FakeYooKassa
-from tests.money_support import PAYER, YOOKASSA_ADDRESS, Shop, open_shop
+from tests.money_support import PAYER, YOOKASSA_ADDRESS, Shop
 
 STRANGER_ADDRESS = "203.0.113.9"
 PAID_TEXT = "Оплата получена"
@@ -96,24 +94,6 @@ async def expired_user_with_a_device(shop: Shop) -> str:
     await app.services.reminders.run()
     assert app.wireguard.nodes["nl1"].peers == {}, "expiry removes the peer"
     return device.public_key
-
-
-@pytest.fixture
-async def open_other_shop(
-    tmp_path: Path, telegram: FakeTelegram, yookassa: FakeYooKassa
-) -> AsyncIterator[Callable[..., Awaitable[Shop]]]:
-    """Open a shop over SQLite with settings changed: `await open_other_shop(**settings)`."""
-    opened: list[tuple[Shop, web.AppRunner]] = []
-
-    async def opening(**settings: Any) -> Shop:
-        world, runner = await open_shop(tmp_path, telegram, yookassa, None, **settings)
-        opened.append((world, runner))
-        return world
-
-    yield opening
-    for world, runner in opened:
-        await runner.cleanup()
-        await world.app.close()
 
 
 @pytest.fixture

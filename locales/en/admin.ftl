@@ -170,6 +170,7 @@ card-referrer = 👥 Came by the link of { $name } (id <code>{ $id }</code>)
 card-payment = 🧾 { $date } · { $amount } · { $provider } · { $status ->
     [succeeded] paid
     [refunded] refunded
+    [held] held
     [canceled] canceled
    *[other] { $status }
 } · <code>{ $charge }</code>

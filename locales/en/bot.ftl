@@ -120,6 +120,10 @@ users-access-none = no access
 users-access-forever = no end date
 users-access-until = until { $until }
 users-no-node = no device
+users-devices = { $count } { $count ->
+    [one] device
+   *[other] devices
+}: { $nodes }
 users-handshake-never = never connected
 users-handshake-unknown = ?
 users-handshake-ago = { $ago } ago

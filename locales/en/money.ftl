@@ -35,6 +35,7 @@ invoice-description = Access for { $title }, up to { $devices } devices.
 checkout-refused = This offer is out of date. Open /subscribe and choose a plan again.
 paid-credited = ✅ Payment received. Access until <b>{ $until }</b>. Your configs work again.
 paid-already = This payment is already counted.
+paid-held = ⭐ Payment received, but it could not be applied automatically. An admin has been told and will extend your access or refund the Stars.
 payments-off = Payments are not set up yet. Please write to the admin.
 renew-button = 💳 Renew
 subscribe-button = 💳 Subscribe
@@ -51,6 +52,7 @@ history-title = 🧾 <b>Payment history</b>
 history-line = { $date } · { $title } · { $amount } · { $status ->
     [succeeded] paid
     [refunded] refunded
+    [held] awaiting an admin
    *[other] { $status }
 }
 referral-text =
@@ -59,6 +61,7 @@ referral-text =
     When someone you invited pays for the first time, you get { $days } free days.
     Came by your link: { $invited }, paid: { $paid }.
 referral-bonus = 🎉 A friend you invited paid — bonus days added. Access until <b>{ $until }</b>.
+referral-bonus-forever = 🎉 A friend you invited paid. Your access has no end date, and it stays so.
 reminder-3d = ⏳ Your access ends in 3 days, <b>{ $until }</b>. Renew so the VPN keeps working.
 reminder-1d = ⏳ Your access ends tomorrow, <b>{ $until }</b>. Renew so the VPN keeps working.
 reminder-3d-auto = ⏳ In 3 days, <b>{ $until }</b>, your subscription renews automatically with the saved card. Turn it off in /status.
@@ -73,6 +76,16 @@ status-auto-renew-off = Auto-renewal is off.
 refund-usage = Usage: <code>/refund CHARGE_ID</code> (the telegram_payment_charge_id from the payment history).
 refund-failed = ❌ Telegram did not refund the payment: { $reason }
 refund-done = ✅ { $stars } ⭐ refunded to user { $user_id }. Access now until { $until }.
+admin-stars-held =
+    ⚠️ A Stars payment was not applied: user <code>{ $user }</code> paid { $stars } ⭐, but { $reason ->
+        [plan] that plan is gone
+        [banned] they are banned
+        [amount] the amount differs from the invoice
+        [user] the invoice was made for another user
+        [currency] the currency is not Stars
+       *[other] the invoice was not made by this bot
+    }.
+    The payment is stored. Refund it: <code>/refund { $charge }</code> — or extend access by hand: <code>/add_user { $user } DAYS</code>
 error-trials-off = There is no free trial.
 error-trial-used = This account has had its trial already. Subscribe: /subscribe
 error-already-has-access = You already have access — no trial needed.

@@ -170,6 +170,7 @@ card-referrer = 👥 Пришёл по ссылке { $name } (id <code>{ $id }<
 card-payment = 🧾 { $date } · { $amount } · { $provider } · { $status ->
     [succeeded] оплачен
     [refunded] возвращён
+    [held] не зачтён
     [canceled] отменён
    *[other] { $status }
 } · <code>{ $charge }</code>

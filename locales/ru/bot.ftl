@@ -120,6 +120,11 @@ users-access-none = нет доступа
 users-access-forever = бессрочно
 users-access-until = до { $until }
 users-no-node = без устройства
+users-devices = { $count } { $count ->
+    [one] устройство
+    [few] устройства
+   *[many] устройств
+}: { $nodes }
 users-handshake-never = не подключался
 users-handshake-unknown = ?
 users-handshake-ago = { $ago } назад
