@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from db.engine import create_engine, create_session_factory, safe_url
 from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
 from payments.yookassa import YooKassaProvider
+from services.account import AccountService
 from services.audit import AuditService
 from services.backups import BackupService
 from services.broadcasts import BroadcastService
@@ -30,6 +32,7 @@ from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
 from services.notifier import Notifier
+from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
 from services.reconcile import ReconcileService
@@ -75,7 +78,12 @@ class Services:
     traffic: TrafficService
     endpoints: EndpointService
     sshkeys: SshKeyService
+    pages: PageService
     notifier: Notifier | None = None
+    account: AccountService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.account = AccountService(self.users, self.devices, self.subscriptions, self.payments)
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""
@@ -195,6 +203,17 @@ async def open_services(
             key_path,
             connect_timeout=settings.node_connect_timeout,
             command_timeout=settings.node_command_timeout,
+        ),
+        pages=PageService(
+            sessions,
+            users,
+            link_key=cipher.derive_key("personal page links"),
+            session_key=cipher.derive_key("personal page sessions"),
+            bot_token=settings.bot_token.get_secret_value(),
+            public_url=settings.public_url,
+            session_lifetime=timedelta(hours=settings.page_session_hours),
+            init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
+            clock=clock,
         ),
     )
 
