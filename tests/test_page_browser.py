@@ -124,6 +124,8 @@ async def test_mini_app_in_russian_trial_device_config_qr_and_card_payment(
     access = await page.inner_text("#access")
     assert "Открыт" in access and "3 месяца" in access and "включено" in access
     assert "499 ₽" in await page.inner_text("#payments")
+    await page.click("details.platform summary >> text=iOS")
+    assert "App Store" in await page.inner_text("details.platform[open]")
     await page.screenshot(path=screenshot_path(tmp_path, "page-ru.png"), full_page=True)
     await context.close()
 
@@ -146,6 +148,24 @@ async def test_forged_and_stale_init_data_get_401_in_the_browser(
     assert await page.text_content("h1") == "Ссылка не работает"
     assert await context.cookies() == []
     assert await site.app.count(User) == 0
+    await context.close()
+
+
+async def test_a_launch_by_another_telegram_account_replaces_the_open_session(
+    site: Site, browser: Browser
+) -> None:
+    """Telegram's accounts on one device may share the Mini App's cookies: each launch signs in
+    with its own initData, so nobody sees the page of the account used before."""
+    context = await phone(browser)
+    first = await context.new_page()
+    await as_mini_app(site, first, site.init_data(PAGE_USER))
+    assert await first.text_content("h1") == "Здравствуйте, Анна"
+    second = await context.new_page()
+    answer = await as_mini_app(site, second, site.init_data(PAGE_USER + 1, first_name="Борис"))
+    assert answer is not None and answer.status == 303
+    assert await second.text_content("h1") == "Здравствуйте, Борис"
+    await first.reload()
+    assert await first.text_content("h1") == "Здравствуйте, Борис", "one session per browser"
     await context.close()
 
 
