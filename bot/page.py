@@ -67,5 +67,5 @@ def register_page(app: web.Application, services: Services, bot: Bot) -> None:
 async def set_menu_button(bot: Bot, services: Services) -> None:
     """The Mini App as every chat's menu button, in Russian (a chat in another language gets
     its own on /start)."""
-    if services.pages.enabled:
+    if services.pages.app_url is not None:
         await set_page_menu(bot, services.pages.app_url, translator_for(DEFAULT_LANGUAGE))

@@ -43,7 +43,7 @@ async def start(
     await users.mark_started(user.id)
     if is_admin:
         await set_admin_commands(bot, user.id, user.language)
-    page = pages.app_url if pages.enabled else None
+    page = pages.app_url
     if page is not None and user.language != DEFAULT_LANGUAGE:
         await set_page_menu(bot, page, t, user.id)
     args = command.args or ""
@@ -100,7 +100,7 @@ async def language_chosen(
 ) -> None:
     await users.set_language(user.id, callback_data.language)
     t = translator_for(callback_data.language)
-    if pages.enabled:
+    if pages.app_url is not None:
         await set_page_menu(bot, pages.app_url, t, user.id)
     await query.answer(t("language-set"))
     if query.message:

@@ -95,5 +95,4 @@ async def status_screen(
     await acknowledge(event)
     lines, markup = await account_lines(user, t, subscriptions, payments)
     text = await status_text(user, t, devices, lines, subscriptions.clock())
-    page = pages.app_url if pages.enabled else None
-    await bot.send_message(user.id, text, reply_markup=with_page(t, markup, page))
+    await bot.send_message(user.id, text, reply_markup=with_page(t, markup, pages.app_url))

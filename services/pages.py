@@ -95,9 +95,9 @@ class PageService:
         return self.public_url is not None
 
     @property
-    def app_url(self) -> str:
-        """The Mini App's address (the page's entry)."""
-        return f"{self.public_url}/app"
+    def app_url(self) -> str | None:
+        """The Mini App's address (the page's entry); None without a page."""
+        return f"{self.public_url}/app" if self.public_url is not None else None
 
     def admits(self, user: User) -> bool:
         """Whether the user may use the page: anyone but a banned user (an admin always)."""
@@ -228,7 +228,7 @@ class PageService:
         return _b64(mac.digest()[:MAC_BYTES])
 
     def csrf_valid(self, session: Session, token: str) -> bool:
-        return hmac.compare_digest(self.csrf_token(session).encode(), token.encode())
+        return token.isascii() and hmac.compare_digest(self.csrf_token(session), token)
 
 
 def _b64(raw: bytes) -> str:
@@ -236,13 +236,15 @@ def _b64(raw: bytes) -> str:
 
 
 def _unpadded_b64(text: str, length: int) -> bytes | None:
-    """The bytes of unpadded URL-safe base64 of exactly `length` characters, else None."""
+    """The bytes of unpadded URL-safe base64 of exactly `length` characters, written as we
+    write them (so no second spelling of one token passes), else None."""
     if len(text) != length or not set(text) <= ALLOWED_TOKEN_CHARACTERS:
         return None
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
+    return raw if _b64(raw) == text else None
 
 
 def _fingerprint(nonce: str) -> str:

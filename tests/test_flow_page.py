@@ -608,3 +608,20 @@ async def test_without_public_url_there_is_no_page_and_no_button(
             assert (await http.get(f"http://{host}:{port}/healthz")).status == 200
     finally:
         await runner.cleanup()
+
+
+async def test_a_failure_inside_shows_an_apology_in_the_users_language_and_is_logged(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(user_id: int) -> None:
+        raise RuntimeError("the database went away")
+
+    async with site.client() as http:
+        await mini_app(site, http, language_code="en")
+        monkeypatch.setattr(site.app.services.account, "account", broken)
+        answer = await http.get("/app")
+        html = await answer.text()
+    assert answer.status == 500
+    assert "Something went wrong" in visible(html) and "database" not in html
+    assert answer.headers["Content-Security-Policy"]
+    assert "page request page.home failed" in caplog.text and "went away" in caplog.text

@@ -210,6 +210,20 @@ def test_any_token_of_the_right_shape_is_refused_without_asking_the_database(tok
     assert by_link(pages(), token) is None
 
 
+def test_a_second_spelling_of_a_link_token_is_refused_without_asking_the_database() -> None:
+    """The last of 43 base64 characters carries two unused bits: a token with them set
+    decodes to the same bytes, yet it is not a token the bot gave out."""
+    nonce = bytes(16)
+    mac = hmac.new(b"L" * 32, b"link:" + nonce, hashlib.sha256).digest()[:16]
+    token = base64.urlsafe_b64encode(nonce + mac).decode().rstrip("=")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    twin = token[:-1] + alphabet[last | 1 if last % 4 == 0 else last & ~3]
+    assert twin != token
+    assert base64.urlsafe_b64decode(twin + "=") == base64.urlsafe_b64decode(token + "=")
+    assert by_link(pages(), twin) is None
+
+
 def test_a_link_signed_with_another_key_is_refused_without_asking_the_database() -> None:
     nonce = bytes(16)
     mac = hmac.new(b"X" * 32, b"link:" + nonce, hashlib.sha256).digest()[:16]

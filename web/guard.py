@@ -43,7 +43,15 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     name = request.match_info.route.name or ""
     if not name.startswith(PAGE_ROUTES):
         return await handler(request)
-    response = await _checked(request, handler, name, request.app[DEPS])
+    try:
+        response = await _checked(request, handler, name, request.app[DEPS])
+    except web.HTTPException:
+        raise
+    except Exception:  # the details go to the log (by route name: a path may hold a token)
+        log.exception("page request %s failed", name)
+        caller = request.get(CALLER)
+        texts = caller.texts if caller is not None else texts_for(reader_language(request))
+        response = message(texts, texts("page-error-title"), texts("error-generic"), status=500)
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -54,12 +62,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _checked(
     request: web.Request, handler: Handler, name: str, deps: PageDeps
 ) -> web.StreamResponse:
+    if name in PUBLIC_ROUTES:
+        return await handler(request)
     address = deps.client_address(request)
     reader = texts_for(reader_language(request))
     if not deps.limits.per_address.allow(address):
         return too_many(reader)
-    if name in PUBLIC_ROUTES:
-        return await handler(request)
     if name in SIGN_IN_ROUTES:
         return await _sign_in(request, handler, name, deps, address, reader)
     cookie = request.cookies.get(SESSION_COOKIE)
