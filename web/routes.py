@@ -15,18 +15,15 @@ from locales import LANGUAGES
 from locales.format import plan_title
 from services.account import Account
 from services.clientconfig import qr_png
-from services.devices import DeviceLimitReached, DeviceNotFound
+from services.devices import DeviceNotFound
 from services.errors import (
     InvalidInput,
     NoAccess,
-    NodeFull,
-    NodeNotFound,
     NodeUnavailable,
     PaymentsOff,
     PaymentUnavailable,
     PlanNotFound,
     ServiceError,
-    TrialUsed,
 )
 from web.context import CALLER, DEPS, Caller
 from web.guard import forget_session, read_form, sign_in_page
@@ -60,6 +57,7 @@ PAGE_ERRORS = {
     "error-trial-used": "page-error-trial-used",
     "error-invalid-input": "page-error-bad-field",
 }
+# The status of a refusal; any other (a limit reached, a trial used, a full node) is 409.
 STATUS: tuple[tuple[type[ServiceError], HTTPStatus], ...] = (
     (InvalidInput, HTTPStatus.BAD_REQUEST),
     (DeviceNotFound, HTTPStatus.NOT_FOUND),
@@ -68,10 +66,6 @@ STATUS: tuple[tuple[type[ServiceError], HTTPStatus], ...] = (
     (PaymentsOff, HTTPStatus.FORBIDDEN),
     (NodeUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
     (PaymentUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-    (DeviceLimitReached, HTTPStatus.CONFLICT),
-    (NodeFull, HTTPStatus.CONFLICT),
-    (NodeNotFound, HTTPStatus.CONFLICT),
-    (TrialUsed, HTTPStatus.CONFLICT),
 )
 
 
