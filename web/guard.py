@@ -18,6 +18,7 @@ from web.render import Texts, message, reader_language, render, texts_for
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 
 SESSION_COOKIE = "vpn_session"
 PAGE_ROUTES = "page."  # the guard looks after the routes whose names start so
@@ -153,9 +154,7 @@ def forget_session(response: web.StreamResponse) -> None:
         response.headers.add("Set-Cookie", session_cookie("", 0, source))
 
 
-async def read_form(
-    request: web.Request,
-) -> MultiDictProxy[str | bytes | bytearray | web.FileField] | None:
+async def read_form(request: web.Request) -> Form | None:
     """The posted form, or None when it is too large or not a form."""
     if request.content_length is not None and request.content_length > FORM_MAX:
         return None

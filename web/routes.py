@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from locales import LANGUAGES
 from locales.format import plan_title
@@ -26,7 +25,7 @@ from services.errors import (
     ServiceError,
 )
 from web.context import CALLER, DEPS, Caller
-from web.guard import forget_session, read_form, sign_in_page
+from web.guard import Form, forget_session, read_form, sign_in_page
 from web.render import ASSETS, message, reader_language, render, texts_for
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -97,11 +96,7 @@ class BadField(InvalidInput):
     """A form field that is missing or not one of the values the page offers."""
 
 
-def field(
-    form: MultiDictProxy[str | bytes | bytearray | web.FileField] | None,
-    name: str,
-    allowed: frozenset[str] | None = None,
-) -> str:
+def field(form: Form | None, name: str, allowed: frozenset[str] | None = None) -> str:
     """A text field of the posted form (the guard has read it), one of `allowed` if given."""
     value = form.get(name) if form is not None else None
     if not isinstance(value, str) or (allowed is not None and value not in allowed):
