@@ -28,7 +28,7 @@ RUN groupadd --system --gid 10001 vpnservice \
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY . .
-RUN python -m compileall -q bot handlers keyboards services nodes payments migrations main.py \
+RUN python -m compileall -q bot handlers keyboards services nodes payments web migrations main.py \
     && mkdir -p /app/data \
     && chown vpnservice:vpnservice /app/data \
     && chmod 700 /app/data

@@ -20,6 +20,7 @@ from bot.broadcast_sender import TelegramBroadcastSender, setup_broadcasts
 from bot.container import Services, open_services
 from bot.middlewares import UserContextMiddleware
 from bot.notifier import TelegramNotifier
+from bot.page import register_page, set_menu_button
 from bot.scheduler import create_scheduler
 from bot.settings import Settings
 from bot.telegram_webhook import TelegramWebhook
@@ -69,6 +70,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         subscriptions=services.subscriptions,
         payments=services.payments,
         endpoints=services.endpoints,
+        pages=services.pages,
     )
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.update.outer_middleware(
@@ -99,6 +101,7 @@ async def run(settings: Settings) -> None:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
         webhook = TelegramWebhook(dispatcher, bot, secret)
         webhook.register(web_app)
+    register_page(web_app, services, bot)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -107,6 +110,7 @@ async def run(settings: Settings) -> None:
     scheduler = create_scheduler(services)
     try:
         await set_commands(bot)
+        await set_menu_button(bot, services)
         me = await bot.get_me()
         services.payments.default_return_url(f"https://t.me/{me.username}")
         scheduler.start()

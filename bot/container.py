@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -17,6 +18,7 @@ from db.engine import create_engine, create_session_factory, keep_sqlite_private
 from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
 from payments.yookassa import YooKassaProvider
+from services.account import AccountService
 from services.audit import AuditService
 from services.backups import BackupService
 from services.broadcasts import BroadcastService
@@ -31,6 +33,7 @@ from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
 from services.notifier import Notifier
+from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
 from services.reconcile import ReconcileService
@@ -77,7 +80,12 @@ class Services:
     traffic: TrafficService
     endpoints: EndpointService
     sshkeys: SshKeyService
+    pages: PageService
     notifier: Notifier | None = None
+    account: AccountService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.account = AccountService(self.users, self.devices, self.subscriptions, self.payments)
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""
@@ -199,6 +207,17 @@ async def open_services(
             key_path,
             connect_timeout=settings.node_connect_timeout,
             command_timeout=settings.node_command_timeout,
+        ),
+        pages=PageService(
+            sessions,
+            users,
+            link_key=cipher.derive_key("personal page links"),
+            session_key=cipher.derive_key("personal page sessions"),
+            bot_token=settings.bot_token.get_secret_value(),
+            public_url=settings.public_url,
+            session_lifetime=timedelta(hours=settings.page_session_hours),
+            init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
+            clock=clock,
         ),
     )
 

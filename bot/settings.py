@@ -8,7 +8,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     yookassa_vat_code: int = Field(default=1, ge=1, le=6)
     web_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     route_presets_file: Path | None = None  # the operator's split-tunnelling presets
+    public_url: str | None = None  # the https origin of the personal page; unset: no page
+    page_session_hours: int = Field(default=168, ge=1, le=24 * 90)
+    page_init_data_max_age: int = Field(default=3600, ge=60, le=86400)  # seconds
 
     bot_mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str = ""
@@ -155,6 +158,36 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return value
+        parts = urlsplit(value.strip())
+        if not cls._https_origin(parts):
+            raise ValueError(
+                "must be the https address users reach the bot's web server at, "
+                "e.g. https://vpn.example.com (no path)"
+            )
+        return f"https://{parts.netloc}"
+
+    @staticmethod
+    def _https_origin(parts: SplitResult) -> bool:
+        try:
+            parts.port  # noqa: B018 (a port out of range raises)
+        except ValueError:
+            return False
+        return (
+            parts.scheme == "https"
+            and bool(parts.hostname)
+            and "@" not in parts.netloc
+            and parts.path in ("", "/")
+            and not parts.query
+            and not parts.fragment
+        )
 
     @field_validator("yookassa_receipt_email")
     @classmethod

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _VERSION = "v1"
 
@@ -22,7 +24,15 @@ class SecretCipher:
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("encryption key must be 32 bytes")
+        self._key = key
         self._aead = AESGCM(key)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for another use (signing links, sessions), bound to `purpose` (HKDF):
+        knowing it tells nothing about this key or a key of another purpose."""
+        return HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._key
+        )
 
     def encrypt(self, plaintext: str, purpose: str) -> str:
         nonce = os.urandom(12)

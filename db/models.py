@@ -119,6 +119,8 @@ class User(Base):
     traffic_base_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     traffic_removed_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # of gone devices
     traffic_blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # the personal page link's nonce: replacing it makes the old link (and its sessions) fail
+    link_nonce: Mapped[str | None] = mapped_column(String(32), unique=True)
 
     def has_access(self, now: datetime) -> bool:
         if self.banned or self.access_kind is AccessKind.NONE:

@@ -1,4 +1,5 @@
-"""The command menu Telegram shows: user commands in ru and en, admin commands in admins' chats."""
+"""The menus Telegram shows: user commands in ru and en, admin commands in admins' chats, and
+the menu button that opens the personal page."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from handlers.filters import ADMIN_COMMANDS
-from locales import DEFAULT_LANGUAGE, LANGUAGES, translator_for
+from keyboards.menus import page_menu_button
+from locales import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator_for
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ USER_COMMANDS = (
     "status",
     "subscribe",
     "referral",
+    "link",
     "regen",
     "language",
     "help",
@@ -53,3 +56,12 @@ async def set_admin_commands(bot: Bot, chat_id: int, language: str) -> None:
         )
     except TelegramAPIError as error:
         log.info("admin menu for %s not set: %s", chat_id, error.message)
+
+
+async def set_page_menu(bot: Bot, app_url: str, t: Translator, chat_id: int | None = None) -> None:
+    """The menu button opens the personal page as a Mini App: for every chat (`chat_id` None)
+    or one chat, with the text in `t`'s language; a failure only costs the button."""
+    try:
+        await bot.set_chat_menu_button(chat_id=chat_id, menu_button=page_menu_button(t, app_url))
+    except TelegramAPIError as error:
+        log.info("page menu button for %s not set: %s", chat_id or "all chats", error.message)

@@ -9,13 +9,14 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from db.models import User
-from handlers.commands import set_admin_commands
+from handlers.commands import set_admin_commands, set_page_menu
 from handlers.common import acknowledge, display_name
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
-from keyboards.menus import languages, main_menu
+from keyboards.menus import languages, main_menu, with_page
 from keyboards.subscribe import offer
-from locales import LANGUAGES, Translator, translator_for
+from locales import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator_for
 from locales.format import format_date
+from services.pages import PageService
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService
 from services.users import UserService
@@ -35,21 +36,27 @@ async def start(
     users: UserService,
     subscriptions: SubscriptionService,
     payments: PaymentService,
+    pages: PageService,
     bot: Bot,
 ) -> None:
     first_time = not user.started
     await users.mark_started(user.id)
     if is_admin:
         await set_admin_commands(bot, user.id, user.language)
+    page = pages.app_url
+    if page is not None and user.language != DEFAULT_LANGUAGE:
+        await set_page_menu(bot, page, t, user.id)
     args = command.args or ""
     if first_time and args.startswith(REFERRAL_PREFIX):
         await subscriptions.register_referral(user.id, args.removeprefix(REFERRAL_PREFIX))
     now = users.clock()
     if user.has_access(now):
-        await message.answer(welcome(user, t, now), reply_markup=main_menu(t))
+        await message.answer(welcome(user, t, now), reply_markup=with_page(t, main_menu(t), page))
         return
     subscription = await subscriptions.subscription(user.id)
-    choices = offer(t, trial=subscription.trial_available, payments=payments.enabled)
+    choices = with_page(
+        t, offer(t, trial=subscription.trial_available, payments=payments.enabled), page
+    )
     if await users.request_access(user.id):
         await message.answer(t("start-no-access", name=display_name(user)), reply_markup=choices)
     else:
@@ -84,10 +91,17 @@ async def language_screen(
 
 @router.callback_query(LanguageCD.filter(F.language.in_(LANGUAGES)))
 async def language_chosen(
-    query: CallbackQuery, callback_data: LanguageCD, user: User, users: UserService
+    query: CallbackQuery,
+    callback_data: LanguageCD,
+    user: User,
+    users: UserService,
+    pages: PageService,
+    bot: Bot,
 ) -> None:
     await users.set_language(user.id, callback_data.language)
     t = translator_for(callback_data.language)
+    if pages.app_url is not None:
+        await set_page_menu(bot, pages.app_url, t, user.id)
     await query.answer(t("language-set"))
     if query.message:
         await query.message.answer(t("menu-title"), reply_markup=main_menu(t))

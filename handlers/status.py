@@ -11,10 +11,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from db.models import User
 from handlers.common import acknowledge
 from keyboards.callbacks import MenuAction, MenuCD
-from keyboards.subscribe import account, plan_title
+from keyboards.menus import with_page
+from keyboards.subscribe import account
 from locales import Translator
-from locales.format import esc, format_ago, format_bytes, format_date
+from locales.format import esc, format_ago, format_bytes, format_date, plan_title
 from services.devices import DeviceService, handshake_age
+from services.pages import PageService
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService
 
@@ -87,9 +89,10 @@ async def status_screen(
     devices: DeviceService,
     subscriptions: SubscriptionService,
     payments: PaymentService,
+    pages: PageService,
     bot: Bot,
 ) -> None:
     await acknowledge(event)
     lines, markup = await account_lines(user, t, subscriptions, payments)
     text = await status_text(user, t, devices, lines, subscriptions.clock())
-    await bot.send_message(user.id, text, reply_markup=markup)
+    await bot.send_message(user.id, text, reply_markup=with_page(t, markup, pages.app_url))

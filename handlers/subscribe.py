@@ -14,11 +14,10 @@ from keyboards.subscribe import (
     offer,
     pay_link,
     pay_methods,
-    plan_title,
     plans_menu,
 )
 from locales import Translator
-from locales.format import format_date
+from locales.format import format_date, format_price, plan_title
 from services.errors import PlanNotFound
 from services.payments import STARS_CURRENCY, PaymentService
 from services.subscriptions import SubscriptionService
@@ -180,11 +179,7 @@ async def history(
     for payment in payments:
         plan = subscriptions.plan(payment.plan_code)
         title = plan_title(t, plan) if plan else payment.plan_code
-        amount = (
-            t("price-stars", stars=payment.amount)
-            if payment.currency == STARS_CURRENCY
-            else t("price-rub", rub=f"{payment.amount / 100:g}")
-        )
+        amount = format_price(t, payment.amount, payment.currency)
         lines.append(
             t(
                 "history-line",

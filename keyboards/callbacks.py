@@ -97,6 +97,10 @@ class PayCD(CallbackData, prefix="pay"):
     method: PayMethod
 
 
+class LinkCD(CallbackData, prefix="lnk"):
+    """Replace the personal page link (the old one stops at once)."""
+
+
 # --- the console (staff) ---
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MenuButtonWebApp,
+    WebAppInfo,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.callbacks import (
@@ -13,6 +18,7 @@ from keyboards.callbacks import (
     DeviceCD,
     GrantCD,
     LanguageCD,
+    LinkCD,
     MenuAction,
     MenuCD,
     RegenAction,
@@ -81,4 +87,28 @@ def grant_access(t: Translator, user_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("admin-grant-30"), callback_data=GrantCD(user_id=user_id, days=30))
     builder.button(text=t("admin-grant-forever"), callback_data=GrantCD(user_id=user_id, days=0))
+    return builder.as_markup()
+
+
+def with_page(
+    t: Translator, markup: InlineKeyboardMarkup | None, app_url: str | None
+) -> InlineKeyboardMarkup | None:
+    """`markup` with the personal page (the Mini App) as a last button, when there is a page."""
+    if app_url is None:
+        return markup
+    button = InlineKeyboardButton(text=t("menu-page"), web_app=WebAppInfo(url=app_url))
+    rows = list(markup.inline_keyboard) if markup is not None else []
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [button]])
+
+
+def page_menu_button(t: Translator, app_url: str) -> MenuButtonWebApp:
+    """The chat's menu button that opens the personal page as a Mini App."""
+    return MenuButtonWebApp(text=t("page-menu-button"), web_app=WebAppInfo(url=app_url))
+
+
+def personal_link(t: Translator, link: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("link-open"), url=link)
+    builder.button(text=t("link-replace"), callback_data=LinkCD())
+    builder.adjust(1)
     return builder.as_markup()

@@ -10,6 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.callbacks import AccountAction, AccountCD, PayCD, PayMethod, PlanCD
 from locales import Translator
+from locales.format import plan_title
 
 
 class Plan(Protocol):
@@ -25,12 +26,6 @@ class Plan(Protocol):
     def rub(self) -> int: ...
     @property
     def stars(self) -> int: ...
-
-
-def plan_title(t: Translator, plan: Plan) -> str:
-    if plan.months:
-        return t("plan-months", months=plan.months)
-    return t("plan-days", days=plan.days)
 
 
 def plans_menu(

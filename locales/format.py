@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from typing import Protocol
 
 from locales.translator import Translator
+
+
+class PlanLength(Protocol):
+    """How long a plan is (services.plans.Plan)."""
+
+    @property
+    def days(self) -> int: ...
+    @property
+    def months(self) -> int: ...
 
 
 def esc(value: object) -> str:
@@ -19,6 +29,20 @@ def format_date(moment: datetime) -> str:
 def format_amount(amount: int, currency: str) -> str:
     """A payment's amount: stars as they are, roubles from kopecks."""
     return f"{amount} ⭐" if currency == "XTR" else f"{amount / 100:.2f} ₽"
+
+
+def plan_title(t: Translator, plan: PlanLength) -> str:
+    """A plan by its length: "1 month", "3 months", "10 days"."""
+    if plan.months:
+        return t("plan-months", months=plan.months)
+    return t("plan-days", days=plan.days)
+
+
+def format_price(t: Translator, amount: int, currency: str) -> str:
+    """A payment's amount in the user's words: stars as they are, roubles from kopecks."""
+    if currency == "XTR":
+        return t("price-stars", stars=amount)
+    return t("price-rub", rub=f"{amount / 100:g}")
 
 
 def format_bytes(t: Translator, count: int) -> str:

@@ -22,7 +22,12 @@ from services.clientconfig import ClientConfig
 from tests.fakes.nodes import FakeWireGuard
 from tests.fakes.telegram_api import FakeTelegram
 
-pytest_plugins = ["tests.nodes_support", "tests.postgres", "tests.money_support"]
+pytest_plugins = [
+    "tests.nodes_support",
+    "tests.postgres",
+    "tests.money_support",
+    "tests.page_support",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,6 +12,8 @@ from locales.translator import LANGUAGES, LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_DIRS = ("bot", "handlers", "keyboards", "services", "web", "locales")
+TEMPLATES = ROOT / "web" / "templates"  # the page's Jinja2 templates ask for texts too
+JINJA_CODE = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)  # where, not in HTML's own ids
 KEY_IN_CODE = re.compile(r"""["']((?:[a-z0-9]+-)+[a-z0-9]+)["']""")
 
 
@@ -34,13 +36,12 @@ def test_languages_define_the_same_keys() -> None:
 def test_every_key_used_in_code_exists() -> None:
     defined = message_ids("ru")
     used: set[str] = set()
-    for folder in CODE_DIRS:
-        for path in (ROOT / folder).rglob("*.py"):
-            used |= {
-                key
-                for key in KEY_IN_CODE.findall(path.read_text())
-                if key.split("-")[0] in PREFIXES
-            }
+    code = [path.read_text() for folder in CODE_DIRS for path in (ROOT / folder).rglob("*.py")]
+    templates = [
+        " ".join(JINJA_CODE.findall(path.read_text())) for path in TEMPLATES.glob("*.html")
+    ]
+    for text in [*code, *templates]:
+        used |= {key for key in KEY_IN_CODE.findall(text) if key.split("-")[0] in PREFIXES}
     assert used, "the scan found no keys at all"
     assert used - defined == set()
 
