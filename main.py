@@ -24,7 +24,14 @@ from db.engine import safe_url
 from services.audit import OPERATOR, AuditAction
 from services.backups import BackupError
 from services.errors import InvalidInput, NodeNotFound, NodeSetupFailed, ServiceError
-from services.fleet import AMNEZIA_VERSIONS, NewNode, default_mtu, parse_ssh_address, valid_endpoint
+from services.fleet import (
+    AMNEZIA_VERSIONS,
+    DEFAULT_SUBNET4,
+    NewNode,
+    default_mtu,
+    parse_ssh_address,
+    valid_endpoint,
+)
 from services.sshkeys import ADVICE, KeyFilesUnexpected
 
 EXIT_USAGE = 2
@@ -64,7 +71,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--awg-version", choices=AMNEZIA_VERSIONS, help="AmneziaWG protocol version (default 2.0)"
     )
     add.add_argument("--port", type=int, default=51820, help="listen port (bootstrap only)")
-    add.add_argument("--subnet", default="10.8.0.1/24", help="server address (bootstrap only)")
+    add.add_argument(
+        "--subnet", default=DEFAULT_SUBNET4, help="server address and pool (bootstrap only)"
+    )
     add.add_argument("--subnet6", help="IPv6 server address, e.g. fd08::1/64 (bootstrap only)")
     add.set_defaults(run=node_add)
     node.add_parser("list", help="list nodes").set_defaults(run=node_list)
@@ -159,6 +168,7 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
             ),
             progress=print_step,
         )
+        kept = await services.fleet.foreign_count(node.id)
     except NodeSetupFailed as error:
         print(f"node {args.name}: {error.reason}", file=sys.stderr)
         print(
@@ -175,6 +185,11 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
         + f", public key {node.public_key}"
         + (f", {node.protocol}" if node.protocol != "wireguard" else "")
     )
+    if kept:
+        print(
+            f"kept {kept} peers that were already on {node.interface}: the bot leaves them and "
+            f"their addresses alone (list or remove them in the chat: /foreign {node.name})"
+        )
     return 0
 
 

@@ -59,6 +59,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         devices=services.devices,
         placement=services.placement,
         fleet=services.fleet,
+        foreign=services.foreign,
         reconcile=services.reconcile,
         moves=services.moves,
         broadcasts=services.broadcasts,

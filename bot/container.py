@@ -19,6 +19,7 @@ from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
 from payments.yookassa import YooKassaProvider
 from services.account import AccountService
+from services.alerts import AlertGate
 from services.audit import AuditService
 from services.backups import BackupService
 from services.broadcasts import BroadcastService
@@ -28,6 +29,7 @@ from services.console import ConsoleService
 from services.devices import DeviceService
 from services.endpoints import EndpointService
 from services.fleet import FleetService
+from services.foreign import ForeignPeerService
 from services.health import HealthService
 from services.invites import InviteService
 from services.locks import NodeLocks
@@ -36,6 +38,7 @@ from services.notifier import Notifier
 from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
+from services.reclaim import AddressReclaim
 from services.reconcile import ReconcileService
 from services.reminders import ReminderService
 from services.routes import load_presets
@@ -63,8 +66,11 @@ class Services:
     users: UserService
     configs: DeviceConfigs
     placement: Placement
+    alerts: AlertGate
+    reclaim: AddressReclaim
     devices: DeviceService
     fleet: FleetService
+    foreign: ForeignPeerService
     reconcile: ReconcileService
     health: HealthService
     moves: MoveService
@@ -92,7 +98,8 @@ class Services:
         self.notifier = notifier
         for service in (
             self.users,
-            self.placement,
+            self.alerts,
+            self.reclaim,
             self.console,
             self.reconcile,
             self.health,
@@ -137,7 +144,11 @@ async def open_services(
     wireguard = wireguard or WireGuard(pool)
     locks = NodeLocks()
     configs = DeviceConfigs(cipher, load_presets(settings.route_presets_file))
-    placement = Placement(sessions, wireguard, configs, locks)
+    alerts = AlertGate(sessions, clock)
+    placement = Placement(
+        sessions, wireguard, configs, locks, alerts, trial_share=settings.trial_share
+    )
+    reclaim = AddressReclaim(sessions, placement, configs, days=settings.reclaim_days, clock=clock)
     users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
     await users.settle_roles()
     devices = DeviceService(
@@ -151,7 +162,7 @@ async def open_services(
         plans=settings.plans,
         default_limit=settings.device_limit,
     )
-    reconcile = ReconcileService(sessions, wireguard, configs, locks, clock=clock)
+    reconcile = ReconcileService(sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim)
     fleet = FleetService(
         sessions, pool, wireguard, cipher, reconcile, default_dns=settings.default_dns, clock=clock
     )
@@ -164,6 +175,9 @@ async def open_services(
         trial_days=settings.trial_days,
         referral_bonus_days=settings.referral_bonus_days,
         clock=clock,
+        placement=placement,
+        trials_per_hour=settings.trials_per_hour,
+        alerts=alerts,
     )
     return Services(
         settings=settings,
@@ -173,8 +187,11 @@ async def open_services(
         users=users,
         configs=configs,
         placement=placement,
+        alerts=alerts,
+        reclaim=reclaim,
         devices=devices,
         fleet=fleet,
+        foreign=ForeignPeerService(sessions, reconcile, clock),
         reconcile=reconcile,
         health=HealthService(sessions, wireguard, settings.health_failures, clock=clock),
         moves=MoveService(sessions, placement, configs, reconcile, locks, clock),

@@ -42,6 +42,7 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
         reconcile_nodes, "interval", seconds=settings.reconcile_interval, id="reconcile"
     )
     scheduler.add_job(services.reminders.run, "interval", seconds=60, id="reminders")
+    scheduler.add_job(services.reclaim.run, "interval", hours=1, id="reclaim")
     # once at start: users moved by a /migrate or /drain cut short by a crash get their config
     scheduler.add_job(services.moves.send_due_notices, id="move_notices")
     if services.payments.enabled:

@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     throttle_window: float = Field(default=10.0, gt=0, le=3600)
     throttle_cooldown: float = Field(default=30.0, gt=0, le=86400)
     trial_days: int = Field(default=7, ge=0, le=365)
-    device_limit: int = Field(default=2, ge=1, le=20)  # devices with invite or trial access
+    trial_share: float = Field(default=0.5, gt=0, le=1)  # of a node's addresses, at most
+    trials_per_hour: int = Field(default=20, ge=0, le=100_000)  # new trials; 0: no cap
+    reclaim_days: int = Field(default=30, ge=1, le=3650)  # without access, then addresses go
+    device_limit: int = Field(default=2, ge=1, le=20)  # with invite access (a trial: one)
     plans: Annotated[tuple[Plan, ...], NoDecode] = parse_plans(DEFAULT_PLANS)
     referral_bonus_days: int = Field(default=7, ge=0, le=365)
     stars_enabled: bool = False

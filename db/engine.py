@@ -126,3 +126,11 @@ async def named_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(name)}
         )
         yield bool(acquired)
+
+
+async def serialize(session: AsyncSession, name: str) -> None:
+    """Make the session's transactions that pass here with `name` run one at a time, until
+    they end. PostgreSQL: a transaction-level advisory lock (released at commit or rollback);
+    SQLite's BEGIN IMMEDIATE holds the whole database already."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})

@@ -121,6 +121,8 @@ class User(Base):
     traffic_blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # the personal page link's nonce: replacing it makes the old link (and its sessions) fail
     link_nonce: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # when the reclaim pass first saw the user without access (their devices still addressed)
+    no_access_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     def has_access(self, now: datetime) -> bool:
         if self.banned or self.access_kind is AccessKind.NONE:
@@ -215,7 +217,8 @@ class Device(Base):
     public_key: Mapped[str] = mapped_column(String(44), unique=True)
     private_key_enc: Mapped[str] = mapped_column(Text)
     preshared_key_enc: Mapped[str] = mapped_column(Text)
-    address4: Mapped[str] = mapped_column(String(15))
+    # None: given back to the node's pool after RECLAIM_DAYS without access (keys kept)
+    address4: Mapped[str | None] = mapped_column(String(15))
     address6: Mapped[str | None] = mapped_column(String(39))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     rx_base: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -263,6 +266,34 @@ class Device(Base):
         """Total (received, sent) by the node for this device, given its live counters."""
         rx_base, tx_base = self.traffic_bases(rx, tx)
         return rx_base + rx, tx_base + tx
+
+
+class ForeignPeer(Base):
+    """A peer found on a node's interface when it was adopted (made by hand or another panel):
+    reconcile leaves it on the node and placement never hands out its addresses."""
+
+    __tablename__ = "foreign_peers"
+    __table_args__ = (UniqueConstraint("node_id", "public_key", name="uq_foreign_peers_node_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), index=True)
+    public_key: Mapped[str] = mapped_column(String(44))
+    allowed_ips: Mapped[str] = mapped_column(Text, default="")  # comma-separated networks
+    found_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        return tuple(part for part in self.allowed_ips.split(",") if part)
+
+
+class AlertMark(Base):
+    """When an alert that goes out at most once per period (a node full, the trial cap) was
+    last sent, shared by every process."""
+
+    __tablename__ = "alert_marks"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Invite(Base):

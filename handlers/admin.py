@@ -134,4 +134,6 @@ async def nodes_command(message: Message, t: Translator, fleet: FleetService) ->
             )
         else:
             lines.append(t("nodes-line-down", reason=esc(item.error or "?"), **common))
+        if item.foreign:
+            lines[-1] += "\n" + t("nodes-foreign", count=str(item.foreign), node=esc(node.name))
     await message.answer("\n\n".join(lines))

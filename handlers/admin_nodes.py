@@ -1,5 +1,5 @@
 """Admin commands for nodes: /add_node and /restore_node with live progress, /reconcile,
-/set_endpoint, /migrate and /drain. The services audit each action."""
+/set_endpoint, /migrate, /drain and /foreign. The services audit each action."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from typing import TypeVar
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
-from db.models import User
-from handlers.common import parsed
+from db.models import ForeignPeer, User
+from handlers.common import parsed, replace
 from handlers.filters import IsAdmin
+from keyboards.callbacks import ForeignAction, ForeignCD
+from keyboards.nodes import foreign_confirm, foreign_peers
 from locales import Translator
-from locales.format import esc
+from locales.format import esc, format_date
 from services.endpoints import EndpointService
 from services.errors import (
     InvalidInput,
@@ -25,6 +27,7 @@ from services.errors import (
     ServiceError,
 )
 from services.fleet import (
+    DEFAULT_SUBNET4,
     PROTOCOL_NAMES,
     SETUP_STEPS,
     FleetService,
@@ -34,6 +37,7 @@ from services.fleet import (
     parse_ssh_address,
     valid_endpoint,
 )
+from services.foreign import ForeignList, ForeignPeerService
 from services.moves import MoveReport, MoveService
 from services.reconcile import ReconcileResult, ReconcileService
 
@@ -133,7 +137,7 @@ def parse_new_node(text: str) -> NewNode:
         region=region,
         interface=options.get("iface", "wg0"),
         listen_port=int(options.get("port", "51820")),
-        subnet4=options.get("subnet", "10.8.0.1/24"),
+        subnet4=options.get("subnet", DEFAULT_SUBNET4),
         subnet6=options.get("subnet6"),
         endpoint=options.get("endpoint"),
         mtu=int(options.get("mtu", default_mtu(protocol))),
@@ -165,7 +169,7 @@ async def add_node(
     except ServiceError as error:
         await progress.finish(admin_error(t, error, new.name))
         return
-    await progress.finish(
+    lines = [
         t(
             "node-added",
             node=esc(node.name),
@@ -173,7 +177,11 @@ async def add_node(
             subnet=esc(node.server_address4),
             key=esc(node.public_key),
         )
-    )
+    ]
+    kept = await fleet.foreign_count(node.id)
+    if kept:
+        lines.append(t("node-added-foreign", count=str(kept), node=esc(node.name)))
+    await progress.finish("\n".join(lines))
 
 
 @router.message(Command("restore_node"))
@@ -291,3 +299,89 @@ def move_text(t: Translator, report: MoveReport) -> str:
     if not report.old_peers_removed:
         lines.append(t("moved-old-peers-left", source=esc(report.source)))
     return "\n".join(lines)
+
+
+@router.message(Command("foreign"))
+async def foreign_command(
+    message: Message, command: CommandObject, t: Translator, foreign: ForeignPeerService
+) -> None:
+    """The peers a node had before the bot adopted it, with a remove button for each."""
+    (name,) = parsed(lambda text: words(text, 1, 1), command.args, "foreign-usage")
+    listing = await outcome(message, t, name, foreign.listing(name))
+    if listing is None:
+        return
+    if not listing.total:
+        await message.answer(t("foreign-none", node=esc(listing.node.name)))
+        return
+    buttons = foreign_peers(t, listing.node.id, [peer.id for peer in listing.peers])
+    await message.answer(foreign_text(t, listing), reply_markup=buttons)
+
+
+def foreign_text(t: Translator, listing: ForeignList) -> str:
+    node = esc(listing.node.name)
+    lines = [t("foreign-header", node=node, count=str(listing.total)), ""]
+    for number, peer in enumerate(listing.peers, start=1):
+        found = format_date(peer.found_at)
+        lines.append(
+            t(
+                "foreign-line",
+                number=str(number),
+                key=esc(peer.public_key),
+                ips=ips(t, peer),
+                found=found,
+            )
+        )
+    if listing.total > len(listing.peers):
+        lines.append(t("foreign-more", more=str(listing.total - len(listing.peers))))
+    return "\n".join(lines)
+
+
+def ips(t: Translator, peer: ForeignPeer) -> str:
+    return esc(", ".join(peer.networks)) if peer.networks else t("foreign-no-ips")
+
+
+@router.callback_query(ForeignCD.filter(), ~IsAdmin())
+async def refuse_foreign(query: CallbackQuery, t: Translator) -> None:
+    await query.answer(t("admin-only"), show_alert=True)
+
+
+@router.callback_query(ForeignCD.filter(), IsAdmin())
+async def foreign_button(
+    query: CallbackQuery,
+    callback_data: ForeignCD,
+    user: User,
+    t: Translator,
+    foreign: ForeignPeerService,
+    bot: Bot,
+) -> None:
+    """Remove buttons ask first; "yes" takes the peers off the node (audited)."""
+    await query.answer()
+    node_id, peer_id = callback_data.node_id, callback_data.peer_id
+    if callback_data.action is ForeignAction.CANCEL:
+        await replace(bot, query, t("foreign-cancelled"))
+        return
+    try:
+        if callback_data.action is ForeignAction.ASK:
+            chosen = await foreign.chosen(node_id, peer_id)
+            await replace(
+                bot, query, confirm_text(t, chosen, peer_id), foreign_confirm(t, node_id, peer_id)
+            )
+            return
+        removed = await foreign.remove(user.id, node_id, peer_id)
+    except (InvalidInput, NodeNotFound):  # a stale or forged button
+        await replace(bot, query, t("error-stale-button"))
+        return
+    except ServiceError as error:
+        await replace(bot, query, admin_error(t, error, ""))
+        return
+    await replace(
+        bot, query, t("foreign-removed", node=esc(removed.node.name), count=str(removed.total))
+    )
+
+
+def confirm_text(t: Translator, chosen: ForeignList, peer_id: int) -> str:
+    node = esc(chosen.node.name)
+    if not peer_id:
+        return t("foreign-confirm-all", node=node, count=str(chosen.total))
+    (peer,) = chosen.peers
+    return t("foreign-confirm-one", node=node, key=esc(peer.public_key), ips=ips(t, peer))

@@ -293,7 +293,7 @@ async def card_view(
             t(
                 "card-device",
                 node=esc(item.node.name),
-                address=esc(device.address4),
+                address=esc(device.address4) if device.address4 else t("devices-no-address"),
                 handshake=handshake,
                 received=format_bytes(t, device.tx_total),
                 sent=format_bytes(t, device.rx_total),

@@ -108,7 +108,7 @@ def device_screen(
     lines += [
         t("devices-title", name=esc(device_label(t, device, number))),
         t("devices-node", node=esc(status.node.label)),
-        t("devices-address", address=device.address4),
+        t("devices-address", address=device.address4 or t("devices-no-address")),
     ]
     if routes:
         title = routes.get(device.route_preset) or t("devices-routes-all")

@@ -14,6 +14,7 @@ ADMIN_COMMANDS = (
     "migrate",
     "drain",
     "set_endpoint",
+    "foreign",
     "backup",
     "stats",
     "find",

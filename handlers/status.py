@@ -57,7 +57,8 @@ async def status_text(
     if status is None:
         lines.append(t("status-no-device"))
         return "\n".join(lines)
-    lines.append(t("status-device", node=esc(status.node.label), address=status.device.address4))
+    address = status.device.address4 or t("devices-no-address")
+    lines.append(t("status-device", node=esc(status.node.label), address=address))
     if not status.node_reachable:
         lines.append(t("status-node-unreachable"))
         return "\n".join(lines)

@@ -157,3 +157,20 @@ class BroadcastAction(enum.StrEnum):
 class BroadcastCD(CallbackData, prefix="bc"):
     action: BroadcastAction
     audience: str = "all"  # a db.models.BroadcastAudience value, checked by the handler
+
+
+# --- nodes ---
+
+
+class ForeignAction(enum.StrEnum):
+    ASK = "ask"  # a remove button: show the confirmation
+    CONFIRM = "ok"
+    CANCEL = "no"
+
+
+class ForeignCD(CallbackData, prefix="fp"):
+    """Removing a node's foreign peer (one made before the bot adopted the node)."""
+
+    action: ForeignAction
+    node_id: int
+    peer_id: int = 0  # 0: every foreign peer of the node

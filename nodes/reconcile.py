@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from nodes.commands import peer_changes_command, sync_command
@@ -48,8 +48,11 @@ def _net_set(values: Iterable[str]) -> frozenset[str]:
         raise ValueError("invalid allowed IPs") from None
 
 
-def plan_reconcile(desired: Iterable[PeerSpec], actual: Iterable[PeerState]) -> ReconcilePlan:
-    """What to change so the node's peers equal desired (pure; sorted by public key)."""
+def plan_reconcile(
+    desired: Iterable[PeerSpec], actual: Iterable[PeerState], keep: Collection[str] = ()
+) -> ReconcilePlan:
+    """What to change so the node's peers equal desired (pure; sorted by public key); a peer
+    whose key is in `keep` (one that was there before the bot) is left as it is."""
     wanted: dict[str, PeerSpec] = {}
     for peer in desired:
         if peer.public_key in wanted:
@@ -66,7 +69,7 @@ def plan_reconcile(desired: Iterable[PeerSpec], actual: Iterable[PeerState]) -> 
             (peer.preshared_key or None) != state.preshared_key
         ):
             update.append(peer)
-    remove = tuple(sorted(key for key in present if key not in wanted))
+    remove = tuple(sorted(key for key in present if key not in wanted and key not in keep))
     return ReconcilePlan(tuple(add), remove, tuple(update))
 
 
@@ -82,3 +85,15 @@ async def apply_reconcile(
         command, stdin = sync_command(target, desired)
     await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT)
     log.info("node %s: reconciled (%s)", target.name, plan.summary())
+
+
+def kept_peers(
+    actual: Iterable[PeerState], keep: Collection[str], desired: Iterable[PeerSpec]
+) -> tuple[PeerSpec, ...]:
+    """The kept peers as they run now, for a `wg syncconf` that must not drop them."""
+    wanted = {peer.public_key for peer in desired}
+    return tuple(
+        PeerSpec(peer.public_key, peer.preshared_key or "", peer.allowed_ips)
+        for peer in actual
+        if peer.public_key in keep and peer.public_key not in wanted
+    )

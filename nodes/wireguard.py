@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 
@@ -23,7 +23,7 @@ from nodes.errors import NodeError
 from nodes.keys import is_valid_key
 from nodes.peers import PeerSpec, PeerState, parse_dump
 from nodes.probe import Probe, probe
-from nodes.reconcile import ReconcilePlan, apply_reconcile, plan_reconcile
+from nodes.reconcile import ReconcilePlan, apply_reconcile, kept_peers, plan_reconcile
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
 
@@ -189,9 +189,13 @@ class WireGuard:
         """Load, memory, interface state and peers in one round trip (see nodes.probe)."""
         return await probe(self._pool, target)
 
-    async def reconcile(self, target: NodeTarget, desired: Iterable[PeerSpec]) -> ReconcilePlan:
-        """Make the node's peers equal desired, live and persisted; returns what was done."""
+    async def reconcile(
+        self, target: NodeTarget, desired: Iterable[PeerSpec], keep: Collection[str] = ()
+    ) -> ReconcilePlan:
+        """Make the node's peers equal desired, live and persisted, leaving the peers whose key
+        is in `keep` as they are; returns what was done."""
         wanted = tuple(desired)
-        plan = plan_reconcile(wanted, await self.peers(target))
-        await apply_reconcile(self._pool, target, plan, wanted)
+        actual = await self.peers(target)
+        plan = plan_reconcile(wanted, actual, keep)
+        await apply_reconcile(self._pool, target, plan, wanted + kept_peers(actual, keep, wanted))
         return plan

@@ -7,7 +7,7 @@
 # Environment:
 #   WG_INTERFACE   interface name                               (default wg0)
 #   WG_PORT        UDP listen port                              (default 51820)
-#   WG_ADDRESS     node address(es): "10.8.0.1/24" or "10.8.0.1/24, fd00:8::1/64"
+#   WG_ADDRESS     node address(es): "10.8.0.1/20" or "10.8.0.1/20, fd00:8::1/64"
 #   WG_MTU         interface MTU                                (default 1420)
 #   WG_NAT_INTERFACE   outgoing interface for NAT (default: the default route's)
 #   WG_PROTOCOL    wireguard (default) or amneziawg: awg, awg-quick and /etc/amnezia/amneziawg
@@ -28,7 +28,7 @@ export LC_ALL=C
 STEPS=(check packages forwarding nat interface start)
 WG_INTERFACE=${WG_INTERFACE:-wg0}
 WG_PORT=${WG_PORT:-51820}
-WG_ADDRESS=${WG_ADDRESS:-10.8.0.1/24}
+WG_ADDRESS=${WG_ADDRESS:-10.8.0.1/20}
 WG_MTU=${WG_MTU:-1420}
 WG_PROTOCOL=${WG_PROTOCOL:-wireguard}
 AWG_PARAMS=${AWG_PARAMS:-}

@@ -128,7 +128,10 @@ class DeviceConfigs:
 
 
 def device_addresses(device: Device) -> tuple[str, ...]:
-    """The device's tunnel addresses: a /32 and, on a dual-stack node, a /128."""
+    """The device's tunnel addresses: a /32 and, on a dual-stack node, a /128. A device that
+    gave its address back has neither: asking is a mistake of the caller."""
+    if device.address4 is None:
+        raise ValueError(f"device {device.id} has no address")
     if device.address6:
         return (f"{device.address4}/32", f"{device.address6}/128")
     return (f"{device.address4}/32",)

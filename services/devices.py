@@ -19,7 +19,7 @@ from db.models import AccessKind, Device, Node, Role, User
 from nodes import NodeError, NodeTarget, PeerSpec, PeerState, WireGuard
 from services.clientconfig import ClientConfig, DeviceConfigs, DeviceKeys
 from services.clock import Clock, system_clock
-from services.errors import InvalidInput, NoAccess, NodeUnavailable, ServiceError
+from services.errors import InvalidInput, NoAccess, NodesFull, NodeUnavailable, ServiceError
 from services.locks import NodeLocks
 from services.placement import Placement
 from services.plans import Plan, find_plan
@@ -33,6 +33,7 @@ LivePeers = dict[str, PeerState]  # peers read from nodes, by public key
 NAME_MAX = 32
 ADMIN_DEVICE_LIMIT = 20
 DEFAULT_DEVICE_LIMIT = 2
+TRIAL_DEVICE_LIMIT = 1
 # Invisible characters that belong in names: the joiner of emoji sequences.
 NAME_FORMAT_ALLOWED = frozenset({"\u200d"})
 
@@ -117,10 +118,12 @@ class DeviceService:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def device_limit(self, user: User) -> int:
-        """How many devices the user may have: admins 20, paid access its plan's, else the
-        default (DEVICE_LIMIT)."""
+        """How many devices the user may have: admins 20, paid access its plan's, a trial one,
+        else the default (DEVICE_LIMIT)."""
         if self._role_of(user) is Role.ADMIN:
             return ADMIN_DEVICE_LIMIT
+        if user.access_kind is AccessKind.TRIAL:
+            return TRIAL_DEVICE_LIMIT
         if user.access_kind is AccessKind.PAID:
             plan = find_plan(self._plans, user.plan_code)
             if plan is not None:
@@ -180,7 +183,8 @@ class DeviceService:
             user = await self.require_access(user_id)
             devices = await self.devices_of(user_id)
             if devices:
-                return DeviceConfig(devices[0], self._configs.config(devices[0]))
+                device = await self._addressed(user, devices[0])
+                return DeviceConfig(device, self._configs.config(device))
             return await self._add(user, devices, "")
 
     async def _add(self, user: User, devices: list[Device], name: str) -> DeviceConfig:
@@ -188,16 +192,40 @@ class DeviceService:
         if len(devices) >= limit:
             raise DeviceLimitReached(limit=limit, count=len(devices))
         preferred = devices[0].node_id if devices else user.preferred_node_id
-        node = await self._placement.for_new_device(preferred)
+        trial = user.access_kind is AccessKind.TRIAL
+        node = await self._placement.for_new_device(preferred, trial=trial)
         device = Device(user_id=user.id, name=name, created_at=self._clock())
         self._configs.store_keys(device, DeviceKeys.fresh())
-        await self._placement.place_new(device, node)
+        await self._placement.place_new(device, node, trial=trial)
         return DeviceConfig(device, self._configs.config(device, node))
+
+    async def _addressed(self, user: User, device: Device) -> Device:
+        """The device with an address: the user's devices that gave theirs back (they were
+        long without access) get new ones and their peers now; the refusal when none is free."""
+        if device.address4 is not None:
+            return device
+        trial = user.access_kind is AccessKind.TRIAL
+        done, refused = await self._placement.readdress(user.id, trial=trial)
+        for readdressed in await self.devices_of(user.id):
+            if readdressed.id in done:
+                await self._put_peer(readdressed)
+        stored = await self._owned_device(user.id, device.id)
+        if stored.address4 is None:
+            raise refused or NodesFull()
+        return stored
+
+    async def _put_peer(self, device: Device) -> None:
+        """Best effort: the device's peer on its node now (else at the node's next reconcile)."""
+        async with self._node_locks.shared(device.node_id):
+            try:
+                await self._wireguard.add_peer(target_of(device.node), self._configs.peer(device))
+            except NodeError as error:
+                log.warning("device %s left for reconcile on %s", device.id, error.node)
 
     async def config(self, user_id: int, device_id: int) -> DeviceConfig:
         """The config of one of the user's devices (another user's id is not found)."""
-        await self.require_access(user_id)
-        device = await self._owned_device(user_id, device_id)
+        user = await self.require_access(user_id)
+        device = await self._addressed(user, await self._owned_device(user_id, device_id))
         return DeviceConfig(device, self._configs.config(device))
 
     async def rename(self, user_id: int, device_id: int, name: str) -> Device:
@@ -224,8 +252,8 @@ class DeviceService:
         """New key pair and preshared key for the device; the old peer leaves the node before
         this returns, so the old config stops at once."""
         async with self._locks[user_id]:
-            await self.require_access(user_id)
-            device = await self._owned_device(user_id, device_id)
+            user = await self.require_access(user_id)
+            device = await self._addressed(user, await self._owned_device(user_id, device_id))
             old = self._configs.peer(device)
             keys = DeviceKeys.fresh()
             self._configs.store_keys(device, keys)

@@ -60,7 +60,9 @@ class EndpointService:
                 .where(Device.node_id == node.id)
                 .order_by(Device.id)
             )
-            recipients = [device for device, user in rows if user.has_access(now)]
+            recipients = [
+                device for device, user in rows if user.has_access(now) and device.address4
+            ]
             change = f"{old} -> {endpoint}"
             record(session, self._clock, actor_id, AuditAction.SET_ENDPOINT, name, change)
         if old == endpoint:

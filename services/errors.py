@@ -41,6 +41,24 @@ class NodeFull(ServiceError):
     key = "error-node-full"
 
 
+class NodesFull(ServiceError):
+    """No node that takes devices has a free address left."""
+
+    key = "error-nodes-full"
+
+
+class TrialsFull(ServiceError):
+    """Trial devices hold their share (TRIAL_SHARE) of every node with room left."""
+
+    key = "error-trials-full"
+
+
+class TrialsBusy(ServiceError):
+    """TRIALS_PER_HOUR trials were started in the last hour."""
+
+    key = "error-trials-busy"
+
+
 class NodeNotFound(ServiceError):
     key = "error-node-not-found"
 

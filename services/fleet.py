@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
-from db.models import Node, NodeStatus
-from nodes import NodeError, NodeLoad, NodeTarget, SshPool, WireGuard
+from db.models import ForeignPeer, Node, NodeStatus
+from nodes import NodeError, NodeLoad, NodeTarget, PeerState, SshPool, WireGuard
 from nodes.amnezia import (
     AMNEZIA_MTU,
     AMNEZIAWG,
@@ -27,7 +27,7 @@ from nodes.amnezia import (
 )
 from nodes.amnezia import parse_lines as parse_amnezia_lines
 from nodes.bootstrap import BOOTSTRAP_STEPS, InterfacePlan, bootstrap
-from nodes.keys import generate_private_key
+from nodes.keys import generate_private_key, is_valid_key
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, NodeKeyUnknown, NodeNotFound, NodeSetupFailed
@@ -40,6 +40,7 @@ SETUP_STEPS = BOOTSTRAP_STEPS  # what `add` reports to its progress callback, in
 Progress = Callable[[str], Awaitable[None]]
 SshAddress = tuple[str, str, int]  # user, host, port
 
+DEFAULT_SUBNET4 = "10.8.0.1/20"  # 4,093 devices
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,14}$")
 INTERFACE_NAME = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
 HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:]+\]?$")
@@ -60,6 +61,7 @@ class NodeCheck:
 
     node: Node
     devices: int
+    foreign: int
     reachable: bool
     peers: int | None
     load: NodeLoad | None
@@ -80,7 +82,7 @@ class NewNode:
     dns: str | None = None  # None: the operator's DEFAULT_DNS
     mtu: int = 1420
     listen_port: int = 51820
-    subnet4: str = "10.8.0.1/24"
+    subnet4: str = DEFAULT_SUBNET4
     subnet6: str | None = None
     protocol: str = "wireguard"
     amnezia_version: str = "2.0"
@@ -181,13 +183,17 @@ class FleetService:
     async def add(self, actor_id: int, new: NewNode, progress: Progress | None = None) -> Node:
         """Pin the node's host key, then adopt its running interface or bootstrap it, and store
         it enabled with its server key encrypted; NodeSetupFailed says why the node refused.
-        The attempt is audited as the actor's, whether it worked or not."""
+        The peers an adopted interface already has are kept as the node's foreign peers
+        (`foreign_count` says how many). The attempt is audited as the actor's, whether it
+        worked or not."""
         try:
             node = await self._add(new, progress)
         except NodeError as error:
             await self._audit(actor_id, AuditAction.ADD_NODE, new.name, f"failed: {error.reason}")
             raise NodeSetupFailed(node=new.name, reason=error.reason) from error
-        await self._audit(actor_id, AuditAction.ADD_NODE, node.name, f"endpoint={node.endpoint}")
+        kept = await self.foreign_count(node.id)
+        details = f"endpoint={node.endpoint} foreign={kept}"
+        await self._audit(actor_id, AuditAction.ADD_NODE, node.name, details)
         return node
 
     async def _audit(self, actor_id: int, action: AuditAction, node: str, details: str) -> None:
@@ -209,8 +215,12 @@ class FleetService:
             amnezia=new.protocol == AMNEZIAWG,
         )
         amnezia: AmneziaParams | None = None
+        found: list[PeerState] = []
         if (await self._wireguard.probe(target)).interface_up:
             info = await self._wireguard.interface(target)
+            found = await self._wireguard.peers(target)
+            if not all(is_valid_key(peer.public_key) for peer in found):
+                raise NodeError(new.name, f"{new.interface} lists a peer with a malformed key")
             private_key = await self._wireguard.private_key(target)
             if target.amnezia:
                 amnezia = _running_amnezia(new.name, await self._wireguard.obfuscation(target))
@@ -252,8 +262,19 @@ class FleetService:
             protocol=new.protocol,
             obfuscation=amnezia.to_json() if amnezia is not None else None,
         )
-        async with self._sessions.begin() as session:
+        now = self._clock()
+        async with self._sessions.begin() as session:  # with its foreign peers, or not at all
             session.add(node)
+            await session.flush()
+            session.add_all(
+                ForeignPeer(
+                    node_id=node.id,
+                    public_key=peer.public_key,
+                    allowed_ips=",".join(peer.allowed_ips),
+                    found_at=now,
+                )
+                for peer in found
+            )
         return node
 
     async def restore(
@@ -327,22 +348,38 @@ class FleetService:
         async with self._sessions() as session:
             return await device_counts(session)
 
+    async def foreign_count(self, node_id: int) -> int:
+        """How many foreign peers the node keeps."""
+        return (await self._foreign_counts()).get(node_id, 0)
+
+    async def _foreign_counts(self) -> dict[int, int]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(ForeignPeer.node_id, func.count()).group_by(ForeignPeer.node_id)
+            )
+            return {node_id: count for node_id, count in rows.all()}
+
     async def health(self) -> list[NodeCheck]:
         """Every node checked over SSH at once: reachable, live peers, load."""
-        counts = await self.device_counts()
+        counts, foreign = await self.device_counts(), await self._foreign_counts()
         nodes = await self.all()
-        return list(await asyncio.gather(*(self._check(n, counts.get(n.id, 0)) for n in nodes)))
+        return list(
+            await asyncio.gather(
+                *(self._check(n, counts.get(n.id, 0), foreign.get(n.id, 0)) for n in nodes)
+            )
+        )
 
-    async def _check(self, node: Node, devices: int) -> NodeCheck:
+    async def _check(self, node: Node, devices: int, foreign: int) -> NodeCheck:
         """One probe (one SSH round trip) of the node."""
         try:
             result = await self._wireguard.probe(target_of(node))
         except NodeError as error:
-            return NodeCheck(node, devices, False, None, None, error.reason)
+            return NodeCheck(node, devices, foreign, False, None, None, error.reason)
         if not result.interface_up:
-            return NodeCheck(node, devices, False, None, None, "WireGuard interface is down")
+            reason = "WireGuard interface is down"
+            return NodeCheck(node, devices, foreign, False, None, None, reason)
         load = NodeLoad(result.load1, result.cpus)
-        return NodeCheck(node, devices, True, len(result.peers), load, None)
+        return NodeCheck(node, devices, foreign, True, len(result.peers), load, None)
 
 
 def _running_amnezia(name: str, lines: str) -> AmneziaParams:

@@ -3,43 +3,61 @@ devices between nodes with an undo when the new node refuses them."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
+import math
+from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Device, Node, NodeHealth, NodeStatus
+from db.models import AccessKind, Device, ForeignPeer, Node, NodeHealth, NodeStatus, User
 from nodes import NodeError, WireGuard
 from nodes.amnezia import AMNEZIAWG, WIREGUARD
+from services.addresses import free_addresses, pool_size, reserved_addresses, twin_address6
+from services.alerts import AlertGate
 from services.clientconfig import DeviceConfigs
-from services.errors import NodeFull, NodeNotFound, NodeUnavailable, NoNodes
+from services.errors import (
+    NodeFull,
+    NodeNotFound,
+    NodesFull,
+    NodeUnavailable,
+    NoNodes,
+    ServiceError,
+    TrialsFull,
+)
 from services.locks import NodeLocks
-from services.notifier import Notifier
 from services.targets import target_of
 
 log = logging.getLogger(__name__)
 
 ADDRESS_RETRIES = 5
+DEFAULT_TRIAL_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class NodeChoice:
-    """A node that takes devices now, with how many it serves and its last load."""
+    """A node that takes devices now: how many devices hold its addresses (of them, trial
+    ones), how many it has room for, and its last load."""
 
     id: int
     name: str
     region: str
     protocol: str
     devices: int
+    capacity: int
+    trials: int
     load_percent: int | None = None
 
     @property
     def label(self) -> str:
         return f"{self.name} · {self.region}" if self.region else self.name
+
+    @property
+    def full(self) -> bool:
+        return self.devices >= self.capacity
 
 
 def ranked(
@@ -58,28 +76,33 @@ def ranked(
     )
 
 
+def trial_limit(capacity: int, share: float) -> int:
+    """How many trial devices a node with room for `capacity` devices takes."""
+    return math.floor(capacity * share)
+
+
 async def device_counts(session: AsyncSession) -> dict[int, int]:
     """Devices per node id."""
     rows = await session.execute(select(Device.node_id, func.count()).group_by(Device.node_id))
     return {node_id: count for node_id, count in rows.all()}
 
 
-def free_addresses(server_address4: str, used: Collection[str]) -> Iterator[str]:
-    """Addresses of the server's subnet held by neither the server nor a device, lowest first."""
-    interface = ipaddress.IPv4Interface(server_address4)
-    taken = {ipaddress.IPv4Address(address) for address in used}
-    taken.add(interface.ip)
-    return (str(host) for host in interface.network.hosts() if host not in taken)
+async def foreign_networks(
+    session: AsyncSession, node_id: int | None = None
+) -> dict[int, list[str]]:
+    """The allowed IPs of the foreign peers of every node (or of one), by node id."""
+    query = select(ForeignPeer.node_id, ForeignPeer.allowed_ips)
+    if node_id is not None:
+        query = query.where(ForeignPeer.node_id == node_id)
+    networks: defaultdict[int, list[str]] = defaultdict(list)
+    for owner, allowed in (await session.execute(query)).all():
+        networks[owner].extend(part for part in allowed.split(",") if part)
+    return networks
 
 
-def twin_address6(server_address6: str | None, address4: str, server_address4: str) -> str | None:
-    """The IPv6 address holding the same host number in the node's v6 subnet, if it has one."""
-    if server_address6 is None:
-        return None
-    network4 = ipaddress.IPv4Interface(server_address4).network
-    network6 = ipaddress.IPv6Interface(server_address6).network
-    offset = int(ipaddress.IPv4Address(address4)) - int(network4.network_address)
-    return str(network6.network_address + offset)
+def reserved_on(node: Node, networks: Sequence[str]) -> set[str]:
+    """The node's addresses its foreign peers hold."""
+    return reserved_addresses(networks, node.server_address4, node.server_address6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +112,15 @@ class Moved:
     device_id: int
     user_id: int
     node_id: int
-    address4: str
+    address4: str | None
     address6: str | None
     public_key: str
 
 
 class Placement:
     """Chooses nodes and addresses for devices and moves them; every path that puts a device on
-    a node (a new device, /server, /migrate, /drain) goes through here."""
+    a node (a new device, /server, /migrate, /drain, an address given back) goes through here.
+    Trial devices hold at most `trial_share` of a node's addresses."""
 
     def __init__(
         self,
@@ -104,13 +128,16 @@ class Placement:
         wireguard: WireGuard,
         configs: DeviceConfigs,
         node_locks: NodeLocks,
-        notifier: Notifier | None = None,
+        alerts: AlertGate | None = None,
+        *,
+        trial_share: float = DEFAULT_TRIAL_SHARE,
     ) -> None:
         self._sessions = sessions
         self._wireguard = wireguard
         self._configs = configs
         self._node_locks = node_locks
-        self.notifier = notifier
+        self._alerts = alerts
+        self.trial_share = trial_share
 
     # --- which node ---------------------------------------------------------------------------
 
@@ -118,7 +145,8 @@ class Placement:
         """Nodes that take devices now (enabled and not down by the probes), least loaded
         first."""
         async with self._sessions() as session:
-            counts = await device_counts(session)
+            usage = await self._usage(session)
+            foreign = await foreign_networks(session)
             rows = await session.execute(
                 select(Node, NodeHealth)
                 .outerjoin(NodeHealth, NodeHealth.node_id == Node.id)
@@ -131,13 +159,27 @@ class Placement:
                 node.name,
                 node.region,
                 node.protocol,
-                counts.get(node.id, 0),
-                health.load_percent if health and health.checked_at else None,
+                devices=usage.get(node.id, (0, 0))[0],
+                capacity=pool_size(node.server_address4) - len(reserved_on(node, foreign[node.id])),
+                trials=usage.get(node.id, (0, 0))[1],
+                load_percent=health.load_percent if health and health.checked_at else None,
             )
             for node, health in nodes
             if (health is None or health.up) and node.id != exclude
         ]
         return ranked(choices)
+
+    @staticmethod
+    async def _usage(session: AsyncSession) -> dict[int, tuple[int, int]]:
+        """(devices holding an address, of them trial ones) per node id."""
+        trial = case((User.access_kind == AccessKind.TRIAL, 1), else_=0)
+        rows = await session.execute(
+            select(Device.node_id, func.count(), func.sum(trial))
+            .join(User, User.id == Device.user_id)
+            .where(Device.address4.is_not(None))
+            .group_by(Device.node_id)
+        )
+        return {node_id: (count, int(trials or 0)) for node_id, count, trials in rows.all()}
 
     async def usable(self, node_id: int) -> Node:
         """The node if it takes devices now; NodeNotFound otherwise."""
@@ -153,21 +195,46 @@ class Placement:
             raise NodeNotFound()
         return row[0]
 
-    async def for_new_device(self, preferred_node_id: int | None) -> Node:
-        """The user's chosen node if it takes devices; else the best node of the chosen node's
-        region, plain WireGuard first (AmneziaWG needs its own app, so it is chosen on purpose)."""
+    async def for_new_device(self, preferred_node_id: int | None, *, trial: bool = False) -> Node:
+        """The user's chosen node if it takes devices and has room; else the best node of the
+        chosen node's region, plain WireGuard first (AmneziaWG needs its own app, so it is
+        chosen on purpose). A trial device goes only where trials hold less than their share.
+        NoNodes without nodes; TrialsFull when only paying users would fit; NodesFull (and
+        each full node's alert, once an hour) when nobody fits."""
+        choices = await self.choices()
+        open_ = [choice for choice in choices if not choice.full]
+        fit = [choice for choice in open_ if not trial or self._trial_room(choice)]
         region = None
         if preferred_node_id is not None:
-            try:
-                return await self.usable(preferred_node_id)
-            except NodeNotFound:
-                async with self._sessions() as session:
-                    chosen = await session.get(Node, preferred_node_id)
-                region = chosen.region if chosen else None
-        best = ranked(await self.choices(), region=region, protocol=WIREGUARD)
-        if not best:
+            if any(choice.id == preferred_node_id for choice in fit):
+                return await self._node(preferred_node_id)
+            async with self._sessions() as session:
+                chosen = await session.get(Node, preferred_node_id)
+            region = chosen.region if chosen else None
+        best = ranked(fit, region=region, protocol=WIREGUARD)
+        if best:
+            return await self._node(best[0].id)
+        if not choices:
             raise NoNodes()
-        return await self._node(best[0].id)
+        if open_:
+            raise TrialsFull()
+        for choice in choices:
+            await self._full(choice.id, choice.name)
+        raise NodesFull()
+
+    async def trial_room(self) -> bool:
+        """Whether a trial device would find a place now: False only when nodes take devices
+        and none has room for one (without nodes /get_config says there are none)."""
+        choices = await self.choices()
+        return not choices or any(not c.full and self._trial_room(c) for c in choices)
+
+    def _trial_room(self, choice: NodeChoice) -> bool:
+        return choice.trials < trial_limit(choice.capacity, self.trial_share)
+
+    async def _full(self, node_id: int, name: str) -> None:
+        """Tell the admins the node has no address left, once an hour per node."""
+        if self._alerts is not None:
+            await self._alerts.once_per_hour(f"node-full:{node_id}", "admin-node-full", node=name)
 
     async def drain_target(self, source: Node) -> Node:
         """Where a draining node's devices go: its region and protocol first."""
@@ -191,16 +258,11 @@ class Placement:
 
     # --- a new device ---------------------------------------------------------------------------
 
-    async def place_new(self, device: Device, node: Node) -> None:
+    async def place_new(self, device: Device, node: Node, *, trial: bool = False) -> None:
         """Insert the device with the first free address on `node`, then add its peer; if the
         node fails, the row goes again, so row and peer never disagree."""
         async with self._node_locks.shared(node.id):
-            try:
-                await self._allocate(node, device)
-            except NodeFull:
-                if self.notifier is not None:
-                    await self.notifier.to_admins("admin-node-full", node=node.name)
-                raise
+            await self._allocate(node, device, trial=trial)
             device.node = node
             try:
                 await self._wireguard.add_peer(target_of(node), self._configs.peer(device))
@@ -210,35 +272,103 @@ class Placement:
                     await session.delete(await session.get_one(Device, device.id))
                 raise NodeUnavailable(node=node.name) from error
 
-    async def _allocate(self, node: Node, device: Device) -> None:
-        """Insert `device` with the first free address on `node`. The unique (node, address)
-        constraint settles a race with another process: the loser takes the next address."""
+    async def _allocate(self, node: Node, device: Device, *, trial: bool) -> None:
+        """Give `device` the first free address on `node`: a new device is inserted with it, a
+        stored one (whose address was given back) gets it unless it got one meanwhile. The
+        unique (node, address) constraint settles a race with another process: the loser
+        takes the next address. NodeFull (the admins told, once an hour) when none is left."""
+        try:
+            await self._take_address(node, device, trial=trial)
+        except NodeFull:
+            await self._full(node.id, node.name)
+            raise
+
+    async def _take_address(self, node: Node, device: Device, *, trial: bool) -> None:
         for _ in range(ADDRESS_RETRIES):
             try:
                 async with self._sessions.begin() as session:
-                    used = await self._lock_addresses(session, node)
-                    device.node_id = node.id
-                    device.address4 = next(free_addresses(node.server_address4, used), "")
-                    if not device.address4:
-                        raise NodeFull(node=node.name)
-                    device.address6 = twin_address6(
-                        node.server_address6, device.address4, node.server_address4
-                    )
-                    session.add(device)
+                    used, reserved = await self._lock_addresses(session, node)
+                    if trial:
+                        await self._check_trial_room(session, node, len(reserved))
+                    if device.id is None:
+                        row = device
+                        session.add(row)
+                    else:
+                        row = await session.get_one(Device, device.id)
+                        if row.address4 is not None:
+                            return
+                    free = next(free_addresses(node.server_address4, used | reserved), None)
+                    self._address(row, node, free)
             except IntegrityError:
                 log.info("address race on %s, retrying", node.name)
                 continue
             return
         raise NodeUnavailable(node=node.name)
 
-    async def _lock_addresses(self, session: AsyncSession, node: Node) -> Collection[str]:
-        """The addresses in use on `node`, read while holding the node's row (PostgreSQL:
-        allocations on a node go one at a time; SQLite's BEGIN IMMEDIATE does that already)."""
+    @staticmethod
+    def _address(device: Device, node: Node, address4: str | None) -> None:
+        """Put the device on `node` at `address4` (and its IPv6 twin); NodeFull for None."""
+        if address4 is None:
+            raise NodeFull(node=node.name)
+        device.node_id = node.id
+        device.address4 = address4
+        device.address6 = twin_address6(node.server_address6, address4, node.server_address4)
+
+    async def _check_trial_room(self, session: AsyncSession, node: Node, reserved: int) -> None:
+        """TrialsFull when the node's trial devices hold their share already (read under the
+        node's row lock, so two trials cannot both take the last place)."""
+        trials = await session.scalar(
+            select(func.count())
+            .select_from(Device)
+            .join(User, User.id == Device.user_id)
+            .where(Device.node_id == node.id, Device.address4.is_not(None))
+            .where(User.access_kind == AccessKind.TRIAL)
+        )
+        capacity = pool_size(node.server_address4) - reserved
+        if (trials or 0) >= trial_limit(capacity, self.trial_share):
+            raise TrialsFull()
+
+    async def _lock_addresses(self, session: AsyncSession, node: Node) -> tuple[set[str], set[str]]:
+        """The addresses its devices hold on `node`, and those its foreign peers hold, read
+        while holding the node's row (PostgreSQL: allocations on a node go one at a time;
+        SQLite's BEGIN IMMEDIATE does that already)."""
         await session.execute(
             select(Node.id).where(Node.id == node.id).with_for_update(key_share=True)
         )
-        used = await session.scalars(select(Device.address4).where(Device.node_id == node.id))
-        return used.all()
+        used = await session.scalars(
+            select(Device.address4).where(Device.node_id == node.id, Device.address4.is_not(None))
+        )
+        foreign = (await foreign_networks(session, node.id))[node.id]
+        return {address for address in used if address}, reserved_on(node, foreign)
+
+    # --- addresses given back -------------------------------------------------------------------
+
+    async def readdress(
+        self, user_id: int, *, trial: bool = False
+    ) -> tuple[list[int], ServiceError | None]:
+        """Give each of the user's devices that gave its address back a new one: on its node
+        when that node takes devices and has room, else where a new device would go. Returns
+        the ids of the devices readdressed (their peers are added by the caller's reconcile),
+        and the refusal (NodesFull, TrialsFull, ...) that stopped the rest, if one did."""
+        async with self._sessions() as session:
+            waiting = (
+                await session.scalars(
+                    select(Device)
+                    .where(Device.user_id == user_id, Device.address4.is_(None))
+                    .order_by(Device.id)
+                )
+            ).all()
+        done: list[int] = []
+        try:
+            for device in waiting:
+                node = await self.for_new_device(device.node_id, trial=trial)
+                async with self._node_locks.shared(node.id):
+                    await self._allocate(node, device, trial=trial)
+                done.append(device.id)
+        except ServiceError as error:
+            log.warning("user %s: a device found no address (%s)", user_id, error.key)
+            return done, error
+        return done, None
 
     # --- moving devices -------------------------------------------------------------------------
 
@@ -253,19 +383,22 @@ class Placement:
         """Give every device of the user, or of the node, that is not on `target` an address
         there, in one transaction (NodeFull if they do not all fit, and then nothing changed).
         `notice` marks them for the "you were moved" message in the same transaction, so a
-        crash cannot lose it."""
+        crash cannot lose it. A node's device that gave its address back follows the node
+        without one (and is not in the list: it has no peer and no config to send)."""
         query = select(Device).where(Device.node_id != target.id).order_by(Device.id)
         if user_id is not None:
             query = query.where(Device.user_id == user_id)
         if node_id is not None:
             query = query.where(Device.node_id == node_id)
         async with self._sessions.begin() as session:
-            free: Iterator[str] = free_addresses(
-                target.server_address4, await self._lock_addresses(session, target)
-            )
+            used, reserved = await self._lock_addresses(session, target)
+            free: Iterator[str] = free_addresses(target.server_address4, used | reserved)
             devices = (await session.scalars(query)).all()
             moved = []
             for device in devices:
+                if device.address4 is None and node_id is not None:
+                    device.node_id = target.id
+                    continue
                 address4 = next(free, None)
                 if address4 is None:
                     raise NodeFull(node=target.name)
@@ -279,11 +412,7 @@ class Placement:
                         device.public_key,
                     )
                 )
-                device.node_id = target.id
-                device.address4 = address4
-                device.address6 = twin_address6(
-                    target.server_address6, address4, target.server_address4
-                )
+                self._address(device, target, address4)
                 device.move_notice_due = notice
         return moved
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Device, Node, NodeHealth, User
+from db.models import Device, ForeignPeer, Node, NodeHealth, User
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
 from nodes.reconcile import ReconcilePlan
 from services.audit import AuditAction, record
@@ -19,6 +19,7 @@ from services.clock import Clock, system_clock
 from services.errors import NodeNotFound
 from services.locks import NodeLocks
 from services.notifier import Notifier
+from services.reclaim import AddressReclaim
 from services.targets import target_of
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class ReconcileService:
         node_locks: NodeLocks,
         notifier: Notifier | None = None,
         clock: Clock = system_clock,
+        reclaim: AddressReclaim | None = None,
     ) -> None:
         self._sessions = sessions
         self._wireguard = wireguard
@@ -59,6 +61,7 @@ class ReconcileService:
         self._node_locks = node_locks
         self.notifier = notifier
         self._clock = clock
+        self._reclaim = reclaim
 
     async def desired_peers(self, node_id: int) -> list[PeerSpec]:
         """Every device the database puts on the node whose owner has access now (not banned,
@@ -66,9 +69,10 @@ class ReconcileService:
         same config."""
         return (await self._node_state(node_id))[0]
 
-    async def _node_state(self, node_id: int) -> tuple[list[PeerSpec], set[str]]:
-        """The peers the node should serve, and the keys of its devices whose owner has no
-        access now (removing those is expected, not drift)."""
+    async def _node_state(self, node_id: int) -> tuple[list[PeerSpec], set[str], set[str]]:
+        """The peers the node should serve; the keys of its devices whose owner has no access
+        now or that gave their address back (removing those is expected, not drift); and the
+        keys of its foreign peers, which stay as they are."""
         now = self._clock()
         async with self._sessions() as session:
             rows = await session.execute(
@@ -78,19 +82,26 @@ class ReconcileService:
             )
             desired, inactive = [], set()
             for device, user in rows.all():
-                if not user.has_access(now):
+                if device.address4 is None or not user.has_access(now):
                     inactive.add(device.public_key)
                     continue
                 desired.append(self._configs.peer(device))
-            return desired, inactive
+            foreign = await session.scalars(
+                select(ForeignPeer.public_key).where(ForeignPeer.node_id == node_id)
+            )
+            return desired, inactive, set(foreign)
 
-    async def reconcile(self, node: Node, *, report: bool = True) -> ReconcileResult:
-        """Make the node's peers equal the database; tell the admins when the node had drifted
-        (a peer whose owner's access ended is removed quietly: that is expiry, not drift)."""
+    async def reconcile(
+        self, node: Node, *, report: bool = True, release: Collection[str] = ()
+    ) -> ReconcileResult:
+        """Make the node's peers equal the database, leaving its foreign peers (but those in
+        `release`, which go) as they are; tell the admins when the node had drifted (a peer
+        whose owner's access ended is removed quietly: that is expiry, not drift)."""
         try:
             async with self._node_locks.exclusive(node.id):
-                desired, inactive = await self._node_state(node.id)
-                plan = await self._wireguard.reconcile(target_of(node), desired)
+                desired, inactive, foreign = await self._node_state(node.id)
+                keep = foreign - set(release)
+                plan = await self._wireguard.reconcile(target_of(node), desired, keep)
         except NodeError as error:
             log.warning("reconcile %s failed: %s", node.name, error.reason)
             return ReconcileResult(node.name, None, error.reason)
@@ -102,7 +113,8 @@ class ReconcileService:
                     health = NodeHealth(node_id=node.id, reconcile_changes=0)
                     session.add(health)
                 health.reconcile_changes += len(plan.add) + len(plan.remove) + len(plan.update)
-            drift_removed = [key for key in plan.remove if key not in inactive]
+            expected = inactive | set(release)
+            drift_removed = [key for key in plan.remove if key not in expected]
             drifted = plan.add or plan.update or drift_removed
             if report and drifted and self.notifier is not None:
                 await self.notifier.to_admins(
@@ -128,8 +140,11 @@ class ReconcileService:
         return result
 
     async def reconcile_user(self, user_id: int, also: Iterable[int] = ()) -> list[ReconcileResult]:
-        """Apply a change of one user's access now: reconcile the nodes of their devices and
-        the nodes `also` named (where deleted devices were); quietly, the caller reports."""
+        """Apply a change of one user's access now: devices that gave their address back get a
+        new one (and the user the new config), then the nodes of their devices and the nodes
+        `also` named (where deleted devices were) are reconciled; quietly, the caller reports."""
+        if self._reclaim is not None:
+            await self._reclaim.restore(user_id)
         async with self._sessions() as session:
             node_ids = set(
                 await session.scalars(select(Device.node_id).where(Device.user_id == user_id))

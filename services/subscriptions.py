@@ -14,10 +14,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
+from db.engine import serialize
 from db.models import AccessKind, Payment, PaymentStatus, User
+from services.alerts import AlertGate
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
-from services.errors import AlreadyHasAccess, TrialsOff, TrialUsed, UserNotFound
+from services.errors import (
+    AlreadyHasAccess,
+    TrialsBusy,
+    TrialsFull,
+    TrialsOff,
+    TrialUsed,
+    UserNotFound,
+)
+from services.placement import Placement
 from services.plans import Plan, find_plan
 from services.reconcile import ReconcileService
 from services.users import extend_access
@@ -29,6 +39,7 @@ REFERRAL_ALPHABET = string.ascii_lowercase + string.digits
 REFERRAL_CODE_LENGTH = 8
 HISTORY_LIMIT = 20
 SHOWN_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.HELD)
+TRIAL_CAP_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,9 @@ class SubscriptionService:
         trial_days: int,
         referral_bonus_days: int,
         clock: Clock = system_clock,
+        placement: Placement | None = None,
+        trials_per_hour: int = 0,
+        alerts: AlertGate | None = None,
     ) -> None:
         self._sessions = sessions
         self._reconcile = reconcile
@@ -74,6 +88,9 @@ class SubscriptionService:
         self.trial_days = trial_days
         self.referral_bonus_days = referral_bonus_days
         self.clock = clock
+        self._placement = placement
+        self.trials_per_hour = trials_per_hour
+        self._alerts = alerts
 
     def plan(self, code: str | None) -> Plan | None:
         return find_plan(self.plans, code)
@@ -97,24 +114,51 @@ class SubscriptionService:
         )
 
     async def start_trial(self, user_id: int) -> datetime:
-        """TRIAL_DAYS of access, once per Telegram account, without a card."""
+        """TRIAL_DAYS of access, once per Telegram account, without a card; refused while the
+        nodes have no room for trial devices (TrialsFull) and past TRIALS_PER_HOUR new trials
+        in the last hour (TrialsBusy; the admins are told once an hour). A refused trial is
+        not used up."""
         if self.trial_days <= 0:
             raise TrialsOff()
         now = self.clock()
+        async with self._sessions() as session:
+            self._check_trial(await session.get(User, user_id), user_id, now)
+        if self._placement is not None and not await self._placement.trial_room():
+            raise TrialsFull()
         async with self._sessions.begin() as session:
-            user = await session.get(User, user_id)
-            if user is None:
-                raise UserNotFound(user_id=user_id)
-            if user.trial_used_at is not None:
-                raise TrialUsed()
-            if user.has_access(now):
-                raise AlreadyHasAccess()
-            user.trial_used_at = now
-            user.access_kind = AccessKind.TRIAL
-            user.access_until = now + timedelta(days=self.trial_days)
+            await serialize(session, "trials")  # the count below is exact across processes
+            user = self._check_trial(await session.get(User, user_id), user_id, now)
+            busy = self.trials_per_hour > 0 and (
+                await self._trials_since(session, now - TRIAL_CAP_WINDOW) >= self.trials_per_hour
+            )
+            if not busy:
+                user.trial_used_at = now
+                user.access_kind = AccessKind.TRIAL
+                user.access_until = now + timedelta(days=self.trial_days)
             until = user.access_until
+        if busy:
+            if self._alerts is not None:
+                limit = str(self.trials_per_hour)
+                await self._alerts.once_per_hour("trials:cap", "admin-trial-cap", limit=limit)
+            raise TrialsBusy()
+        assert until is not None
         await self._reconcile.reconcile_user(user_id)
         return until
+
+    def _check_trial(self, user: User | None, user_id: int, now: datetime) -> User:
+        """The user, if they may start a trial (never had one, no access now)."""
+        if user is None:
+            raise UserNotFound(user_id=user_id)
+        if user.trial_used_at is not None:
+            raise TrialUsed()
+        if user.has_access(now):
+            raise AlreadyHasAccess()
+        return user
+
+    @staticmethod
+    async def _trials_since(session: AsyncSession, since: datetime) -> int:
+        query = select(func.count()).select_from(User).where(User.trial_used_at > since)
+        return int(await session.scalar(query) or 0)
 
     async def cancel_auto_renew(self, user_id: int) -> datetime | None:
         """Stop charging the saved card; returns until when access remains."""

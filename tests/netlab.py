@@ -264,8 +264,15 @@ class LabNode:
         """Give the node's root an empty home, as on a fresh server, and restart its sshd.
 
         sshd runs every command through root's login shell, which sources ~/.bashrc; this
-        machine's /root/.bashrc runs `pyenv init` (~80 ms per SSH command), which a real node
-        does not. `ip netns exec` mounts /etc/netns/NS/passwd over /etc/passwd."""
+        machine's /root/.bashrc runs `pyenv init` (~80 ms per SSH command, and a minute's wait
+        when a session killed by a lab's teardown left pyenv's rehash lock behind), which a
+        real node does not. `ip netns exec` mounts /etc/netns/NS/passwd over /etc/passwd.
+        Nodes with WireGuard get one from the start; this gives another."""
+        self._plain_root_home(home)
+        self.stop_sshd()
+        self.start_sshd()
+
+    def _plain_root_home(self, home: Path) -> None:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         lines = []
         for line in Path("/etc/passwd").read_text().splitlines():
@@ -274,8 +281,6 @@ class LabNode:
                 fields[5] = str(home)
             lines.append(":".join(fields))
         (NETNS_ETC / self.ns / "passwd").write_text("\n".join(lines) + "\n")
-        self.stop_sshd()
-        self.start_sshd()
 
     def stop_sshd(self) -> None:
         """Kill sshd and every SSH session it serves, as if the node's sshd died."""
@@ -313,6 +318,7 @@ class LabNode:
         )
         self.config_path.chmod(0o600)
         _ns(self.ns, "wg-quick", "up", self.interface, env=True)
+        self._plain_root_home(self.dir / "root-home")  # before sshd: its sessions see it
         self._ssh_service(authorized_key)
 
     def _setup_bare(self, authorized_key: str) -> None:

@@ -124,19 +124,27 @@ async def test_nodes_shows_reachability_peers_and_load(app: App) -> None:
     )
 
 
-async def test_full_subnet_tells_the_user_and_alerts_admins(app: App) -> None:
+async def test_full_subnet_tells_the_user_and_alerts_admins_once_an_hour(app: App) -> None:
     await app.add_node("tiny", subnet="10.8.0.1/30")  # room for one device
     await app.say(ADMIN_ID, "/start")
-    for user_id in (5301, 5302):
+    for user_id in (5301, 5302, 5303, 5304):
         await app.services.users.grant(user_id, None, create=True)
     await app.say(5301, "/get_config")
-    sent = await app.say(5302, "/get_config")
-    assert sent[0].text.startswith("На сервере tiny нет свободных мест.")
-    alert = app.telegram.sent_to(ADMIN_ID)[-1]
-    assert (
-        alert.text
-        == "⚠️ На сервере tiny закончились адреса: новый пользователь не смог получить конфигурацию."
+    alert = (
+        "⚠️ На сервере tiny закончились адреса: новый пользователь не смог получить конфигурацию."
     )
+    refusal = "Свободных мест на серверах сейчас нет. Администраторы уже знают — попробуйте позже."
+
+    def alerts() -> int:
+        return sum(1 for message in app.telegram.sent_to(ADMIN_ID) if message.text == alert)
+
+    assert [message.text for message in await app.say(5302, "/get_config")] == [refusal]
+    assert alerts() == 1
+    assert [message.text for message in await app.say(5303, "/get_config")] == [refusal]
+    assert alerts() == 1, "one alert per node per hour, not one per refused user"
+    app.clock.advance(minutes=61)
+    await app.say(5304, "/get_config")
+    assert alerts() == 2
     assert [device.user_id for device in await app.devices()] == [5301]
 
 

@@ -23,6 +23,7 @@ from nodes import (
     public_key,
 )
 from nodes.peers import parse_dump
+from nodes.reconcile import kept_peers
 from tests.netlab import Lab, LabNode
 from tests.nodes_support import RecordingPool
 
@@ -102,6 +103,15 @@ def test_plan_missing_psk_and_bad_input() -> None:
         plan_reconcile([PeerSpec(a, PSK, ()), PeerSpec(a, PSK, ())], [])
     with pytest.raises(ValueError, match="invalid allowed IPs"):
         plan_reconcile([PeerSpec(a, PSK, ("10.8.0.300/32",))], [state(a, ())])
+
+
+def test_kept_peers_are_never_removed_and_a_sync_gets_them_as_they_run() -> None:
+    ours, foreign, stray = key(), key(), key()
+    actual = [state(foreign, ("10.8.0.2/32",)), state(stray, ("10.8.0.9/32",), psk=None)]
+    plan = plan_reconcile([PeerSpec(ours, PSK, ("10.8.0.3/32",))], actual, {foreign})
+    assert plan.remove == (stray,) and [p.public_key for p in plan.add] == [ours]
+    assert kept_peers(actual, {foreign}, []) == (PeerSpec(foreign, PSK, ("10.8.0.2/32",)),)
+    assert kept_peers(actual, {foreign}, [PeerSpec(foreign, PSK, ())]) == (), "ours wins"
 
 
 def test_dump_carries_the_preshared_key_but_repr_hides_it() -> None:
@@ -225,6 +235,50 @@ async def test_large_reconcile_keeps_a_live_session(
         assert lab.client.fetch_source_ip() == node.ip
     finally:
         lab.client.down()
+
+
+@root
+@pytest.mark.timeout(60)
+async def test_a_kept_peer_keeps_its_key_and_session_through_a_large_reconcile(
+    pool: RecordingPool, target: NodeTarget, node: LabNode, lab: Lab
+) -> None:
+    """A peer made by hand (the bot never had its preshared key) survives a `wg syncconf` of
+    300 peers and a pass down to none: same allowed IPs and key, the session uninterrupted."""
+    wg = WireGuard(pool)
+    await wg.reconcile(target, [])
+    client_private = generate_private_key()
+    by_hand = spec(0, client_private)
+    psk_file = node.dir / "by-hand.psk"
+    psk_file.write_text(by_hand.preshared_key + "\n")
+    node.exec(
+        "wg", "set", node.interface, "peer", by_hand.public_key,
+        "preshared-key", str(psk_file), "allowed-ips", "10.8.0.2/32",
+    )  # fmt: skip
+    lab.client.up(
+        "[Interface]\n"
+        f"PrivateKey = {client_private}\nAddress = 10.8.0.2/32\n\n"
+        "[Peer]\n"
+        f"PublicKey = {node.public_key}\nPresharedKey = {by_hand.preshared_key}\n"
+        f"Endpoint = {node.endpoint}\nAllowedIPs = 0.0.0.0/0\n"
+    )
+    try:
+        assert lab.client.fetch_source_ip() == node.ip
+        handshake = lab.client.latest_handshake()
+        keep = {by_hand.public_key}
+        desired = [spec(2000 + i) for i in range(300)]
+        plan = await wg.reconcile(target, desired, keep)
+        assert plan.summary() == "add 300, remove 0, update 0"
+        assert "wg syncconf" in pool.commands[-1]
+        assert_matches(node, [by_hand, *desired])
+        assert lab.client.fetch_source_ip() == node.ip
+        assert lab.client.latest_handshake() == handshake
+        assert (await wg.reconcile(target, [], keep)).summary() == "add 0, remove 300, update 0"
+        assert_matches(node, [by_hand])
+        assert by_hand.public_key in node.config_path.read_text()
+        assert lab.client.fetch_source_ip() == node.ip
+    finally:
+        lab.client.down()
+        await wg.reconcile(target, [])
 
 
 @root

@@ -6,14 +6,34 @@ import pytest
 
 from bot.settings import SettingsError, load_settings
 from db.cipher import CipherError, SecretCipher, load_or_create_key
+from services.addresses import free_addresses, pool_size, reserved_addresses, twin_address6
 from services.clientconfig import ClientConfig
-from services.placement import free_addresses, twin_address6
 
 
 def test_free_addresses_skip_server_and_used_lowest_first() -> None:
     assert next(free_addresses("10.8.0.1/24", [])) == "10.8.0.2"
     assert next(free_addresses("10.8.0.1/24", ["10.8.0.2", "10.8.0.4"])) == "10.8.0.3"
     assert next(free_addresses("10.8.0.5/29", ["10.8.0.1"])) == "10.8.0.2"
+
+
+def test_foreign_peers_hold_their_addresses_in_the_pool_and_none_outside_it() -> None:
+    held = reserved_addresses(
+        [
+            "10.8.0.2/32",
+            "10.8.0.8/30",  # a small network: all four addresses
+            "fd00:8::20/128",  # an IPv6 address: its IPv4 twin
+            "10.8.0.0/24",  # the whole pool, or more: a gateway's route, not addresses
+            "0.0.0.0/0",
+            "192.168.1.5/32",  # outside the pool
+            "fd00:8::/120",  # as big as the pool: more than addresses
+            "not a network",
+        ],
+        "10.8.0.1/24",
+        "fd00:8::1/64",
+    )
+    assert held == {"10.8.0.2", "10.8.0.8", "10.8.0.9", "10.8.0.10", "10.8.0.11", "10.8.0.32"}
+    assert reserved_addresses(["fd00:8::20/128"], "10.8.0.1/24", None) == set()
+    assert pool_size("10.8.0.1/24") == 253 and pool_size("10.8.0.1/20") == 4093
 
 
 def test_a_full_subnet_has_no_free_address() -> None:

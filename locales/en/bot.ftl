@@ -162,8 +162,8 @@ ago-days = { $value } d
 
 # Nodes (admin)
 add-node-usage =
-    Usage: <code>/add_node NAME ssh://root@HOST[:PORT] [region] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=HOST:PORT] [mtu=1420] [proto=wg|awg] [awg=1.0|1.5|2.0]</code>
-    NAME is a-z, 0-9 and “-”, up to 15 characters. A server with WireGuard up is adopted as it is; a bare one is set up: { $steps }. proto=awg runs AmneziaWG, which disguises the VPN (version 2.0 and mtu=1376 unless given; installed on Ubuntu only).
+    Usage: <code>/add_node NAME ssh://root@HOST[:PORT] [region] [iface=wg0] [port=51820] [subnet=10.8.0.1/20] [subnet6=fd08::1/64] [endpoint=HOST:PORT] [mtu=1420] [proto=wg|awg] [awg=1.0|1.5|2.0]</code>
+    NAME is a-z, 0-9 and “-”, up to 15 characters. A server with WireGuard up is adopted as it is, keeping the peers it has; a bare one is set up: { $steps }. proto=awg runs AmneziaWG, which disguises the VPN (version 2.0 and mtu=1376 unless given; installed on Ubuntu only).
 node-adding = 🛠 Adding server <b>{ $node }</b>…
 node-restoring = 🛠 Restoring server <b>{ $node }</b>…
 node-step = { $step ->

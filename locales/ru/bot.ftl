@@ -163,8 +163,8 @@ ago-days = { $value } дн
 
 # Nodes (admin)
 add-node-usage =
-    Использование: <code>/add_node ИМЯ ssh://root@ХОСТ[:ПОРТ] [регион] [iface=wg0] [port=51820] [subnet=10.8.0.1/24] [subnet6=fd08::1/64] [endpoint=ХОСТ:ПОРТ] [mtu=1420] [proto=wg|awg] [awg=1.0|1.5|2.0]</code>
-    ИМЯ — a-z, 0-9 и «-», до 15 символов. Сервер с поднятым WireGuard будет подключён как есть, голый — настроен: { $steps }. proto=awg — AmneziaWG с маскировкой VPN (по умолчанию версии 2.0 и mtu=1376; установка — только на Ubuntu).
+    Использование: <code>/add_node ИМЯ ssh://root@ХОСТ[:ПОРТ] [регион] [iface=wg0] [port=51820] [subnet=10.8.0.1/20] [subnet6=fd08::1/64] [endpoint=ХОСТ:ПОРТ] [mtu=1420] [proto=wg|awg] [awg=1.0|1.5|2.0]</code>
+    ИМЯ — a-z, 0-9 и «-», до 15 символов. Сервер с поднятым WireGuard будет подключён как есть, вместе с его пирами; голый — настроен: { $steps }. proto=awg — AmneziaWG с маскировкой VPN (по умолчанию версии 2.0 и mtu=1376; установка — только на Ubuntu).
 node-adding = 🛠 Добавляю сервер <b>{ $node }</b>…
 node-restoring = 🛠 Восстанавливаю сервер <b>{ $node }</b>…
 node-step = { $step ->

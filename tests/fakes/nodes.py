@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from nodes import InterfaceInfo, NodeError, NodeTarget, PeerSpec, PeerState
@@ -80,15 +80,18 @@ class FakeWireGuard:
     async def obfuscation(self, target: NodeTarget) -> str:
         return self._node(target).obfuscation if target.amnezia else ""
 
-    async def reconcile(self, target: NodeTarget, desired: Iterable[PeerSpec]) -> ReconcilePlan:
+    async def reconcile(
+        self, target: NodeTarget, desired: Iterable[PeerSpec], keep: Collection[str] = ()
+    ) -> ReconcilePlan:
         node = self._node(target)
         wanted = tuple(desired)
         actual = [
             PeerState(key, None, spec.allowed_ips, None, 0, 0, spec.preshared_key)
             for key, spec in node.peers.items()
         ]
-        plan = plan_reconcile(wanted, actual)
-        node.peers.clear()
+        plan = plan_reconcile(wanted, actual, keep)
+        for key in plan.remove:
+            del node.peers[key]
         node.peers.update((peer.public_key, peer) for peer in wanted)
         self.log.append((target.name, "reconcile", plan.summary()))
         return plan

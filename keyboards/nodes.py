@@ -1,0 +1,38 @@
+"""Keyboards of the node commands: a node's foreign peers and removing them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from keyboards.callbacks import ForeignAction, ForeignCD
+from locales import Translator
+
+
+def foreign_peers(t: Translator, node_id: int, peer_ids: Sequence[int]) -> InlineKeyboardMarkup:
+    """A remove button per listed peer (numbered as the list is), and one for all of them."""
+    builder = InlineKeyboardBuilder()
+    for number, peer_id in enumerate(peer_ids, start=1):
+        builder.button(
+            text=t("foreign-remove-one", number=str(number)),
+            callback_data=ForeignCD(action=ForeignAction.ASK, node_id=node_id, peer_id=peer_id),
+        )
+    builder.adjust(5)
+    every = ForeignCD(action=ForeignAction.ASK, node_id=node_id).pack()
+    builder.row(InlineKeyboardButton(text=t("foreign-remove-all"), callback_data=every))
+    return builder.as_markup()
+
+
+def foreign_confirm(t: Translator, node_id: int, peer_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("foreign-confirm-yes"),
+        callback_data=ForeignCD(action=ForeignAction.CONFIRM, node_id=node_id, peer_id=peer_id),
+    )
+    builder.button(
+        text=t("button-cancel"),
+        callback_data=ForeignCD(action=ForeignAction.CANCEL, node_id=node_id, peer_id=peer_id),
+    )
+    return builder.as_markup()
