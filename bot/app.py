@@ -9,8 +9,6 @@ import signal
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest
 
@@ -22,10 +20,12 @@ from bot.middlewares import UserContextMiddleware
 from bot.notifier import TelegramNotifier
 from bot.scheduler import create_scheduler
 from bot.settings import Settings
+from bot.telegram_calls import create_session, flow_control
 from bot.telegram_webhook import TelegramWebhook
 from bot.throttle import ThrottleMiddleware
 from bot.web import create_web_app, start_web
 from handlers.commands import set_commands
+from services.pacing import TELEGRAM_RATE_LIMIT, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,10 @@ DRAIN_SECONDS = 20.0  # after SIGTERM in webhook mode, how long updates in hand 
 
 
 def create_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    """The Bot over a session that paces its messages and waits out 429s."""
+    session = create_session(
+        settings.telegram_api_url, Pacer(TELEGRAM_RATE_LIMIT, bulk_rate=settings.broadcast_rate)
+    )
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -43,10 +46,12 @@ def create_bot(settings: Settings) -> Bot:
 
 def connect(services: Services, bot: Bot) -> TelegramNotifier:
     """Give the services the Telegram adapters they call back through: the notifier (alerts,
-    texts and configs) and the broadcast sender."""
+    texts and configs), the broadcast sender, and the bot's pacer, so that broadcasts take
+    only what answers to users leave."""
     notifier = TelegramNotifier(bot, services.users, services.settings.alerts_chat_id)
     services.set_notifier(notifier)
     services.broadcasts.sender = TelegramBroadcastSender(bot, services.users)
+    services.broadcasts.pacer = flow_control(bot).pacer
     return notifier
 
 
