@@ -16,7 +16,7 @@ import handlers
 from bot import yookassa_webhook
 from bot.broadcast_sender import TelegramBroadcastSender, setup_broadcasts
 from bot.container import Services, open_services
-from bot.middlewares import UserContextMiddleware
+from bot.middlewares import UserContextMiddleware, UserTouchMiddleware
 from bot.notifier import TelegramNotifier
 from bot.scheduler import create_scheduler
 from bot.settings import Settings
@@ -75,6 +75,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         payments=services.payments,
         endpoints=services.endpoints,
     )
+    # Read, refuse the banned, throttle, and only then write: a flood costs no write.
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.update.outer_middleware(
         ThrottleMiddleware(
@@ -84,6 +85,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
             clock=services.users.clock,
         )
     )
+    dispatcher.update.outer_middleware(UserTouchMiddleware(services.users))
     handlers.setup(dispatcher)
     setup_broadcasts(dispatcher, services.broadcasts)
     return dispatcher
