@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import refusal
-from bot.container import backup_service, cipher_of, open_services, ssh_public_key
+from bot.container import (
+    backup_service,
+    cipher_of,
+    open_services,
+    prepare_data_dir,
+    ssh_public_key,
+)
 from bot.settings import Settings, SettingsError, load_settings
 from db.copy import CopyError, copy_sqlite_to_postgres
 from db.engine import safe_url
@@ -274,7 +280,7 @@ async def user_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def db_backup(settings: Settings, args: argparse.Namespace) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     backup = await backup_service(settings).create()
     print(backup.path)
     print(KEY_REMINDER, file=sys.stderr)

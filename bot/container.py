@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.database_watch import DatabaseWatch
 from bot.settings import Settings, SettingsError
 from db.cipher import SecretCipher, load_cipher
 from db.engine import create_engine, create_session_factory, safe_url
@@ -47,6 +50,10 @@ SSH_KEY_FILE = "ssh_ed25519"
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
 
 
+class DatabaseUnreachable(SettingsError):
+    """No connection to the database server: it may come back, so the bot waits for it."""
+
+
 @dataclass
 class Services:
     """The long-lived objects of one process."""
@@ -75,6 +82,7 @@ class Services:
     traffic: TrafficService
     endpoints: EndpointService
     sshkeys: SshKeyService
+    database: DatabaseWatch
     notifier: Notifier | None = None
 
     def set_notifier(self, notifier: Notifier) -> None:
@@ -97,6 +105,7 @@ class Services:
 
     async def close(self) -> None:
         await self.broadcasts.stop()
+        await self.database.close()
         await self.pool.close()
         await self.engine.dispose()
 
@@ -105,7 +114,7 @@ async def open_services(
     settings: Settings, clock: Clock = system_clock, wireguard: WireGuard | None = None
 ) -> Services:
     """Create DATA_DIR, the bot's SSH and encryption keys, migrate the database, wire services."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     engine = await _open_database(settings.effective_database_url)
     cipher = cipher_of(settings, create=True)
     assert cipher is not None
@@ -196,7 +205,24 @@ async def open_services(
             connect_timeout=settings.node_connect_timeout,
             command_timeout=settings.node_command_timeout,
         ),
+        database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
     )
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    """DATA_DIR, created if missing; SettingsError when this user cannot write there."""
+    folder = settings.data_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise SettingsError(
+            f"DATA_DIR: cannot write to {folder.absolute()} ({reason}): make it writable for "
+            f"the user the bot runs as ({getpass.getuser()}), or set DATA_DIR to a folder that is"
+        ) from None
+    return folder
 
 
 def cipher_of(settings: Settings, *, create: bool) -> SecretCipher | None:
@@ -214,8 +240,7 @@ def backup_service(settings: Settings, clock: Clock = system_clock) -> BackupSer
 
 def ssh_public_key(settings: Settings) -> str:
     """The bot's SSH public key for the nodes' authorized_keys, made on first use."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE)
+    return SshPool.ensure_client_key(prepare_data_dir(settings) / SSH_KEY_FILE)
 
 
 def _yookassa(settings: Settings) -> YooKassaProvider | None:
@@ -231,7 +256,8 @@ def _yookassa(settings: Settings) -> YooKassaProvider | None:
 
 
 async def _open_database(url: str) -> AsyncEngine:
-    """Connect and migrate; any failure becomes one line naming DATABASE_URL."""
+    """Connect and migrate; any failure becomes one line naming DATABASE_URL, and no answer
+    from the server is DatabaseUnreachable."""
     parsed = make_url(url)
     folder = Path(parsed.database or "").parent
     if parsed.get_backend_name() == "sqlite" and parsed.database and not folder.is_dir():
@@ -251,5 +277,9 @@ async def _open_database(url: str) -> AsyncEngine:
             if isinstance(error, ImportError)
             else type(error).__name__
         )
-        raise SettingsError(f"DATABASE_URL: cannot open {safe_url(url)} ({reason})") from None
+        unreachable = isinstance(error, OSError | TimeoutError) and not isinstance(
+            error, PermissionError
+        )
+        problem = DatabaseUnreachable if unreachable else SettingsError
+        raise problem(f"DATABASE_URL: cannot open {safe_url(url)} ({reason})") from None
     return engine
