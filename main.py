@@ -14,8 +14,8 @@ from bot.cli import refusal
 from bot.container import (
     backup_service,
     cipher_of,
-    ensure_data_dir,
     open_services,
+    prepare_data_dir,
     ssh_public_key,
 )
 from bot.settings import Settings, SettingsError, load_settings
@@ -295,7 +295,7 @@ async def user_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def db_backup(settings: Settings, args: argparse.Namespace) -> int:
-    ensure_data_dir(settings)
+    prepare_data_dir(settings)
     backup = await backup_service(settings).create()
     print(backup.path)
     print(KEY_REMINDER, file=sys.stderr)

@@ -15,6 +15,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
+from bot.telegram_calls import bulk_calls
 from locales import Translator, translator_for
 from services.broadcasts import BroadcastService, Progress, SendOutcome, SendResult
 from services.users import UserService
@@ -41,6 +42,8 @@ def setup_broadcasts(dispatcher: Dispatcher, broadcasts: BroadcastService) -> No
 
 
 class TelegramBroadcastSender:
+    """Its calls are bulk calls: the runner paced them, and a 429 comes back to it as FLOOD."""
+
     def __init__(self, bot: Bot, users: UserService) -> None:
         self._bot = bot
         self._users = users
@@ -48,14 +51,18 @@ class TelegramBroadcastSender:
 
     async def send(self, chat_id: int, text: str) -> SendResult:
         try:
-            await self._bot.send_message(chat_id, text)
+            with bulk_calls():
+                await self._bot.send_message(chat_id, text)
         except TelegramAPIError as error:
             return _result(error)
         return SendResult(SendOutcome.SENT)
 
     async def show_progress(self, progress: Progress) -> SendResult:
         t = await self._translator(progress.admin_id)
-        text = progress_text(t, progress)
+        with bulk_calls():
+            return await self._show(progress, progress_text(t, progress))
+
+    async def _show(self, progress: Progress, text: str) -> SendResult:
         if progress.message_id is not None:
             try:
                 await self._bot.edit_message_text(

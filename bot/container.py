@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import stat
+import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.database_watch import DatabaseWatch
 from bot.settings import Settings, SettingsError
 from db.cipher import SecretCipher, load_cipher
 from db.engine import create_engine, create_session_factory, keep_sqlite_private, safe_url
@@ -55,6 +58,10 @@ PRIVATE_DIR = 0o700
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
 
 
+class DatabaseUnreachable(SettingsError):
+    """No connection to the database server: it may come back, so the bot waits for it."""
+
+
 @dataclass
 class Services:
     """The long-lived objects of one process."""
@@ -87,6 +94,7 @@ class Services:
     endpoints: EndpointService
     sshkeys: SshKeyService
     pages: PageService
+    database: DatabaseWatch
     notifier: Notifier | None = None
     account: AccountService = field(init=False)
 
@@ -114,6 +122,7 @@ class Services:
 
     async def close(self) -> None:
         await self.broadcasts.stop()
+        await self.database.close()
         await self.pool.close()
         await self.engine.dispose()
 
@@ -122,7 +131,7 @@ async def open_services(
     settings: Settings, clock: Clock = system_clock, wireguard: WireGuard | None = None
 ) -> Services:
     """Create DATA_DIR, the bot's SSH and encryption keys, migrate the database, wire services."""
-    ensure_data_dir(settings)
+    prepare_data_dir(settings)
     engine = await _open_database(settings.effective_database_url)
     cipher = cipher_of(settings, create=True)
     assert cipher is not None
@@ -236,7 +245,31 @@ async def open_services(
             init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
             clock=clock,
         ),
+        database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
     )
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    """DATA_DIR, made with mode 0700 when missing (keys, the database and backups are in it);
+    SettingsError when this user cannot write there. One made readable by others before is
+    left as it is, with a warning: it may be shared on purpose."""
+    folder = settings.data_dir
+    try:
+        if not folder.is_dir():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            folder.chmod(PRIVATE_DIR)  # whatever the umask left
+        elif stat.S_IMODE(folder.stat().st_mode) & 0o077:
+            log.warning("DATA_DIR %s is open to other users: chmod 700 %s", folder, folder)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise SettingsError(
+            f"DATA_DIR: cannot write to {folder.absolute()} ({reason}): make it writable for "
+            f"the user the bot runs as ({getpass.getuser()}), or set DATA_DIR to a folder that is"
+        ) from None
+    return folder
 
 
 def cipher_of(settings: Settings, *, create: bool) -> SecretCipher | None:
@@ -252,22 +285,9 @@ def backup_service(settings: Settings, clock: Clock = system_clock) -> BackupSer
     )
 
 
-def ensure_data_dir(settings: Settings) -> None:
-    """DATA_DIR, made with mode 0700 (keys, the database and backups are in it); one made
-    readable by others before is left as it is, with a warning: it may be shared on purpose."""
-    folder = settings.data_dir
-    if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-        folder.chmod(PRIVATE_DIR)  # whatever the umask left
-    elif stat.S_IMODE(folder.stat().st_mode) & 0o077:
-        log.warning("DATA_DIR %s is open to other users: chmod 700 %s", folder, folder)
-
-
 def ssh_public_key(settings: Settings) -> str:
     """The bot's SSH public key for the nodes' authorized_keys, made on first use."""
-    ensure_data_dir(settings)
-    return SshPool.ensure_client_key(settings.data_dir / SSH_KEY_FILE)
+    return SshPool.ensure_client_key(prepare_data_dir(settings) / SSH_KEY_FILE)
 
 
 def _yookassa(settings: Settings) -> YooKassaProvider | None:
@@ -283,7 +303,8 @@ def _yookassa(settings: Settings) -> YooKassaProvider | None:
 
 
 async def _open_database(url: str) -> AsyncEngine:
-    """Connect and migrate; any failure becomes one line naming DATABASE_URL."""
+    """Connect and migrate; any failure becomes one line naming DATABASE_URL, and no answer
+    from the server is DatabaseUnreachable."""
     parsed = make_url(url)
     folder = Path(parsed.database or "").parent
     if parsed.get_backend_name() == "sqlite" and parsed.database and not folder.is_dir():
@@ -304,5 +325,9 @@ async def _open_database(url: str) -> AsyncEngine:
             if isinstance(error, ImportError)
             else type(error).__name__
         )
-        raise SettingsError(f"DATABASE_URL: cannot open {safe_url(url)} ({reason})") from None
+        unreachable = isinstance(error, OSError | TimeoutError) and not isinstance(
+            error, PermissionError
+        )
+        problem = DatabaseUnreachable if unreachable else SettingsError
+        raise problem(f"DATABASE_URL: cannot open {safe_url(url)} ({reason})") from None
     return engine

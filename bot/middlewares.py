@@ -1,4 +1,6 @@
-"""Update middlewares: private chats only, the user row refreshed, role and translator handed on."""
+"""Update middlewares: private chats only, the sender read without a write, banned users and
+floods dropped before anything is written, then the user row refreshed; role and translator
+handed on."""
 
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update
+from aiogram.types import User as TelegramUser
 
-from db.models import Role
+from db.models import Role, User
 from locales import pick_language, translator_for
 from services.users import UserService, Visitor
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 def _chat_type(update: Update) -> str | None:
@@ -24,22 +29,43 @@ def _chat_type(update: Update) -> str | None:
 
 
 class UserContextMiddleware(BaseMiddleware):
-    """Drops updates from groups; gives handlers `user`, `role`, `is_admin`, `is_staff` and `t`;
-    a banned user gets one line and nothing else, except that a payment is still recorded."""
+    """Drops updates from groups and bots. Reads the sender's row, writing nothing, and gives
+    the next middlewares and handlers `user` (None for someone new), `role`, `is_admin`,
+    `is_staff` and `t`. A banned user gets one line and nothing else, no write at all, except
+    that Stars Telegram has already taken are recorded (a banned payer's are held). Staff are
+    known from the settings' ids and this read, so the throttle that comes next needs no write
+    either."""
 
     def __init__(self, users: UserService) -> None:
         self._users = users
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        sender = data.get("event_from_user")
+        sender: TelegramUser | None = data.get("event_from_user")
         if sender is None or sender.is_bot or _chat_type(event) not in (None, "private"):
             return None
+        user = await self._users.get(sender.id)
+        if user is None:
+            role = self._users.role_from_settings(sender.id) or Role.USER
+            language = pick_language(sender.language_code)
+        else:
+            role, language = self._users.role_of(user), user.language
+        _hand_on(data, user, role, language)
+        if user is not None and user.banned and role is not Role.ADMIN and not _is_payment(event):
+            await _refuse_banned(event, data["t"]("user-banned"))
+            return None
+        return await handler(event, data)
+
+
+class UserTouchMiddleware(BaseMiddleware):
+    """After the throttle: the user's row created or refreshed (name, language, last seen),
+    the one write every served update makes; handlers get the fresh row."""
+
+    def __init__(self, users: UserService) -> None:
+        self._users = users
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        sender: TelegramUser = data["event_from_user"]
         user = await self._users.touch(
             Visitor(
                 id=sender.id,
@@ -48,17 +74,16 @@ class UserContextMiddleware(BaseMiddleware):
                 language=pick_language(sender.language_code),
             )
         )
-        role = self._users.role_of(user)
-        t = translator_for(user.language)
-        if user.banned and role is not Role.ADMIN and not _is_payment(event):
-            await _refuse_banned(event, t("user-banned"))
-            return None
-        data["user"] = user
-        data["role"] = role
-        data["is_admin"] = role is Role.ADMIN
-        data["is_staff"] = role in (Role.ADMIN, Role.SUPPORT)
-        data["t"] = t
+        _hand_on(data, user, self._users.role_of(user), user.language)
         return await handler(event, data)
+
+
+def _hand_on(data: dict[str, Any], user: User | None, role: Role, language: str) -> None:
+    data["user"] = user
+    data["role"] = role
+    data["is_admin"] = role is Role.ADMIN
+    data["is_staff"] = role in (Role.ADMIN, Role.SUPPORT)
+    data["t"] = translator_for(language)
 
 
 def _is_payment(update: Update) -> bool:

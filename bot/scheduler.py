@@ -12,6 +12,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.container import Services
+from bot.database_watch import DatabaseWatch, is_outage
 from bot.joblock import exclusive_jobs
 from bot.metrics import record_probes, record_reconciles
 
@@ -65,20 +66,32 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
         )
     exclusive_jobs(scheduler, services.engine)  # PostgreSQL: one process runs each job
     for job in scheduler.get_jobs():
-        job.modify(func=_stopped_quietly(job.id, job.func))
+        job.modify(func=_quiet(job.id, job.func, services.database))
     return scheduler
 
 
-def _stopped_quietly(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+def _quiet(
+    name: str, job: Callable[[], Awaitable[Any]], database: DatabaseWatch
+) -> Callable[[], Awaitable[Any]]:
     """A job cut off by the scheduler's shutdown ends with one log line, not a traceback: all
-    jobs derive their work from the database, so the next start picks it up."""
+    jobs derive their work from the database, so the next start picks it up. While the
+    database is away jobs skip their turn, and one that meets the outage tells the watch,
+    which says it once."""
 
     @functools.wraps(job)
     async def run() -> Any:
+        if not database.up:
+            log.debug("job %s skipped: the database is away", name)
+            return None
         try:
             return await job()
         except asyncio.CancelledError:
             log.info("job %s stopped by the shutdown", name)
+            return None
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            database.lost(error)
             return None
 
     return run

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     support_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     database_url: str = ""
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_proxy: SecretStr | None = None  # http:// or socks5://, maybe with a password
     data_dir: Path = Path("data")
     encryption_key: SecretStr | None = None
     web_host: str = "127.0.0.1"
@@ -127,6 +128,40 @@ class Settings(BaseSettings):
         if not (sep and bot_id.isdigit() and len(secret) >= 8):
             raise ValueError("must look like 123456:ABC-DEF… (the token from @BotFather)")
         return SecretStr(token)
+
+    @field_validator("telegram_proxy")
+    @classmethod
+    def _proxy_url(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if not url:
+            return None
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if (
+            parts.scheme not in ("http", "socks5")
+            or not parts.hostname
+            or port is None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                "must look like http://[USER:PASSWORD@]HOST:PORT or "
+                "socks5://[USER:PASSWORD@]HOST:PORT"
+            )
+        return SecretStr(url)
+
+    @property
+    def telegram_proxy_shown(self) -> str:
+        """The proxy without its user and password, for logs."""
+        if self.telegram_proxy is None:
+            return ""
+        parts = urlsplit(self.telegram_proxy.get_secret_value())
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        return f"{parts.scheme}://{host}:{parts.port}"
 
     @field_validator("admin_ids", "support_ids", mode="before")
     @classmethod

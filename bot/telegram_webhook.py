@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
@@ -23,12 +24,19 @@ class TelegramWebhook:
     polling does: Telegram re-sends an update whose answer comes late, so a slow handler (a
     node being set up) must not hold the answer back."""
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, secret: str) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        secret: str,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
         if not secret:
             raise ValueError("a webhook needs a secret token")
         self._dispatcher = dispatcher
         self._bot = bot
         self._secret = secret.encode()
+        self._ready = ready
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepting = False
 
@@ -41,8 +49,9 @@ class TelegramWebhook:
         app.router.add_post(PATH, self.handle)
 
     def open(self) -> None:
-        """Take updates from now on; until then (and after close) Telegram gets 503 and
-        delivers the update again later, maybe to another process behind the same address."""
+        """Take updates from now on; until then (and after close, and while `ready` says no:
+        the database is away) Telegram gets 503 and delivers the update again later, maybe to
+        another process behind the same address."""
         self._accepting = True
 
     async def close(self, grace: float) -> None:
@@ -63,7 +72,7 @@ class TelegramWebhook:
         if not hmac.compare_digest(given, self._secret):
             log.warning("no valid secret token from %s", request.remote)
             return web.Response(status=401, text="unauthorized")
-        if not self._accepting:
+        if not (self._accepting and self._ready()):
             return web.Response(status=503, text="not taking updates now")
         body = await request.read()
         try:

@@ -34,7 +34,9 @@ class ThrottleMiddleware(BaseMiddleware):
     polite warning, then the user's updates are dropped for `cooldown` seconds (button
     spinners are still stopped). Staff (admins, support) are never throttled. Other update
     kinds (payments, pre-checkout queries) always pass: they must be answered. Users idle for
-    longer than the window and the cooldown are forgotten, so memory stays bounded.
+    longer than the window and the cooldown are forgotten, so memory stays bounded. It runs
+    before anything is written, so a flood costs no write; the counts are this process's own
+    (sharing them between processes would cost a write per update).
     """
 
     def __init__(

@@ -30,7 +30,12 @@ def create_web_app(engine: AsyncEngine) -> web.Application:
 
 
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Serve `app` on host:port; OSError (the port taken, say) leaves nothing running."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
     return runner

@@ -6,6 +6,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     DateTime,
     Enum,
@@ -445,3 +446,15 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(16))
     period_end: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ConversationState(Base):
+    """Where one chat stands in a multi-step flow (aiogram's FSM state and its data), kept here
+    so that every bot process sees it."""
+
+    __tablename__ = "fsm_states"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -6,7 +6,7 @@ import logging
 from contextlib import suppress
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 
 from db.models import User
@@ -46,7 +46,12 @@ async def service_error(
 
 
 async def unexpected_error(event: ErrorEvent, bot: Bot, user: User | None = None) -> None:
-    log.error("update %s failed", event.update.update_id, exc_info=event.exception)
+    error = event.exception
+    if isinstance(error, TelegramNetworkError | TelegramRetryAfter):
+        # Telegram away or flooded past the waits: the session said so once, no traceback
+        log.warning("update %s not answered: %s", event.update.update_id, error.message)
+    else:
+        log.error("update %s failed", event.update.update_id, exc_info=error)
     if user is not None:
         await _answer(event, bot, user.id, translator_for(user.language)("error-generic"), None)
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,16 +38,12 @@ from db.models import (
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import ServiceError
+from services.pacing import TELEGRAM_RATE_LIMIT, Pacer, Ticket
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 4096  # Telegram's limit for a message text, in UTF-16 code units
-TELEGRAM_RATE_LIMIT = 30  # messages per second a bot may send to different chats
 DEFAULT_RATE = 25
-# A call counts against the rate from its start until this long after its answer: by then it
-# has surely reached Telegram, so no one-second window there can hold more than `rate` calls,
-# whatever the jitter on the way (the extra 5 ms allow for Telegram's clock granularity).
-RATE_WINDOW = 1.005
 MAX_ATTEMPTS = 3  # for transient errors (5xx, connection trouble); a 429 is not an attempt
 PROGRESS_INTERVAL = 2.0
 STOP_GRACE = 5.0
@@ -132,65 +127,9 @@ def audience_filter(audience: BroadcastAudience, now: datetime) -> ColumnElement
     return reachable
 
 
-class Ticket:
-    """One paced call: when its answer came (None while on its way)."""
-
-    __slots__ = ("answered_at",)
-
-    def __init__(self) -> None:
-        self.answered_at: float | None = None
-
-
-class Pacer:
-    """Telegram's flood control for the whole process: calls start evenly spaced at `rate` per
-    second, at most `rate` of them in any RATE_WINDOW counted from start to answer, and a 429
-    holds every call back for its retry_after."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.interval = 1 / rate
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-        self._calls: list[Ticket] = []
-        self._answered = asyncio.Event()
-
-    async def acquire(self) -> Ticket:
-        """Wait for a free slot; give the ticket back with `release` once the call is answered."""
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                if self._next > now:
-                    await asyncio.sleep(self._next - now)
-                    continue
-                self._calls = [
-                    call
-                    for call in self._calls
-                    if call.answered_at is None or call.answered_at > now - RATE_WINDOW
-                ]
-                if len(self._calls) < self.rate:
-                    break
-                answered = [call.answered_at for call in self._calls if call.answered_at]
-                wait = min(answered) + RATE_WINDOW - now if answered else None
-                self._answered.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._answered.wait(), wait)
-            # Keep to the grid when a little late; never make up for a pause with a burst.
-            start = self._next if now - self._next < self.interval / 4 else now
-            self._next = start + self.interval
-            ticket = Ticket()
-            self._calls.append(ticket)
-            return ticket
-
-    def release(self, ticket: Ticket) -> None:
-        ticket.answered_at = time.monotonic()
-        self._answered.set()
-
-    def hold(self, seconds: float) -> None:
-        self._next = max(self._next, time.monotonic() + seconds)
-
-
 class BroadcastService:
-    """Creates broadcasts and runs them: one runner task per broadcast, one pacer for all."""
+    """Creates broadcasts and runs them: one runner task per broadcast. Their sends are bulk
+    calls of the pacer, which the bot shares with its answers to users; those go first."""
 
     def __init__(
         self,
@@ -202,10 +141,9 @@ class BroadcastService:
     ) -> None:
         if not 0 < rate <= TELEGRAM_RATE_LIMIT:
             raise ValueError(f"broadcast rate must be within 1..{TELEGRAM_RATE_LIMIT}")
-        rate = int(rate)
         self._sessions = sessions
         self.clock = clock
-        self.pacer = Pacer(rate)
+        self.pacer = Pacer(TELEGRAM_RATE_LIMIT, bulk_rate=int(rate))  # the bot's, once connected
         self._progress_interval = progress_interval
         self._runners: dict[int, asyncio.Task[None]] = {}
         self.sender: Sender | None = None  # the bot's, set once a Bot exists

@@ -1,14 +1,19 @@
-"""Throttling: a flood gets one warning and spares the nodes; the user is served after a pause."""
+"""Throttling: a flood gets one warning and spares the nodes and the database (no write before
+the throttle, none for a banned user); the user is served after a pause."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bot.settings import SettingsError, load_settings
 from bot.throttle import ThrottleMiddleware
+from db.models import Role, User
 from keyboards.callbacks import MenuAction, MenuCD
 from tests.conftest import ADMIN_ID, App
 
@@ -55,6 +60,66 @@ async def test_a_flood_gets_one_warning_and_spares_the_node(app: App) -> None:
     served = await app.say(9001, "/status")
     assert len(served) == 1 and served[0].text.startswith("🔓 Доступ")
     assert len(reads) == 9
+
+
+@contextmanager
+def counted_writes(app: App) -> Iterator[list[str]]:
+    """Every INSERT, UPDATE and DELETE the bot sends to the database meanwhile."""
+    writes: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(statement.split("\n")[0][:80])
+
+    engine = app.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield writes
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def test_a_flood_costs_no_database_write(app: App) -> None:
+    await app.say(9002, "/start")
+    app.clock.advance(seconds=11)
+    with counted_writes(app) as writes:
+        served = []
+        for _ in range(8):  # THROTTLE_RATE
+            app.clock.advance(milliseconds=50)  # each served update refreshes last_seen_at
+            served += await app.say(9002, "/help")
+        served_writes = len(writes)
+        refused = []
+        for _ in range(92):
+            app.clock.advance(milliseconds=50)
+            refused += await app.say(9002, "/help")
+    assert len(served) == 8 and WARNING not in [m.text for m in served]
+    assert [m.text for m in refused] == [WARNING]
+    assert served_writes <= 8, writes
+    assert writes[served_writes:] == [], "the 92 throttled updates wrote nothing"
+
+
+async def test_a_banned_users_update_writes_nothing(app: App) -> None:
+    await app.say(9003, "/start")
+    await app.services.console.ban(ADMIN_ID, 9003)
+    seen_before = (await app.user(9003)).last_seen_at
+    app.clock.advance(minutes=5)
+    with counted_writes(app) as writes:
+        answer = await app.say(9003, "/start")
+        pressed = await app.press(9003, answer[0], MenuCD(action=MenuAction.STATUS).pack())
+    assert [m.text for m in answer] == ["⛔ Администратор заблокировал вам доступ к этому боту."]
+    assert pressed == []
+    assert writes == []
+    assert (await app.user(9003)).last_seen_at == seen_before
+
+
+async def test_staff_by_a_role_given_in_the_chat_are_not_throttled(app: App) -> None:
+    await app.say(9004, "/start")
+    async with app.services.sessions.begin() as session:
+        user = await session.get(User, 9004)
+        user.role = Role.SUPPORT
+    for _ in range(15):
+        answered = await app.say(9004, "/help")
+        assert answered and answered[0].text != WARNING
 
 
 async def test_admins_are_never_throttled(app: App) -> None:

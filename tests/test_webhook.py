@@ -69,13 +69,13 @@ class BotProcess:
     def __init__(self, tmp_path: Path, telegram: FakeTelegram, **settings: str) -> None:
         self.port = free_port()
         self.log = tmp_path / "bot.log"
-        env = environment(
-            tmp_path,
-            BOT_TOKEN=telegram.token,
-            TELEGRAM_API_URL=telegram.base_url,
-            WEB_PORT=str(self.port),
-            **settings,
-        )
+        given = {
+            "BOT_TOKEN": telegram.token,
+            "TELEGRAM_API_URL": telegram.base_url,
+            "WEB_PORT": str(self.port),
+            **settings,  # may replace the three above
+        }
+        env = environment(tmp_path, **given)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, str(ROOT / "main.py")],
