@@ -21,11 +21,9 @@ from nodes.amnezia import (
     PROTOCOLS,
     VERSIONS,
     WIREGUARD,
-    AmneziaError,
     AmneziaParams,
     generate,
 )
-from nodes.amnezia import parse_lines as parse_amnezia_lines
 from nodes.bootstrap import BOOTSTRAP_STEPS, InterfacePlan, bootstrap
 from nodes.keys import generate_private_key
 from services.audit import AuditAction, record
@@ -212,8 +210,7 @@ class FleetService:
         if (await self._wireguard.probe(target)).interface_up:
             info = await self._wireguard.interface(target)
             private_key = await self._wireguard.private_key(target)
-            if target.amnezia:
-                amnezia = _running_amnezia(new.name, await self._wireguard.obfuscation(target))
+            amnezia = await self._wireguard.obfuscation(target)
         else:
             private_key = generate_private_key()
             if target.amnezia:
@@ -343,14 +340,6 @@ class FleetService:
             return NodeCheck(node, devices, False, None, None, "WireGuard interface is down")
         load = NodeLoad(result.load1, result.cpus)
         return NodeCheck(node, devices, True, len(result.peers), load, None)
-
-
-def _running_amnezia(name: str, lines: str) -> AmneziaParams:
-    """The parameters an adopted AmneziaWG interface runs with; NodeError if they break rules."""
-    try:
-        return parse_amnezia_lines(lines)
-    except AmneziaError as error:
-        raise NodeError(name, f"AmneziaWG parameters: {error}") from None
 
 
 def _bare_host(host: str) -> str:

@@ -21,6 +21,9 @@ from services.targets import target_of
 log = logging.getLogger(__name__)
 
 
+BIGINT_MAX = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeOutcome:
     node: str
@@ -45,19 +48,27 @@ class HealthService:
         self._clock = clock
 
     async def probe_all(self) -> list[ProbeOutcome]:
-        """Probe every node at once, store the results, raise or clear alerts."""
+        """Probe every node at once, store the results, raise or clear alerts. A node that
+        fails, however oddly, fails alone: one log line, and the others go on."""
         async with self._sessions() as session:
             nodes = (await session.scalars(select(Node).order_by(Node.name))).all()
         outcomes = await asyncio.gather(*(self._probe(node) for node in nodes))
         for node, outcome in zip(nodes, outcomes, strict=True):
-            await self._record(node, outcome)
+            try:
+                await self._record(node, outcome)
+            except Exception:
+                log.exception("node %s: the probe's result was not stored", node.name)
         return list(outcomes)
 
     async def _probe(self, node: Node) -> ProbeOutcome:
         try:
             result = await self._wireguard.probe(target_of(node))
         except NodeError as error:
+            log.warning("probe %s failed: %s", node.name, error.reason)
             return ProbeOutcome(node.name, self._clock(), None, error.reason)
+        except Exception as error:  # a bug, never the node's output: still this node alone
+            log.exception("probe %s crashed", node.name)
+            return ProbeOutcome(node.name, self._clock(), None, type(error).__name__)
         return ProbeOutcome(node.name, self._clock(), result, None)
 
     async def _record(self, node: Node, outcome: ProbeOutcome) -> None:
@@ -79,6 +90,7 @@ class HealthService:
             alert = not health.up and not health.alerted
             recovered = healthy and health.alerted
             health.alerted = (health.alerted or alert) and not recovered
+        self._wireguard.set_down(node.name, None if health.up else error)
         if self.notifier is None:
             return
         if alert:
@@ -100,8 +112,8 @@ def _store_probe(health: NodeHealth, result: Probe, now: datetime) -> None:
     health.mem_available_bytes = result.mem_available_bytes
     health.peers = len(result.peers)
     health.recent_handshakes = result.recent_handshakes(now)
-    health.rx_bytes = result.rx_bytes
-    health.tx_bytes = result.tx_bytes
+    health.rx_bytes = min(result.rx_bytes, BIGINT_MAX)
+    health.tx_bytes = min(result.tx_bytes, BIGINT_MAX)
     health.latency_seconds = result.latency_seconds
 
 

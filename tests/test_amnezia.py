@@ -270,7 +270,14 @@ class ScriptedPool:
         self.commands: list[str] = []
 
     async def run(
-        self, target: NodeTarget, command: str, *, stdin: str | None = None, timeout: Any = None
+        self,
+        target: NodeTarget,
+        command: str,
+        *,
+        stdin: str | None = None,
+        timeout: Any = None,
+        limit: int | None = None,
+        even_if_down: bool = False,
     ) -> str:
         self.commands.append(command)
         return self.output
@@ -318,8 +325,10 @@ async def test_probe_reconcile_and_parameters_use_awg() -> None:
     assert "conf=$(awg showconf awg0)" in pool.commands[-1]
     assert "| awg syncconf awg0 /dev/stdin" in pool.commands[-1]
 
-    assert await WireGuard(pool).obfuscation(PLAIN) == ""  # type: ignore[arg-type]
-    await WireGuard(pool).obfuscation(AWG)  # type: ignore[arg-type]
+    assert await WireGuard(pool).obfuscation(PLAIN) is None  # type: ignore[arg-type]
+    running = generate("2.0", rng=random.Random(4))
+    pool.output = "\n".join(running.lines()) + "\n"
+    assert await WireGuard(pool).obfuscation(AWG) == running  # type: ignore[arg-type]
     command = pool.commands[-1]
     assert "awg showconf awg0" in command and "private-key" not in command
     assert "sed '/^\\[Peer\\]/,$d' | grep -E '^(Jc|Jmin|Jmax|S[1-4]|H[1-4]|I[1-5]) = '" in command
