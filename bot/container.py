@@ -26,6 +26,7 @@ from services.devices import DeviceService
 from services.endpoints import EndpointService
 from services.fleet import FleetService
 from services.health import HealthService
+from services.hostkeys import HostKeyService
 from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
@@ -62,6 +63,7 @@ class Services:
     fleet: FleetService
     reconcile: ReconcileService
     health: HealthService
+    host_keys: HostKeyService
     moves: MoveService
     broadcasts: BroadcastService
     console: ConsoleService
@@ -86,6 +88,7 @@ class Services:
             self.console,
             self.reconcile,
             self.health,
+            self.host_keys,
             self.moves,
             self.backups,
             self.payments,
@@ -139,8 +142,16 @@ async def open_services(
         default_limit=settings.device_limit,
     )
     reconcile = ReconcileService(sessions, wireguard, configs, locks, clock=clock)
+    host_keys = HostKeyService(sessions, wireguard, clock)
     fleet = FleetService(
-        sessions, pool, wireguard, cipher, reconcile, default_dns=settings.default_dns, clock=clock
+        sessions,
+        pool,
+        wireguard,
+        cipher,
+        reconcile,
+        host_keys,
+        default_dns=settings.default_dns,
+        clock=clock,
     )
     users = UserService(sessions, settings.admin_ids, clock, support_ids=settings.support_ids)
     audit = AuditService(sessions, clock)
@@ -164,7 +175,8 @@ async def open_services(
         devices=devices,
         fleet=fleet,
         reconcile=reconcile,
-        health=HealthService(sessions, wireguard, settings.health_failures, clock=clock),
+        health=HealthService(sessions, wireguard, settings.health_failures, host_keys, clock=clock),
+        host_keys=host_keys,
         moves=MoveService(sessions, placement, configs, reconcile, locks, clock),
         broadcasts=BroadcastService(sessions, settings.broadcast_rate, clock),
         console=ConsoleService(sessions, users, reconcile),

@@ -13,6 +13,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
 from keyboards.menus import grant_access
+from keyboards.nodes import accept_host_key
 from keyboards.subscribe import renew_button
 from locales import DEFAULT_LANGUAGE, Translator, translator_for
 from locales.format import esc, format_date
@@ -28,16 +29,28 @@ class TelegramNotifier:
         self._users = users
         self._alerts_chat_id = alerts_chat_id
 
-    async def to_admins(self, key: str, *, grant_user_id: int | None = None, **args: str) -> None:
+    async def to_admins(
+        self,
+        key: str,
+        *,
+        grant_user_id: int | None = None,
+        host_key_offer: tuple[int, str] | None = None,
+        **args: str,
+    ) -> None:
         """To the alerts chat when one is set, else to every admin in their language. A text
-        with grant buttons goes to each admin's own chat: buttons work only in private chats."""
+        with buttons goes to each admin's own chat: buttons work only in private chats."""
         safe = {name: esc(value) for name, value in args.items()}
-        if self._alerts_chat_id is not None and grant_user_id is None:
+        buttons = grant_user_id is not None or host_key_offer is not None
+        if self._alerts_chat_id is not None and not buttons:
             await self._send(self._alerts_chat_id, translator_for(DEFAULT_LANGUAGE)(key, **safe))
             return
         for admin in await self._users.admins():
             t = translator_for(admin.language)
-            markup = grant_access(t, grant_user_id) if grant_user_id is not None else None
+            markup = None
+            if grant_user_id is not None:
+                markup = grant_access(t, grant_user_id)
+            elif host_key_offer is not None:
+                markup = accept_host_key(t, *host_key_offer)
             await self._send(admin.id, t(key, **safe), markup)
 
     async def file_to_admins(self, path: Path, key: str, **args: str) -> int:

@@ -142,11 +142,6 @@ def read_public_line(path: Path) -> str:
     return public_line(asyncssh.read_private_key(path))
 
 
-def fingerprint(line: str) -> str:
-    """SHA256:… of a public key line, for people to compare."""
-    return str(asyncssh.import_public_key(line).get_fingerprint("sha256"))
-
-
 def _write_private(path: Path, data: bytes) -> None:
     """Write data to path with mode 0600 via a temporary file and a rename."""
     tmp = path.with_name(path.name + ".tmp")

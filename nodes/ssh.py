@@ -12,7 +12,8 @@ from pathlib import Path
 
 import asyncssh
 
-from nodes.errors import NodeError
+from nodes.errors import HostKeyChanged, NodeError
+from nodes.hostkeys import algorithm, same_key
 from nodes.target import NodeTarget
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ REFUSAL_BACKOFF = 0.02
 OUTPUT_LIMIT = 4 << 20  # bytes of stdout a call reads: a 10,000-peer dump is about 2 MB
 STDERR_LIMIT_BYTES = 64 << 10
 READ_CHUNK = 64 << 10
+SCAN_ALGORITHMS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-256")
 
 
 def _trim(text: str) -> str:
@@ -169,16 +171,18 @@ class SshPool:
             log.info("created SSH client key %s", path)
         return key.export_public_key("openssh").decode("ascii").strip()
 
-    async def scan_host_key(self, host: str, port: int = 22, *, name: str | None = None) -> str:
-        """The server's host key (ed25519 preferred) as one OpenSSH public key line."""
+    async def scan_host_key(
+        self, host: str, port: int = 22, *, name: str | None = None, prefer: str | None = None
+    ) -> str:
+        """The server's host key (of type `prefer` if it has one, else ed25519 first) as one
+        OpenSSH public key line."""
         node = name or f"{host}:{port}"
+        algorithms = [prefer] if prefer is not None else []
+        algorithms += [alg for alg in SCAN_ALGORITHMS if alg != prefer]
         try:
             async with asyncio.timeout(self._connect_timeout):
                 key = await asyncssh.get_server_host_key(
-                    host,
-                    port,
-                    server_host_key_algs=["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-256"],
-                    config=[],
+                    host, port, server_host_key_algs=algorithms, config=[]
                 )
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise NodeError(node, _connect_reason(exc)) from None
@@ -331,10 +335,28 @@ class SshPool:
                     keepalive_interval=self._keepalive_interval,
                     keepalive_count_max=KEEPALIVE_COUNT_MAX,
                 )
-        except (OSError, asyncssh.Error, TimeoutError) as exc:  # the caller logs the NodeError
+        except (asyncssh.HostKeyNotVerifiable, asyncssh.KeyExchangeFailed) as exc:
+            # the caller logs the NodeError (one line per failed node and call)
+            offered = await self._offered_key(target)
+            if offered is None or same_key(offered, target.host_key):
+                raise NodeError(target.name, _connect_reason(exc)) from None
+            raise HostKeyChanged(target.name, offered) from None
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise NodeError(target.name, _connect_reason(exc)) from None
         log.info("node %s: connected to %s:%d", target.name, target.host, target.port)
         return conn
+
+    async def _offered_key(self, target: NodeTarget) -> str | None:
+        """The host key the node presents now, of the pinned key's type if it has one; None
+        when it cannot be read."""
+        assert target.host_key is not None
+        try:
+            first = algorithm(target.host_key)
+            return await self.scan_host_key(
+                target.host, target.port, name=target.name, prefer=first
+            )
+        except (NodeError, ValueError):
+            return None
 
     def _forget(self, key: _Key, conn: asyncssh.SSHClientConnection) -> None:
         if self._conns.get(key) is conn:

@@ -230,6 +230,12 @@ class WireGuard:
         up again (see SshPool.set_down)."""
         self._pool.set_down(name, reason)
 
+    def forget(self, name: str) -> None:
+        """Drop the node's connection and its down mark: the next call connects afresh (after
+        its host key was accepted, or it was restored)."""
+        self._pool.drop(name)
+        self._pool.set_down(name, None)
+
     async def reconcile(self, target: NodeTarget, desired: Iterable[PeerSpec]) -> ReconcilePlan:
         """Make the node's peers equal desired, live and persisted; returns what was done."""
         wanted = tuple(desired)

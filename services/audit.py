@@ -35,6 +35,7 @@ class AuditAction(enum.StrEnum):
     SET_ENDPOINT = "set_endpoint"
     SSH_KEY_ROTATE = "ssh_key_rotate"
     DB_RESTORE = "db_restore"
+    ACCEPT_HOST_KEY = "accept_host_key"
 
 
 OPERATOR = 0  # the actor of what the operator does with `python main.py` (the CLI)

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Device, Node, NodeHealth
 from nodes import NodeError, WireGuard
+from nodes.errors import HostKeyChanged
 from nodes.probe import Probe
 from services.clock import Clock, system_clock
+from services.hostkeys import HostKeyService
 from services.notifier import Notifier
 from services.targets import target_of
 
@@ -30,6 +32,7 @@ class ProbeOutcome:
     checked_at: datetime
     probe: Probe | None
     error: str | None
+    host_key_changed: bool = False
 
 
 class HealthService:
@@ -38,11 +41,13 @@ class HealthService:
         sessions: async_sessionmaker[AsyncSession],
         wireguard: WireGuard,
         failures_before_alert: int,
+        host_keys: HostKeyService,
         notifier: Notifier | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
         self._wireguard = wireguard
+        self._host_keys = host_keys
         self._failures_before_alert = failures_before_alert
         self.notifier = notifier
         self._clock = clock
@@ -63,6 +68,13 @@ class HealthService:
     async def _probe(self, node: Node) -> ProbeOutcome:
         try:
             result = await self._wireguard.probe(target_of(node))
+        except HostKeyChanged as error:
+            log.warning("probe %s failed: %s", node.name, error.reason)
+            try:
+                await self._host_keys.offered(node.name, error.offered)
+            except Exception:
+                log.exception("node %s: the offered host key was not stored", node.name)
+            return ProbeOutcome(node.name, self._clock(), None, error.reason, True)
         except NodeError as error:
             log.warning("probe %s failed: %s", node.name, error.reason)
             return ProbeOutcome(node.name, self._clock(), None, error.reason)
@@ -86,13 +98,16 @@ class HealthService:
                 _store_probe(health, outcome.probe, now)
                 await _count_traffic(session, node.id, outcome.probe)
             health.failures = 0 if healthy else health.failures + 1
-            health.up = healthy or health.failures < self._failures_before_alert
+            # a changed host key is refused at once: the node is not managed until accepted
+            health.up = not outcome.host_key_changed and (
+                healthy or health.failures < self._failures_before_alert
+            )
             alert = not health.up and not health.alerted
             recovered = healthy and health.alerted
             health.alerted = (health.alerted or alert) and not recovered
         self._wireguard.set_down(node.name, None if health.up else error)
-        if self.notifier is None:
-            return
+        if self.notifier is None or (alert and outcome.host_key_changed):
+            return  # the host key alert (HostKeyService) already told the admins
         if alert:
             await self.notifier.to_admins(
                 "admin-node-down",

@@ -11,9 +11,18 @@ from services.clientconfig import ClientConfig
 
 
 class Notifier(Protocol):
-    async def to_admins(self, key: str, *, grant_user_id: int | None = None, **args: str) -> None:
+    async def to_admins(
+        self,
+        key: str,
+        *,
+        grant_user_id: int | None = None,
+        host_key_offer: tuple[int, str] | None = None,
+        **args: str,
+    ) -> None:
         """A text (a locale key and its arguments) to the alerts chat or every admin; with
-        `grant_user_id`, under it the buttons that grant that user access."""
+        `grant_user_id`, under it the buttons that grant that user access; with
+        `host_key_offer` (a node id and the offered key's fingerprint), the button that
+        accepts that key."""
 
     async def file_to_admins(self, path: Path, key: str, **args: str) -> int:
         """A file with a caption to the alerts chat or every admin; how many got it."""

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 from sqlalchemy import select
 
@@ -408,10 +409,15 @@ def test_setup_script_writes_the_parameters_where_awg_quick_save_puts_them(tmp_p
 # --- adding an AmneziaWG node --------------------------------------------------------------
 
 
+HOST_KEY = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+
+
 @pytest.fixture
 def no_host_key_scan(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def scan(host: str, port: int = 22, *, name: str | None = None) -> str:
-        return "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTestsOnly0000000000000"
+    async def scan(
+        host: str, port: int = 22, *, name: str | None = None, prefer: str | None = None
+    ) -> str:
+        return HOST_KEY
 
     monkeypatch.setattr(app.services.pool, "scan_host_key", scan)
 
@@ -444,7 +450,10 @@ async def test_add_node_command_takes_proto_awg(app: App, no_host_key_scan: None
         answer = await app.say(ADMIN_ID, f"/add_node aw1 ssh://root@203.0.113.7 {args}")
         assert answer[-1].text.startswith("Использование: /add_node ИМЯ"), args
     assert await app.services.fleet.named("aw1") is None
-    await app.say(ADMIN_ID, "/add_node aw1 ssh://root@203.0.113.7 Stockholm proto=awg")
+    check = await app.say(ADMIN_ID, "/add_node aw1 ssh://root@203.0.113.7 Stockholm proto=awg")
+    assert "SHA256:" in (check[-1].text or "")
+    assert await app.services.fleet.named("aw1") is None, "nothing before the key is confirmed"
+    await app.press(ADMIN_ID, check[-1], check[-1].buttons[0]["callback_data"])
     node = await app.services.fleet.named("aw1")
     assert node is not None and node.protocol == AMNEZIAWG and node.mtu == 1376
     assert AmneziaParams.from_json(node.obfuscation).version == "2.0"

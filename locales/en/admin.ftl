@@ -156,6 +156,7 @@ audit-action = { $action ->
     [set_endpoint] changed a server's address
     [ssh_key_rotate] rotated the bot's SSH key
     [db_restore] restored the database from a backup
+    [accept_host_key] accepted a node's new SSH host key
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->

@@ -156,6 +156,7 @@ audit-action = { $action ->
     [set_endpoint] сменил адрес сервера
     [ssh_key_rotate] сменил SSH-ключ бота
     [db_restore] восстановил базу из копии
+    [accept_host_key] принял новый SSH-ключ сервера
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->

@@ -54,6 +54,9 @@ class FakeWireGuard:
         else:
             self.down[name] = reason
 
+    def forget(self, name: str) -> None:
+        self.down.pop(name, None)
+
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         node = self._node(target)
         addresses = tuple(ipaddress.ip_interface(a) for a in node.addresses)
