@@ -23,7 +23,15 @@ from db.copy import CopyError, copy_sqlite_to_postgres
 from db.engine import safe_url
 from services.audit import OPERATOR, AuditAction
 from services.backups import BackupError
-from services.errors import InvalidInput, NodeNotFound, NodeSetupFailed, ServiceError
+from services.errors import (
+    HostKeyMismatch,
+    HostKeyNotAccepted,
+    InvalidInput,
+    NodeNotFound,
+    NodeSetupFailed,
+    NoHostKeyOffer,
+    ServiceError,
+)
 from services.fleet import (
     AMNEZIA_VERSIONS,
     DEFAULT_SUBNET4,
@@ -35,6 +43,10 @@ from services.fleet import (
 from services.sshkeys import ADVICE, KeyFilesUnexpected
 
 EXIT_USAGE = 2
+HOST_KEY_HELP = (
+    "the node's SSH host key as an OpenSSH public key line or its SHA256 fingerprint "
+    "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node); refused if it differs"
+)
 
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
@@ -75,12 +87,20 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--subnet", default=DEFAULT_SUBNET4, help="server address and pool (bootstrap only)"
     )
     add.add_argument("--subnet6", help="IPv6 server address, e.g. fd08::1/64 (bootstrap only)")
+    add.add_argument("--host-key", help=HOST_KEY_HELP)
     add.set_defaults(run=node_add)
     node.add_parser("list", help="list nodes").set_defaults(run=node_list)
     restore = node.add_parser("restore", help="rebuild a wiped node with its keys and peers")
     restore.add_argument("name")
     restore.add_argument("ssh", nargs="?", help="new ssh://USER@HOST[:PORT], if it moved")
+    restore.add_argument("--host-key", help="the rebuilt machine's new host key: " + HOST_KEY_HELP)
     restore.set_defaults(run=node_restore)
+    accept = node.add_parser(
+        "accept-host-key", help="accept the new SSH host key a node presented (see the alert)"
+    )
+    accept.add_argument("name")
+    accept.add_argument("--host-key", help="the key to accept: " + HOST_KEY_HELP)
+    accept.set_defaults(run=node_accept_host_key)
     endpoint = node.add_parser("set-endpoint", help="new client address; users get new configs")
     endpoint.add_argument("name")
     endpoint.add_argument("endpoint", help="HOST:PORT clients connect to")
@@ -146,29 +166,34 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
     user, host, port = ssh_address(args.ssh)
     if args.awg_version and args.protocol != "amneziawg":
         raise ValueError("--awg-version needs --protocol amneziawg")
+    new = NewNode(
+        name=args.name,
+        ssh_host=host,
+        ssh_port=port,
+        ssh_user=user,
+        interface=args.interface,
+        endpoint=args.endpoint,
+        region=args.region,
+        dns=args.dns,
+        mtu=args.mtu or default_mtu(args.protocol),
+        listen_port=args.port,
+        subnet4=args.subnet,
+        subnet6=args.subnet6,
+        protocol=args.protocol,
+        amnezia_version=args.awg_version or "2.0",
+    )
     services = await open_services(settings)
     try:
+        key = await services.fleet.scan(new)
+        unchecked = "" if args.host_key else " (trusted as first seen: --host-key checks it)"
+        print(f"host key of {new.name}: {key.fingerprint}{unchecked}", flush=True)
         node = await services.fleet.add(
-            OPERATOR,
-            NewNode(
-                name=args.name,
-                ssh_host=host,
-                ssh_port=port,
-                ssh_user=user,
-                interface=args.interface,
-                endpoint=args.endpoint,
-                region=args.region,
-                dns=args.dns,
-                mtu=args.mtu or default_mtu(args.protocol),
-                listen_port=args.port,
-                subnet4=args.subnet,
-                subnet6=args.subnet6,
-                protocol=args.protocol,
-                amnezia_version=args.awg_version or "2.0",
-            ),
-            progress=print_step,
+            OPERATOR, new, progress=print_step, host_key=args.host_key or key.line
         )
         kept = await services.fleet.foreign_count(node.id)
+    except HostKeyMismatch as error:
+        print(f"node {args.name}: {host_key_refusal(error)}", file=sys.stderr)
+        return 1
     except NodeSetupFailed as error:
         print(f"node {args.name}: {error.reason}", file=sys.stderr)
         print(
@@ -193,6 +218,18 @@ async def node_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def host_key_refusal(error: HostKeyMismatch | HostKeyNotAccepted) -> str:
+    """One plain line for a host key the node presents that is not the one expected."""
+    args = error.args_for_text
+    if isinstance(error, HostKeyMismatch):
+        return f"the node presents host key {args['offered']}, not {args['expected']}"
+    return (
+        f"the node presents another host key: pinned {args['pinned']}, now {args['offered']}. "
+        f"If the machine was reinstalled, check the new key on it and run again with "
+        f"--host-key {args['offered'].split()[0]}"
+    )
+
+
 async def print_step(step: str) -> None:
     print(f"… {step}", flush=True)
 
@@ -201,7 +238,12 @@ async def node_restore(settings: Settings, args: argparse.Namespace) -> int:
     address = ssh_address(args.ssh) if args.ssh else None
     services = await open_services(settings)
     try:
-        restored = await services.fleet.restore(OPERATOR, args.name, address, print_step)
+        restored = await services.fleet.restore(
+            OPERATOR, args.name, address, print_step, host_key=args.host_key
+        )
+    except (HostKeyMismatch, HostKeyNotAccepted) as error:
+        print(f"node {args.name}: {host_key_refusal(error)}", file=sys.stderr)
+        return 1
     except NodeSetupFailed as error:
         print(f"node {args.name}: {error.reason}", file=sys.stderr)
         return 1
@@ -213,6 +255,34 @@ async def node_restore(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     added = len(result.plan.add) if result.plan else 0
     print(f"node {node.name} restored: endpoint {node.endpoint}, {added} peers put back")
+    return 0
+
+
+async def node_accept_host_key(settings: Settings, args: argparse.Namespace) -> int:
+    """Show the key the node offered; with --host-key naming exactly it, pin it (audited)."""
+    services = await open_services(settings)
+    try:
+        if args.host_key is None:
+            offer = await services.fleet.host_keys.offer(args.name)
+        else:
+            offer = await services.fleet.host_keys.accept(OPERATOR, args.name, args.host_key)
+    except HostKeyMismatch as error:
+        print(f"node {args.name}: {host_key_refusal(error)}", file=sys.stderr)
+        return 1
+    except NoHostKeyOffer:
+        print(f"node {args.name} has presented no new host key to accept", file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    if args.host_key is None:
+        print(f"node {offer.node}: pinned host key {offer.pinned}, presented {offer.offered}")
+        print(
+            "Check the new key on the machine, then accept it: python main.py node "
+            f"accept-host-key {offer.node} --host-key SHA256:{offer.token}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(f"node {offer.node}: host key {offer.offered} accepted (was {offer.pinned})")
     return 0
 
 

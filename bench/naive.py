@@ -62,14 +62,16 @@ class SshPerCommand(SshPool):
         *,
         stdin: str | None = None,
         timeout: float | None = None,
+        limit: int | None = None,
+        even_if_down: bool = False,
     ) -> str:
         if target.host_key is None:
             raise NodeError(target.name, "host key not pinned")
-        limit = 30.0 if timeout is None else timeout
+        seconds = 30.0 if timeout is None else timeout
         slots = self._slots.setdefault(target.name, asyncio.Semaphore(self._limit))
         with PROBE.timing("ssh"):
             async with slots:
-                return await self._spawn(target, command, stdin, limit)
+                return await self._spawn(target, command, stdin, seconds)
 
     async def _spawn(
         self, target: NodeTarget, command: str, stdin: str | None, limit: float

@@ -58,9 +58,18 @@ class TimedSshPool(SshPool):
         *,
         stdin: str | None = None,
         timeout: float | None = None,
+        limit: int | None = None,
+        even_if_down: bool = False,
     ) -> str:
         with PROBE.timing("ssh"):
-            return await super().run(target, command, stdin=stdin, timeout=timeout)
+            return await super().run(
+                target,
+                command,
+                stdin=stdin,
+                timeout=timeout,
+                limit=limit,
+                even_if_down=even_if_down,
+            )
 
 
 class HttpTimer(BaseRequestMiddleware):

@@ -34,6 +34,7 @@ from services.endpoints import EndpointService
 from services.fleet import FleetService
 from services.foreign import ForeignPeerService
 from services.health import HealthService
+from services.hostkeys import HostKeyService
 from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
@@ -80,6 +81,7 @@ class Services:
     foreign: ForeignPeerService
     reconcile: ReconcileService
     health: HealthService
+    host_keys: HostKeyService
     moves: MoveService
     broadcasts: BroadcastService
     console: ConsoleService
@@ -111,6 +113,7 @@ class Services:
             self.console,
             self.reconcile,
             self.health,
+            self.host_keys,
             self.moves,
             self.backups,
             self.payments,
@@ -172,8 +175,16 @@ async def open_services(
         default_limit=settings.device_limit,
     )
     reconcile = ReconcileService(sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim)
+    host_keys = HostKeyService(sessions, wireguard, clock)
     fleet = FleetService(
-        sessions, pool, wireguard, cipher, reconcile, default_dns=settings.default_dns, clock=clock
+        sessions,
+        pool,
+        wireguard,
+        cipher,
+        reconcile,
+        host_keys,
+        default_dns=settings.default_dns,
+        clock=clock,
     )
     audit = AuditService(sessions, clock)
     subscriptions = SubscriptionService(
@@ -202,7 +213,8 @@ async def open_services(
         fleet=fleet,
         foreign=ForeignPeerService(sessions, reconcile, clock),
         reconcile=reconcile,
-        health=HealthService(sessions, wireguard, settings.health_failures, clock=clock),
+        health=HealthService(sessions, wireguard, settings.health_failures, host_keys, clock=clock),
+        host_keys=host_keys,
         moves=MoveService(sessions, placement, configs, reconcile, locks, clock),
         broadcasts=BroadcastService(sessions, settings.broadcast_rate, clock),
         console=ConsoleService(sessions, users, reconcile),

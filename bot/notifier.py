@@ -13,10 +13,12 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
 from keyboards.menus import grant_access
+from keyboards.nodes import accept_host_key
 from keyboards.subscribe import renew_button
 from locales import DEFAULT_LANGUAGE, Translator, translator_for
 from locales.format import esc, format_date
 from services.clientconfig import ClientConfig, qr_png
+from services.notifier import AdminButtons, GrantButtons, HostKeyButton
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -28,17 +30,18 @@ class TelegramNotifier:
         self._users = users
         self._alerts_chat_id = alerts_chat_id
 
-    async def to_admins(self, key: str, *, grant_user_id: int | None = None, **args: str) -> None:
+    async def to_admins(
+        self, key: str, *, buttons: AdminButtons | None = None, **args: str
+    ) -> None:
         """To the alerts chat when one is set, else to every admin in their language. A text
-        with grant buttons goes to each admin's own chat: buttons work only in private chats."""
+        with buttons goes to each admin's own chat: buttons work only in private chats."""
         safe = {name: esc(value) for name, value in args.items()}
-        if self._alerts_chat_id is not None and grant_user_id is None:
+        if self._alerts_chat_id is not None and buttons is None:
             await self._send(self._alerts_chat_id, translator_for(DEFAULT_LANGUAGE)(key, **safe))
             return
         for admin in await self._users.admins():
             t = translator_for(admin.language)
-            markup = grant_access(t, grant_user_id) if grant_user_id is not None else None
-            await self._send(admin.id, t(key, **safe), markup)
+            await self._send(admin.id, t(key, **safe), _markup(t, buttons))
 
     async def file_to_admins(self, path: Path, key: str, **args: str) -> int:
         """A document with a caption to the alerts chat when one is set, else to every admin."""
@@ -114,6 +117,14 @@ class TelegramNotifier:
             log.info("message to %s not delivered: %s", chat_id, error.message)
             return False
         return True
+
+
+def _markup(t: Translator, buttons: AdminButtons | None) -> InlineKeyboardMarkup | None:
+    if isinstance(buttons, GrantButtons):
+        return grant_access(t, buttons.user_id)
+    if isinstance(buttons, HostKeyButton):
+        return accept_host_key(t, buttons.node_id, buttons.fingerprint)
+    return None
 
 
 def _shown(value: str | datetime | None) -> str:

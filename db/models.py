@@ -153,6 +153,8 @@ class Node(Base):
     ssh_port: Mapped[int] = mapped_column(default=22)
     ssh_user: Mapped[str] = mapped_column(String(64), default="root")
     host_key: Mapped[str] = mapped_column(Text)
+    # another host key the node presented and was refused for, until an admin accepts it
+    offered_host_key: Mapped[str | None] = mapped_column(Text)
     interface: Mapped[str] = mapped_column(String(15), default="wg0")
     endpoint: Mapped[str] = mapped_column(String(255))
     public_key: Mapped[str] = mapped_column(String(44))

@@ -1,5 +1,6 @@
-"""Admin commands for nodes: /add_node and /restore_node with live progress, /reconcile,
-/set_endpoint, /migrate, /drain and /foreign. The services audit each action."""
+"""Admin commands for nodes: /add_node (after the host key is confirmed) and /restore_node with
+live progress, /accept_host_key, /reconcile, /set_endpoint, /migrate, /drain and /foreign. The
+services audit each action."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import TypeVar
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from db.models import ForeignPeer, User
 from handlers.common import parsed, replace
 from handlers.filters import IsAdmin
-from keyboards.callbacks import ForeignAction, ForeignCD
-from keyboards.nodes import foreign_confirm, foreign_peers
+from keyboards.callbacks import AddNodeAction, AddNodeCD, ForeignAction, ForeignCD, HostKeyCD
+from keyboards.nodes import accept_host_key, confirm_new_node, foreign_confirm, foreign_peers
 from locales import Translator
 from locales.format import esc, format_date
 from services.endpoints import EndpointService
@@ -32,12 +34,14 @@ from services.fleet import (
     SETUP_STEPS,
     FleetService,
     NewNode,
+    ScannedKey,
     SshAddress,
     default_mtu,
     parse_ssh_address,
     valid_endpoint,
 )
 from services.foreign import ForeignList, ForeignPeerService
+from services.hostkeys import HostKeyOffer
 from services.moves import MoveReport, MoveService
 from services.reconcile import ReconcileResult, ReconcileService
 
@@ -53,6 +57,8 @@ ADMIN_ERRORS: dict[type[ServiceError], str] = {
     NodeFull: "admin-target-full",
     NodeKeyUnknown: "error-node-key-unknown",
 }
+PENDING_ARGS = "add_node_args"  # FSM data: the /add_node waiting for its host key's check
+PENDING_KEY = "add_node_key"
 
 Result = TypeVar("Result")
 
@@ -152,20 +158,69 @@ def parse_new_node(text: str) -> NewNode:
 async def add_node(
     message: Message,
     command: CommandObject,
-    user: User,
     t: Translator,
     fleet: FleetService,
-    bot: Bot,
+    state: FSMContext,
 ) -> None:
+    """First the node's host key, for the admin to check: nothing changes on the node until
+    they confirm it with the button."""
     steps = ", ".join(SETUP_STEPS)
     new = parsed(parse_new_node, command.args, "add-node-usage", steps=steps)
     if await fleet.named(new.name) is not None:
         await message.answer(t("admin-node-exists", node=esc(new.name)))
         return
+    key = await outcome(message, t, new.name, fleet.scan(new))
+    if key is None:
+        return
+    await state.update_data({PENDING_ARGS: command.args, PENDING_KEY: key.line})
+    await message.answer(
+        t(
+            "node-add-check-key",
+            node=esc(new.name),
+            address=esc(f"{new.ssh_host}:{new.ssh_port}"),
+            fingerprint=esc(key.fingerprint),
+        ),
+        reply_markup=confirm_new_node(t, key.token),
+    )
+
+
+@router.callback_query(AddNodeCD.filter(), ~IsAdmin())
+@router.callback_query(HostKeyCD.filter(), ~IsAdmin())
+async def refuse_button(query: CallbackQuery, t: Translator) -> None:
+    await query.answer(t("admin-only"), show_alert=True)
+
+
+@router.callback_query(AddNodeCD.filter())
+async def confirm_add_node(
+    query: CallbackQuery,
+    callback_data: AddNodeCD,
+    user: User,
+    t: Translator,
+    fleet: FleetService,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    """The admin checked the key shown: add the node, which must still present exactly it."""
+    data = await state.get_data()
+    args, key = data.get(PENDING_ARGS), data.get(PENDING_KEY)
+    new = parse_new_node(args) if isinstance(args, str) else None
+    if (
+        new is None
+        or not isinstance(key, str)
+        or ScannedKey.of(key).token != callback_data.fingerprint
+    ):
+        await query.answer(t("error-stale-button"), show_alert=True)
+        return
+    await state.update_data({PENDING_ARGS: None, PENDING_KEY: None})
+    await query.answer()
+    if callback_data.action is AddNodeAction.CANCEL or not isinstance(query.message, Message):
+        await replace(bot, query, t("node-add-cancelled", node=esc(new.name)))
+        return
     title = t("node-adding", node=esc(new.name))
-    progress = Progress(bot, await message.answer(title), t, title)
+    progress = Progress(bot, query.message, t, title)
+    await progress.finish(title)
     try:
-        node = await fleet.add(user.id, new, progress=progress.step)
+        node = await fleet.add(user.id, new, progress=progress.step, host_key=key)
     except ServiceError as error:
         await progress.finish(admin_error(t, error, new.name))
         return
@@ -182,6 +237,56 @@ async def add_node(
     if kept:
         lines.append(t("node-added-foreign", count=str(kept), node=esc(node.name)))
     await progress.finish("\n".join(lines))
+
+
+@router.message(Command("accept_host_key"))
+async def accept_host_key_command(
+    message: Message, command: CommandObject, user: User, t: Translator, fleet: FleetService
+) -> None:
+    """`/accept_host_key NAME` shows the key the node offers, with the button that accepts it;
+    `/accept_host_key NAME SHA256:…` accepts it when the fingerprint is exactly that one."""
+    name, *given = parsed(lambda text: words(text, 1, 2), command.args, "accept-host-key-usage")
+    if given:
+        offer = await outcome(message, t, name, fleet.host_keys.accept(user.id, name, given[0]))
+        if offer is not None:
+            await message.answer(host_key_accepted(t, offer))
+        return
+    offer = await outcome(message, t, name, fleet.host_keys.offer(name))
+    if offer is not None:
+        await message.answer(
+            t(
+                "host-key-offer",
+                node=esc(offer.node),
+                pinned=esc(offer.pinned),
+                offered=esc(offer.offered),
+            ),
+            reply_markup=accept_host_key(t, offer.node_id, offer.token),
+        )
+
+
+@router.callback_query(HostKeyCD.filter())
+async def accept_host_key_button(
+    query: CallbackQuery,
+    callback_data: HostKeyCD,
+    user: User,
+    t: Translator,
+    fleet: FleetService,
+    bot: Bot,
+) -> None:
+    """The button under a host key alert: accepts exactly the key it names."""
+    await query.answer()
+    try:
+        offer = await fleet.host_keys.accept(
+            user.id, callback_data.node_id, callback_data.fingerprint
+        )
+    except ServiceError as error:
+        await replace(bot, query, admin_error(t, error, str(callback_data.node_id)))
+        return
+    await replace(bot, query, host_key_accepted(t, offer))
+
+
+def host_key_accepted(t: Translator, offer: HostKeyOffer) -> str:
+    return t("host-key-accepted", node=esc(offer.node), offered=esc(offer.offered))
 
 
 @router.message(Command("restore_node"))

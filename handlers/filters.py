@@ -11,6 +11,7 @@ ADMIN_COMMANDS = (
     "add_node",
     "reconcile",
     "restore_node",
+    "accept_host_key",
     "migrate",
     "drain",
     "set_endpoint",

@@ -42,6 +42,26 @@ class GrantCD(CallbackData, prefix="gr"):
     days: int  # 0: without end date
 
 
+class HostKeyCD(CallbackData, prefix="hk"):
+    """Accept the SSH host key a node offered: exactly the one with this SHA256 fingerprint
+    (43 base64 characters, without `SHA256:`)."""
+
+    node_id: int
+    fingerprint: str
+
+
+class AddNodeAction(enum.StrEnum):
+    CONFIRM = "ok"
+    CANCEL = "no"
+
+
+class AddNodeCD(CallbackData, prefix="an"):
+    """/add_node's confirmation of the host key shown (its fingerprint, as in HostKeyCD)."""
+
+    action: AddNodeAction
+    fingerprint: str
+
+
 class UnblockCD(CallbackData, prefix="unb"):
     """'My internet blocks the VPN': move the user's devices to an AmneziaWG node."""
 

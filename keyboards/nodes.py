@@ -1,4 +1,5 @@
-"""Keyboards of the node commands: a node's foreign peers and removing them."""
+"""Keyboards of node administration: a node's foreign peers and removing them, accepting a
+node's new host key, confirming /add_node."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from keyboards.callbacks import ForeignAction, ForeignCD
+from keyboards.callbacks import AddNodeAction, AddNodeCD, ForeignAction, ForeignCD, HostKeyCD
 from locales import Translator
 
 
@@ -35,4 +36,27 @@ def foreign_confirm(t: Translator, node_id: int, peer_id: int) -> InlineKeyboard
         text=t("button-cancel"),
         callback_data=ForeignCD(action=ForeignAction.CANCEL, node_id=node_id, peer_id=peer_id),
     )
+    return builder.as_markup()
+
+
+def accept_host_key(t: Translator, node_id: int, fingerprint: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("host-key-accept-button"),
+        callback_data=HostKeyCD(node_id=node_id, fingerprint=fingerprint),
+    )
+    return builder.as_markup()
+
+
+def confirm_new_node(t: Translator, fingerprint: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("node-add-confirm-button"),
+        callback_data=AddNodeCD(action=AddNodeAction.CONFIRM, fingerprint=fingerprint),
+    )
+    builder.button(
+        text=t("node-add-cancel-button"),
+        callback_data=AddNodeCD(action=AddNodeAction.CANCEL, fingerprint=fingerprint),
+    )
+    builder.adjust(2)
     return builder.as_markup()

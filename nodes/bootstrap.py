@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nodes import output
 from nodes.amnezia import AmneziaParams
 from nodes.errors import NodeError
 from nodes.keys import is_valid_key, public_key
+from nodes.output import OutputError
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
 from nodes.wireguard import InterfaceInfo, WireGuard
@@ -24,6 +26,7 @@ SCRIPT_SOURCE = Path(__file__).resolve().parent.parent / "scripts" / "node-setup
 DEFAULT_SCRIPT_PATH = "/usr/local/sbin/vpnservice-node-setup"
 STEP_TIMEOUT = 120.0
 PACKAGES_TIMEOUT = 900.0
+STEP_LINES = 64
 
 _IFACE_RE = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
 _PATH_RE = re.compile(r"^/[a-zA-Z0-9_./-]{1,200}$")
@@ -114,6 +117,13 @@ def step_command(
     return f"{_sudo(target)}env {assigns} {_PASS_USERSPACE} {shlex.quote(script_path)} {step}"
 
 
+def parse_step(out: str, step: str) -> None:
+    """A step of the setup script ends by printing `ok STEP`; OutputError if it did not."""
+    lines = output.bounded_lines(out, most=STEP_LINES, width=4096, what=f"step {step}")
+    if not lines or lines[-1] != f"ok {step}":
+        raise OutputError(f"step {step} did not report success")
+
+
 def _reason(target: NodeTarget, step: str, exc: NodeError) -> str:
     """The step's error, with sudo's usual refusals turned into advice."""
     text = exc.reason
@@ -153,13 +163,18 @@ async def bootstrap(
             await progress(step)
         try:
             if step == "check":
-                await pool.run(target, upload_command(target, script_path), stdin=script)
+                upload = upload_command(target, script_path)
+                await pool.run(target, upload, stdin=script, even_if_down=True)
             command = step_command(
                 target, plan, step, script_path, install_packages=install_packages
             )
             secret = plan.private_key + "\n" if step == "interface" else None
             timeout = PACKAGES_TIMEOUT if step == "packages" else STEP_TIMEOUT
-            await pool.run(target, command, stdin=secret, timeout=timeout)
+            out = await pool.run(target, command, stdin=secret, timeout=timeout, even_if_down=True)
+            try:
+                parse_step(out, step)
+            except ValueError as error:
+                raise NodeError(target.name, str(error)) from None
         except NodeError as exc:
             log.warning("node %s: bootstrap step %s failed", target.name, step)
             raise NodeError(target.name, _reason(target, step, exc)) from None

@@ -18,6 +18,7 @@ INTERFACE_NAME = re.compile(r"^[a-zA-Z0-9_=+.-]{1,15}$")
 PROBE_MARK = "--vpnservice-wg--"
 PROBE_DOWN = "--vpnservice-down--"
 AMNEZIA_KEYS = "Jc|Jmin|Jmax|S[1-4]|H[1-4]|I[1-5]"
+LOCK_DIR = "/run/vpnservice"  # root's own, 0700: scripts/node-setup.sh makes it the same way
 
 
 def interface_name(target: NodeTarget) -> str:
@@ -46,13 +47,28 @@ def allowed_ips_argument(values: Iterable[str]) -> str:
     return shlex.quote(",".join(networks(values)))
 
 
+def lock_file(iface: str) -> str:
+    """The lock a node's config is written under, in LOCK_DIR."""
+    return f"{LOCK_DIR}/wg-{iface}.lock"
+
+
 def save_command(iface: str, wg_quick: str = "wg-quick") -> str:
     """`wg-quick save`, one at a time on the node.
 
     wg-quick save writes IFACE.conf.tmp and renames it; the temporary name is fixed, so saves
-    on one node must not overlap: flock serialises them on the node."""
-    lock = shlex.quote(f"/run/lock/vpnservice-wg-{iface}.lock")
-    return f"flock -w 20 {lock} {wg_quick} save {shlex.quote(iface)}"
+    on one node must not overlap: flock serialises them on the node. The lock lives in a
+    directory only root may enter (not world-writable /run/lock, where any local user could
+    take the lock first and stall every save): made 0700 if missing, refused if it is not
+    root's own directory, or if others may write to it."""
+    lock = shlex.quote(lock_file(iface))
+    return (
+        f"{{ [ -d {LOCK_DIR} ] || mkdir -m 700 {LOCK_DIR} 2>/dev/null || [ -d {LOCK_DIR} ]; }} "
+        f"&& [ ! -L {LOCK_DIR} ] && [ -O {LOCK_DIR} ] "
+        f'&& case "$(stat -c %a {LOCK_DIR})" in 700) ;; *) false ;; esac '
+        f"|| {{ echo 'unsafe or missing {LOCK_DIR}: it must be a 0700 directory of the "
+        f"login user (root)' >&2; exit 9; }}; "
+        f"flock -w 20 {lock} {wg_quick} save {shlex.quote(iface)}"
+    )
 
 
 def interface_check(iface: str, wg: str) -> str:

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import asyncssh
 
+from nodes import output
 from nodes.errors import NodeError
+from nodes.output import OutputError
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
 
 KEY_COMMENT = "vpnservice"
+PATH_MAX = 4096
 
 # Both scripts run as the login user, never through sudo, so "$HOME" is that user's home
 # (/root, or /home/deploy for a sudo user). The key line comes on stdin; a line is the bot's
@@ -58,11 +61,22 @@ class KeyChange:
     file: str
 
 
-def _outcome(target: NodeTarget, output: str, changed_word: str) -> KeyChange:
-    word, _, file = output.strip().partition(" ")
+def parse_key_change(text: str, changed_word: str) -> KeyChange:
+    """The script's one line, `WORD /path/to/authorized_keys`; OutputError for anything else."""
+    lines = output.bounded_lines(text, most=1, width=PATH_MAX + 16, what="authorized_keys script")
+    word, _, file = lines[0].partition(" ") if lines else ("", "", "")
     if word not in (changed_word, "present", "absent"):
-        raise NodeError(target.name, f"unexpected answer from the authorized_keys script: {word}")
+        raise OutputError("unexpected answer from the authorized_keys script")
+    if not file.startswith("/") or "\t" in file:
+        raise OutputError("the authorized_keys script named no file")
     return KeyChange(word == changed_word, file)
+
+
+def _outcome(target: NodeTarget, text: str, changed_word: str) -> KeyChange:
+    try:
+        return parse_key_change(text, changed_word)
+    except ValueError as error:
+        raise NodeError(target.name, str(error)) from None
 
 
 async def add_key(pool: SshPool, target: NodeTarget, public_line: str) -> KeyChange:
@@ -126,11 +140,6 @@ def public_line(key: asyncssh.SSHKey) -> str:
 def read_public_line(path: Path) -> str:
     """The public line of the private key in path."""
     return public_line(asyncssh.read_private_key(path))
-
-
-def fingerprint(line: str) -> str:
-    """SHA256:… of a public key line, for people to compare."""
-    return str(asyncssh.import_public_key(line).get_fingerprint("sha256"))
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+
+from nodes import output
+from nodes.output import OutputError
 
 PEER_FIELDS = 8
+INTERFACE_FIELDS = 4  # private key, public key, port, fwmark; AmneziaWG adds its parameters
+MAX_PEERS = 100_000  # far above any node's subnet the bot hands out
+MAX_ALLOWED_IPS = 128  # per peer: the bot sets 1 or 2; a hand-made peer may route a few networks
+LINE_WIDTH = 32_768  # AmneziaWG's interface line carries its I1–I5 packets
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,31 +38,37 @@ class PeerState:
     preshared_key: str | None = field(default=None, repr=False, compare=False)
 
 
-def _peer(fields: list[str], lineno: int) -> PeerState:
+def _peer(line: str, number: int) -> PeerState:
     # public-key, preshared-key, endpoint, allowed-ips, latest-handshake, rx, tx, keepalive
-    if len(fields) != PEER_FIELDS or not fields[0]:
-        raise ValueError(f"wg dump line {lineno}: expected {PEER_FIELDS} fields")
-    public_key, psk, endpoint, allowed, handshake, rx, tx, _keepalive = fields
-    try:
-        stamp = int(handshake)
-        rx_bytes = int(rx)
-        tx_bytes = int(tx)
-    except ValueError:
-        raise ValueError(f"wg dump line {lineno}: bad number") from None
-    if stamp < 0 or rx_bytes < 0 or tx_bytes < 0:
-        raise ValueError(f"wg dump line {lineno}: negative number")
+    what = f"wg dump line {number}"
+    fields = line.split("\t")
+    if len(fields) != PEER_FIELDS:
+        raise OutputError(f"{what}: expected {PEER_FIELDS} fields")
+    public_key, psk, endpoint, allowed, handshake, rx, tx, keepalive = fields
+    if keepalive != "off":
+        output.whole(keepalive, least=1, below=65536, what=what)
     return PeerState(
-        public_key=public_key,
-        endpoint=None if endpoint == "(none)" else endpoint,
-        allowed_ips=() if allowed in ("(none)", "") else tuple(allowed.split(",")),
-        latest_handshake=datetime.fromtimestamp(stamp, UTC) if stamp else None,
-        rx_bytes=rx_bytes,
-        tx_bytes=tx_bytes,
-        preshared_key=None if psk in ("(none)", "") else psk,
+        public_key=output.key(public_key, what),
+        endpoint=None if endpoint == "(none)" else output.endpoint(endpoint, what),
+        allowed_ips=()
+        if allowed == "(none)"
+        else output.networks(allowed, most=MAX_ALLOWED_IPS, what=what),
+        latest_handshake=output.handshake(handshake, what),
+        rx_bytes=output.whole(rx, below=output.BYTES_LIMIT, what=what),
+        tx_bytes=output.whole(tx, below=output.BYTES_LIMIT, what=what),
+        preshared_key=None if psk == "(none)" else output.key(psk, what),
     )
 
 
 def parse_dump(text: str) -> list[PeerState]:
-    """Peers from a dump; the first (interface) line is skipped. Errors never quote lines."""
-    lines = text.splitlines()
-    return [_peer(line.split("\t"), n) for n, line in enumerate(lines[1:], 2) if line.strip()]
+    """Peers from `wg show IFACE dump` (or `awg`); the first line, the interface's, is checked
+    for shape only: it holds the private key. OutputError (a ValueError) for anything odd."""
+    lines = output.bounded_lines(text, most=MAX_PEERS + 1, width=LINE_WIDTH, what="wg dump")
+    if not lines:
+        return []
+    if len(lines[0].split("\t")) < INTERFACE_FIELDS:
+        raise OutputError("wg dump line 1: not an interface line")
+    peers = [_peer(line, number) for number, line in enumerate(lines[1:], 2)]
+    if len({peer.public_key for peer in peers}) != len(peers):
+        raise OutputError("wg dump: a peer appears twice")
+    return peers

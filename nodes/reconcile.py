@@ -83,7 +83,7 @@ async def apply_reconcile(
         command, stdin = peer_changes_command(target, plan.remove, (*plan.add, *plan.update))
     else:
         command, stdin = sync_command(target, desired)
-    await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT)
+    await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT, even_if_down=True)
     log.info("node %s: reconciled (%s)", target.name, plan.summary())
 
 

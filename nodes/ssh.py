@@ -7,11 +7,13 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
 
-from nodes.errors import NodeError
+from nodes.errors import HostKeyChanged, NodeError
+from nodes.hostkeys import algorithm, same_key
 from nodes.target import NodeTarget
 
 log = logging.getLogger(__name__)
@@ -21,11 +23,86 @@ STDERR_LIMIT = 300
 KEEPALIVE_COUNT_MAX = 3
 REFUSAL_RETRIES = 8  # a refused channel is asked for again this often, backing off ~3 s in all
 REFUSAL_BACKOFF = 0.02
+OUTPUT_LIMIT = 4 << 20  # bytes of stdout a call reads: a 10,000-peer dump is about 2 MB
+STDERR_LIMIT_BYTES = 64 << 10
+READ_CHUNK = 64 << 10
+SCAN_ALGORITHMS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-256")
 
 
 def _trim(text: str) -> str:
-    text = " ".join(text.split())
+    """One printable line of at most STDERR_LIMIT characters."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return text if len(text) <= STDERR_LIMIT else text[: STDERR_LIMIT - 1] + "…"
+
+
+@dataclass(slots=True)
+class _Call:
+    """One command to run, and what it is doing now (for a timeout's message)."""
+
+    command: str
+    stdin: str | None
+    limit: int
+    phase: str = "waiting for a free SSH channel"
+
+
+class _TooLong(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+async def _collect(process: asyncssh.SSHClientProcess[bytes], limit: int) -> tuple[bytes, bytes]:
+    """The command's stdout (at most `limit` bytes) and stderr (at most STDERR_LIMIT_BYTES),
+    read at once so neither can fill the channel's window and stall the other. More than
+    that closes the channel and raises _TooLong."""
+
+    async def read(stream: asyncssh.SSHReader[bytes], most: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await stream.read(READ_CHUNK):
+            size += len(chunk)
+            if size > most:
+                process.close()  # the node's output stops here; the other stream ends too
+                raise _TooLong(most)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    out, err = await asyncio.gather(
+        read(process.stdout, limit),
+        read(process.stderr, STDERR_LIMIT_BYTES),
+        return_exceptions=True,
+    )
+    for result in (out, err):
+        if isinstance(result, BaseException):
+            raise result
+    assert isinstance(out, bytes) and isinstance(err, bytes)
+    return out, err
+
+
+def _result(
+    target: NodeTarget,
+    process: asyncssh.SSHClientProcess[bytes],
+    out: bytes,
+    err: bytes,
+) -> str:
+    """The finished command's stdout as text, or the NodeError that says why not."""
+    status = process.exit_status
+    if status is None:
+        # No exit status: the channel closed under the command (its connection was lost or
+        # closed) or a signal killed it. It may not have run, or run only in part: never
+        # report that as success.
+        signal = process.exit_signal
+        if signal is not None:
+            raise NodeError(target.name, f"command killed by {_trim(signal[0])}")
+        raise NodeError(target.name, "connection lost while the command ran")
+    if status != 0:
+        stderr = _trim(err.decode("utf-8", "replace"))
+        reason = f"command failed (exit {status})"
+        raise NodeError(target.name, f"{reason}: {stderr}" if stderr else reason)
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NodeError(target.name, "output is not UTF-8 text") from None
 
 
 def _connect_reason(exc: BaseException) -> str:
@@ -64,6 +141,7 @@ class SshPool:
         command_timeout: float = 30.0,
         keepalive_interval: float = 15.0,
         max_channels: int = 8,
+        output_limit: int = OUTPUT_LIMIT,
         on_connect: Callable[[NodeTarget], Awaitable[None]] | None = None,
     ) -> None:
         self._client_key_path = client_key_path
@@ -76,6 +154,8 @@ class SshPool:
         self._channels: dict[_Key, asyncio.Semaphore] = {}
         self._on_connect = on_connect
         self._hooks: set[asyncio.Task[None]] = set()
+        self._output_limit = output_limit
+        self._down: dict[str, str] = {}  # node name → why the health probes marked it down
 
     @staticmethod
     def ensure_client_key(path: Path) -> str:
@@ -91,16 +171,18 @@ class SshPool:
             log.info("created SSH client key %s", path)
         return key.export_public_key("openssh").decode("ascii").strip()
 
-    async def scan_host_key(self, host: str, port: int = 22, *, name: str | None = None) -> str:
-        """The server's host key (ed25519 preferred) as one OpenSSH public key line."""
+    async def scan_host_key(
+        self, host: str, port: int = 22, *, name: str | None = None, prefer: str | None = None
+    ) -> str:
+        """The server's host key (of type `prefer` if it has one, else ed25519 first) as one
+        OpenSSH public key line."""
         node = name or f"{host}:{port}"
+        algorithms = [prefer] if prefer is not None else []
+        algorithms += [alg for alg in SCAN_ALGORITHMS if alg != prefer]
         try:
             async with asyncio.timeout(self._connect_timeout):
                 key = await asyncssh.get_server_host_key(
-                    host,
-                    port,
-                    server_host_key_algs=["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-256"],
-                    config=[],
+                    host, port, server_host_key_algs=algorithms, config=[]
                 )
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise NodeError(node, _connect_reason(exc)) from None
@@ -109,6 +191,15 @@ class SshPool:
         key.set_comment(None)
         return key.export_public_key("openssh").decode("ascii").strip()
 
+    def set_down(self, name: str, reason: str | None) -> None:
+        """Mark the node called name down: its calls fail at once with NodeError, except those
+        made with even_if_down (probes, reconciles, restores), so its return is noticed. None
+        marks it up again."""
+        if reason is None:
+            self._down.pop(name, None)
+        else:
+            self._down[name] = reason
+
     async def run(
         self,
         target: NodeTarget,
@@ -116,68 +207,80 @@ class SshPool:
         *,
         stdin: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - part of the pool's API
+        limit: int | None = None,
+        even_if_down: bool = False,
     ) -> str:
-        """Run command on the node and return its stdout; any failure is a NodeError."""
+        """Run command on the node and return its stdout; any failure is a NodeError.
+
+        One deadline (timeout, else the pool's command timeout) covers the whole call: the wait
+        for a free channel, the connection, the command and its output, of which at most
+        `limit` bytes (else the pool's output limit) are read. A node marked down fails at
+        once unless even_if_down."""
         if target.host_key is None:
             raise NodeError(target.name, "host key not pinned")
+        down = self._down.get(target.name)
+        if down is not None and not even_if_down:
+            raise NodeError(target.name, f"node is down ({down})")
         key: _Key = (target.name, target.host, target.port, target.username, target.host_key)
-        limit = self._command_timeout if timeout is None else timeout
+        seconds = self._command_timeout if timeout is None else timeout
         channels = self._channels.setdefault(key, asyncio.Semaphore(self._max_channels))
+        call = _Call(command, stdin, self._output_limit if limit is None else limit)
+        try:
+            async with asyncio.timeout(seconds):
+                async with channels:
+                    return await self._run(key, target, call)
+        except TimeoutError:
+            raise NodeError(target.name, f"timed out after {seconds:g}s {call.phase}") from None
+
+    async def _run(self, key: _Key, target: NodeTarget, call: _Call) -> str:
+        """One command on a channel of the node's connection (the caller holds the channel)."""
         # asyncssh sends EOF only after a non-empty input: without one the command's stdin
-        # would stay open and anything reading it would wait until the timeout.
-        source: dict[str, object] = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
-        async with channels:
-            reconnected = False
-            for refusal in range(REFUSAL_RETRIES + 1):
-                conn = await self._connection(key, target)
+        # would stay open and anything reading it would wait until the deadline.
+        source: dict[str, object] = (
+            {"input": call.stdin.encode()} if call.stdin else {"stdin": asyncssh.DEVNULL}
+        )
+        reconnected = False
+        for refusal in range(REFUSAL_RETRIES + 1):
+            call.phase = "connecting"
+            conn = await self._connection(key, target)
+            call.phase = "running the command"
+            try:
+                process = await conn.create_process(call.command, encoding=None, **source)
                 try:
-                    # asyncssh times only the wait for the exit: a hung node never answers
-                    # the channel open either, so the whole run is timed here.
-                    async with asyncio.timeout(limit):
-                        result = await conn.run(command, check=True, timeout=limit, **source)
-                except TimeoutError:  # asyncssh.TimeoutError is one too
-                    raise NodeError(target.name, f"command timed out after {limit:g}s") from None
-                except asyncssh.ProcessError as exc:
-                    stderr = exc.stderr if isinstance(exc.stderr, str) else ""
-                    status = exc.exit_status if exc.exit_status is not None else exc.exit_signal
-                    reason = f"command failed (exit {status})"
-                    detail = f"{reason}: {_trim(stderr)}" if stderr else reason
-                    raise NodeError(target.name, detail) from None
-                except asyncssh.ChannelOpenError as exc:
-                    # Never close the shared connection here: other commands are running on
-                    # it, and closing it would cut them off mid-way.
-                    if not conn.is_closed():
-                        # The server refused this session (e.g. sshd's MaxSessions is reached
-                        # because it has not yet freed the slots of sessions that just ended):
-                        # the command never started, so wait a moment and ask again.
-                        if refusal == REFUSAL_RETRIES:
-                            reason = f"cannot open channel: {_trim(exc.reason)}"
-                            raise NodeError(target.name, reason) from None
-                        await asyncio.sleep(min(REFUSAL_BACKOFF * 2**refusal, 1.0))
-                        continue
-                    if exc.code == asyncssh.OPEN_REQUEST_SESSION_FAILED or reconnected:
-                        # the exec request may have reached the node before the connection
-                        # went: the command's outcome is unknown, so it must not be retried
-                        raise NodeError(target.name, "connection lost") from None
-                    # The connection closed before the channel opened: the command never
-                    # started, so reconnect and try once more.
-                    reconnected = True
+                    out, err = await _collect(process, call.limit)
+                    await process.wait_closed()
+                finally:
+                    process.close()
+            except _TooLong as exc:
+                raise NodeError(target.name, f"printed more than {exc.limit} bytes") from None
+            except asyncssh.ChannelOpenError as exc:
+                # Never close the shared connection here: other commands are running on
+                # it, and closing it would cut them off mid-way.
+                if not conn.is_closed():
+                    # The server refused this session (e.g. sshd's MaxSessions is reached
+                    # because it has not yet freed the slots of sessions that just ended):
+                    # the command never started, so wait a moment and ask again.
+                    if refusal == REFUSAL_RETRIES:
+                        reason = f"cannot open channel: {_trim(exc.reason)}"
+                        raise NodeError(target.name, reason) from None
+                    await asyncio.sleep(min(REFUSAL_BACKOFF * 2**refusal, 1.0))
                     continue
-                except (asyncssh.Error, OSError) as exc:
-                    if conn.is_closed() or isinstance(exc, asyncssh.DisconnectError | OSError):
-                        self._forget(key, conn)
-                    reason = f"connection lost: {_connect_reason(exc)}"
-                    raise NodeError(target.name, reason) from None
-                if result.exit_status is None:
-                    # No exit status: the channel closed under the command (its connection
-                    # was lost or closed) or a signal killed it. It may not have run, or run
-                    # only in part: never report that as success.
-                    if result.exit_signal is not None:
-                        raise NodeError(target.name, f"command killed by {result.exit_signal[0]}")
-                    self._forget_if_closed(key, conn)
-                    raise NodeError(target.name, "connection lost while the command ran")
-                out = result.stdout
-                return out if isinstance(out, str) else ""
+                if exc.code == asyncssh.OPEN_REQUEST_SESSION_FAILED or reconnected:
+                    # the exec request may have reached the node before the connection
+                    # went: the command's outcome is unknown, so it must not be retried
+                    raise NodeError(target.name, "connection lost") from None
+                # The connection closed before the channel opened: the command never
+                # started, so reconnect and try once more.
+                reconnected = True
+                continue
+            except (asyncssh.Error, OSError) as exc:
+                if conn.is_closed() or isinstance(exc, asyncssh.DisconnectError | OSError):
+                    self._forget(key, conn)
+                reason = f"connection lost: {_connect_reason(exc)}"
+                raise NodeError(target.name, reason) from None
+            if process.exit_status is None and process.exit_signal is None:
+                self._forget_if_closed(key, conn)
+            return _result(target, process, out, err)
         raise AssertionError("unreachable")
 
     async def _connection(self, key: _Key, target: NodeTarget) -> asyncssh.SSHClientConnection:
@@ -232,12 +335,28 @@ class SshPool:
                     keepalive_interval=self._keepalive_interval,
                     keepalive_count_max=KEEPALIVE_COUNT_MAX,
                 )
+        except (asyncssh.HostKeyNotVerifiable, asyncssh.KeyExchangeFailed) as exc:
+            # the caller logs the NodeError (one line per failed node and call)
+            offered = await self._offered_key(target)
+            if offered is None or same_key(offered, target.host_key):
+                raise NodeError(target.name, _connect_reason(exc)) from None
+            raise HostKeyChanged(target.name, offered) from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
-            reason = _connect_reason(exc)
-            log.warning("node %s: %s", target.name, reason)
-            raise NodeError(target.name, reason) from None
+            raise NodeError(target.name, _connect_reason(exc)) from None
         log.info("node %s: connected to %s:%d", target.name, target.host, target.port)
         return conn
+
+    async def _offered_key(self, target: NodeTarget) -> str | None:
+        """The host key the node presents now, of the pinned key's type if it has one; None
+        when it cannot be read."""
+        assert target.host_key is not None
+        try:
+            first = algorithm(target.host_key)
+            return await self.scan_host_key(
+                target.host, target.port, name=target.name, prefer=first
+            )
+        except (NodeError, ValueError):
+            return None
 
     def _forget(self, key: _Key, conn: asyncssh.SSHClientConnection) -> None:
         if self._conns.get(key) is conn:

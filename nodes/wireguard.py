@@ -8,7 +8,11 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
+from typing import TypeVar
 
+from nodes import output
+from nodes.amnezia import ALL_FIELDS, AmneziaError, AmneziaParams
+from nodes.amnezia import parse_lines as parse_amnezia_lines
 from nodes.commands import (
     add_peer_command,
     dump_command,
@@ -21,6 +25,7 @@ from nodes.commands import (
 )
 from nodes.errors import NodeError
 from nodes.keys import is_valid_key
+from nodes.output import OutputError
 from nodes.peers import PeerSpec, PeerState, parse_dump
 from nodes.probe import Probe, probe
 from nodes.reconcile import ReconcilePlan, apply_reconcile, kept_peers, plan_reconcile
@@ -30,6 +35,8 @@ from nodes.target import NodeTarget
 log = logging.getLogger(__name__)
 
 SAVE_TIMEOUT = 120.0  # `wg-quick save` rewrites the whole config: ~0.2 s per 1000 peers
+MAX_ADDRESSES = 64  # on the interface
+Parsed = TypeVar("Parsed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,15 @@ class InterfaceInfo:
     public_key: str
     listen_port: int
     addresses: tuple[IPv4Interface | IPv6Interface, ...]
+
+
+def _parsed(target: NodeTarget, parse: Callable[[str], Parsed], out: str) -> Parsed:
+    """What `parse` reads in the node's output; a NodeError for that node when it refuses it
+    (every parser raises only ValueError, whose message never quotes the output)."""
+    try:
+        return parse(out)
+    except ValueError as error:
+        raise NodeError(target.name, str(error)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,44 @@ def _retrieve(task: asyncio.Task[None]) -> None:
         task.exception()
 
 
+def parse_interface(out: str) -> InterfaceInfo:
+    """`wg show IFACE public-key`, `listen-port`, then `ip -o addr show dev IFACE` lines."""
+    lines = output.bounded_lines(out, most=2 + MAX_ADDRESSES, width=1024, what="interface")
+    if len(lines) < 2:
+        raise OutputError("interface has no private key set")
+    public = lines[0].strip()
+    if not is_valid_key(public):
+        raise OutputError("interface has no private key set")
+    listen_port = output.port(lines[1].strip(), "listen port")
+    addresses: list[IPv4Interface | IPv6Interface] = []
+    for line in lines[2:]:
+        words = line.split()
+        for i, word in enumerate(words[:-1]):
+            if word in ("inet", "inet6") and "link" not in words[i + 2 : i + 4]:
+                try:
+                    addresses.append(ipaddress.ip_interface(words[i + 1]))
+                except ValueError:
+                    raise OutputError("interface address is not an address") from None
+    return InterfaceInfo(public, listen_port, tuple(addresses))
+
+
+def parse_private_key(out: str) -> str:
+    """The one line of `wg show IFACE private-key`; the message never holds the key."""
+    lines = output.bounded_lines(out, most=1, width=64, what="private key")
+    if len(lines) != 1 or not is_valid_key(lines[0].strip()):
+        raise OutputError("interface has no private key set")
+    return lines[0].strip()
+
+
+def parse_obfuscation(out: str) -> AmneziaParams:
+    """AmneziaWG parameter lines (`Jc = 4`, …, `I1 = <r 2>…`) checked against its rules."""
+    lines = output.bounded_lines(out, most=len(ALL_FIELDS), width=4096, what="AmneziaWG")
+    try:
+        return parse_amnezia_lines("\n".join(lines))
+    except AmneziaError as error:
+        raise OutputError(f"AmneziaWG parameters: {error}") from None
+
+
 class WireGuard:
     """Drives `wg` and `wg-quick` on nodes through an SshPool."""
 
@@ -132,21 +186,8 @@ class WireGuard:
 
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         """Public key, listen port and addresses of the node's interface."""
-        out = await self._pool.run(target, interface_command(target))
-        lines = out.splitlines()
-        if len(lines) < 2 or not is_valid_key(lines[0].strip()):
-            raise NodeError(target.name, f"interface {target.interface} has no private key set")
-        try:
-            port = int(lines[1].strip())
-        except ValueError:
-            raise NodeError(target.name, "unexpected `wg show listen-port` output") from None
-        addresses: list[IPv4Interface | IPv6Interface] = []
-        for line in lines[2:]:
-            words = line.split()
-            for i, word in enumerate(words[:-1]):
-                if word in ("inet", "inet6") and "link" not in words[i + 2 : i + 4]:
-                    addresses.append(ipaddress.ip_interface(words[i + 1]))
-        return InterfaceInfo(lines[0].strip(), port, tuple(addresses))
+        out = await self._pool.run(target, interface_command(target), even_if_down=True)
+        return _parsed(target, parse_interface, out)
 
     async def add_peer(self, target: NodeTarget, peer: PeerSpec) -> None:
         """Add or update a peer live at once, then persist the node's config (coalesced)."""
@@ -162,32 +203,38 @@ class WireGuard:
         log.info("node %s: peer %s removed", target.name, public_key)
         await self._persist(target)
 
-    async def peers(self, target: NodeTarget) -> list[PeerState]:
+    async def peers(self, target: NodeTarget, *, even_if_down: bool = False) -> list[PeerState]:
         """Every peer on the node's interface with its traffic and last handshake."""
-        out = await self._pool.run(target, dump_command(target))
-        try:
-            return parse_dump(out)
-        except ValueError as exc:
-            raise NodeError(target.name, str(exc)) from None
+        out = await self._pool.run(target, dump_command(target), even_if_down=even_if_down)
+        return _parsed(target, parse_dump, out)
 
     async def private_key(self, target: NodeTarget) -> str:
         """The running interface's private key, to adopt a node (store it encrypted; never log)."""
-        out = await self._pool.run(target, private_key_command(target))
-        key = out.strip()
-        if not is_valid_key(key):
-            raise NodeError(target.name, f"interface {target.interface} has no private key set")
-        return key
+        out = await self._pool.run(target, private_key_command(target), even_if_down=True)
+        return _parsed(target, parse_private_key, out)
 
-    async def obfuscation(self, target: NodeTarget) -> str:
-        """The AmneziaWG parameter lines of the running interface (`awg showconf`, filtered on
-        the node so the private key never leaves it); empty on a plain WireGuard node."""
+    async def obfuscation(self, target: NodeTarget) -> AmneziaParams | None:
+        """The AmneziaWG parameters of the running interface (`awg showconf`, filtered on the
+        node so the private key never leaves it); None on a plain WireGuard node."""
         if not target.amnezia:
-            return ""
-        return await self._pool.run(target, obfuscation_command(target))
+            return None
+        out = await self._pool.run(target, obfuscation_command(target), even_if_down=True)
+        return _parsed(target, parse_obfuscation, out)
 
     async def probe(self, target: NodeTarget) -> Probe:
         """Load, memory, interface state and peers in one round trip (see nodes.probe)."""
         return await probe(self._pool, target)
+
+    def set_down(self, name: str, reason: str | None) -> None:
+        """Mark the node down (calls fail at once, except probes and reconciles) or, with None,
+        up again (see SshPool.set_down)."""
+        self._pool.set_down(name, reason)
+
+    def forget(self, name: str) -> None:
+        """Drop the node's connection and its down mark: the next call connects afresh (after
+        its host key was accepted, or it was restored)."""
+        self._pool.drop(name)
+        self._pool.set_down(name, None)
 
     async def reconcile(
         self, target: NodeTarget, desired: Iterable[PeerSpec], keep: Collection[str] = ()
@@ -195,7 +242,7 @@ class WireGuard:
         """Make the node's peers equal desired, live and persisted, leaving the peers whose key
         is in `keep` as they are; returns what was done."""
         wanted = tuple(desired)
-        actual = await self.peers(target)
+        actual = await self.peers(target, even_if_down=True)
         plan = plan_reconcile(wanted, actual, keep)
         await apply_reconcile(self._pool, target, plan, wanted + kept_peers(actual, keep, wanted))
         return plan

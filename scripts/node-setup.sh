@@ -36,6 +36,7 @@ WG=wg WG_QUICK=wg-quick WG_DIR=/etc/wireguard
 if [[ $WG_PROTOCOL == amneziawg ]]; then WG=awg WG_QUICK=awg-quick WG_DIR=/etc/amnezia/amneziawg; fi
 WG_DIR=${VPNSERVICE_CONF_DIR:-$WG_DIR}
 SYSCTL_FILE=/etc/sysctl.d/90-vpnservice.conf
+LOCK_DIR=/run/vpnservice
 OS_RELEASE=${VPNSERVICE_OS_RELEASE:-/etc/os-release}
 ADDRESSES=()
 PRIVATE_KEY=""
@@ -109,9 +110,14 @@ write_file() {
 systemd_running() { [[ -d /run/systemd/system ]]; }
 
 # The lock the bot's `wg-quick save` runs under: never write the config in the middle of one.
+# It lives in a directory only root may enter (the bot makes it the same way), so no local user
+# can take it first or swap it for a link.
 lock_config() {
-  mkdir -p /run/lock
-  exec 9>"/run/lock/vpnservice-wg-$WG_INTERFACE.lock"
+  [[ -d $LOCK_DIR ]] || mkdir -m 700 "$LOCK_DIR" 2>/dev/null || [[ -d $LOCK_DIR ]] ||
+    die 9 "cannot create $LOCK_DIR"
+  [[ ! -L $LOCK_DIR && -O $LOCK_DIR && $(stat -c %a "$LOCK_DIR") == 700 ]] ||
+    die 9 "unsafe $LOCK_DIR: it must be a 0700 directory of root"
+  exec 9>"$LOCK_DIR/wg-$WG_INTERFACE.lock"
   flock -w 30 9 || die 9 "timed out waiting for the lock on $WG_INTERFACE's config"
 }
 

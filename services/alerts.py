@@ -34,7 +34,7 @@ class AlertGate:
         this call sent it."""
         if self.notifier is None or not await self.claim(mark, ALERT_PERIOD):
             return False
-        await self.notifier.to_admins(key, grant_user_id=None, **args)
+        await self.notifier.to_admins(key, buttons=None, **args)
         return True
 
     async def claim(self, mark: str, period: timedelta) -> bool:

@@ -36,6 +36,7 @@ class AuditAction(enum.StrEnum):
     SSH_KEY_ROTATE = "ssh_key_rotate"
     DB_RESTORE = "db_restore"
     REMOVE_FOREIGN = "remove_foreign"
+    ACCEPT_HOST_KEY = "accept_host_key"
 
 
 OPERATOR = 0  # the actor of what the operator does with `python main.py` (the CLI)

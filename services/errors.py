@@ -121,3 +121,23 @@ class NodeSetupFailed(ServiceError):
     @property
     def reason(self) -> str:
         return str(self.args_for_text.get("reason", ""))
+
+
+class HostKeyNotAccepted(ServiceError):
+    """The node presents another SSH host key than the pinned one: nothing is done on it until
+    an admin accepts the new key (`node`, `pinned` and `offered` fingerprints)."""
+
+    key = "error-host-key-changed"
+
+
+class HostKeyMismatch(ServiceError):
+    """The node presents another host key than the operator said to expect (`node`, `expected`,
+    `offered`); nothing was changed."""
+
+    key = "error-host-key-mismatch"
+
+
+class NoHostKeyOffer(ServiceError):
+    """The node presented no other host key: there is nothing to accept."""
+
+    key = "error-host-key-none"

@@ -21,16 +21,31 @@ from nodes.amnezia import (
     PROTOCOLS,
     VERSIONS,
     WIREGUARD,
-    AmneziaError,
     AmneziaParams,
     generate,
 )
-from nodes.amnezia import parse_lines as parse_amnezia_lines
 from nodes.bootstrap import BOOTSTRAP_STEPS, InterfacePlan, bootstrap
+from nodes.hostkeys import (
+    algorithm,
+    canonical,
+    check_given,
+    describe,
+    same_key,
+    shown,
+    token,
+)
 from nodes.keys import generate_private_key, is_valid_key
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
-from services.errors import InvalidInput, NodeKeyUnknown, NodeNotFound, NodeSetupFailed
+from services.errors import (
+    HostKeyMismatch,
+    HostKeyNotAccepted,
+    InvalidInput,
+    NodeKeyUnknown,
+    NodeNotFound,
+    NodeSetupFailed,
+)
+from services.hostkeys import HostKeyService
 from services.placement import device_counts
 from services.reconcile import ReconcileResult, ReconcileService
 from services.targets import amnezia_of, target_of
@@ -153,6 +168,19 @@ def _valid_dns(dns: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class ScannedKey:
+    """A host key a node presented: its OpenSSH line and its fingerprint as people read it."""
+
+    line: str
+    fingerprint: str  # SHA256:… (ED25519), as `ssh-keygen -lf` shows it
+    token: str  # the SHA256 fingerprint without its prefix: what a button carries
+
+    @classmethod
+    def of(cls, line: str) -> ScannedKey:
+        return cls(canonical(line), describe(line), token(line))
+
+
+@dataclass(frozen=True, slots=True)
 class Restored:
     """A rebuilt node and the reconcile that put its peers back."""
 
@@ -168,6 +196,7 @@ class FleetService:
         wireguard: WireGuard,
         cipher: SecretCipher,
         reconcile: ReconcileService,
+        host_keys: HostKeyService,
         *,
         default_dns: str,
         clock: Clock = system_clock,
@@ -177,22 +206,50 @@ class FleetService:
         self._wireguard = wireguard
         self._cipher = cipher
         self._reconcile = reconcile
+        self.host_keys = host_keys  # nodes' SSH host keys: the admin chat accepts them here
         self.default_dns = default_dns
         self._clock = clock
 
-    async def add(self, actor_id: int, new: NewNode, progress: Progress | None = None) -> Node:
+    async def scan(self, new: NewNode) -> ScannedKey:
+        """The SSH host key the new node presents, for the operator to check before anything
+        changes on the node; NodeSetupFailed when it cannot be read."""
+        new.validate()
+        if await self.named(new.name) is not None:
+            raise InvalidInput(field="name")
+        try:
+            line = await self._pool.scan_host_key(new.ssh_host, new.ssh_port, name=new.name)
+        except NodeError as error:
+            raise NodeSetupFailed(node=new.name, reason=error.reason) from error
+        return ScannedKey.of(line)
+
+    async def add(
+        self,
+        actor_id: int,
+        new: NewNode,
+        progress: Progress | None = None,
+        *,
+        host_key: str | None = None,
+    ) -> Node:
         """Pin the node's host key, then adopt its running interface or bootstrap it, and store
         it enabled with its server key encrypted; NodeSetupFailed says why the node refused.
         The peers an adopted interface already has are kept as the node's foreign peers
-        (`foreign_count` says how many). The attempt is audited as the actor's, whether it
-        worked or not."""
+        (`foreign_count` says how many). With `host_key` (a public key line or its SHA256
+        fingerprint) the node must present that key, else HostKeyMismatch and nothing is
+        changed on it. The attempt is audited as the actor's, whether it worked or not."""
+        if host_key is not None:
+            host_key = _given_key(host_key)
         try:
-            node = await self._add(new, progress)
+            node = await self._add(new, progress, host_key)
         except NodeError as error:
             await self._audit(actor_id, AuditAction.ADD_NODE, new.name, f"failed: {error.reason}")
             raise NodeSetupFailed(node=new.name, reason=error.reason) from error
+        except HostKeyMismatch as error:
+            offered = error.args_for_text.get("offered", "?")
+            details = f"failed: host key {offered} is not the one expected"
+            await self._audit(actor_id, AuditAction.ADD_NODE, new.name, details)
+            raise
         kept = await self.foreign_count(node.id)
-        details = f"endpoint={node.endpoint} foreign={kept}"
+        details = f"endpoint={node.endpoint} host_key={describe(node.host_key)} foreign={kept}"
         await self._audit(actor_id, AuditAction.ADD_NODE, node.name, details)
         return node
 
@@ -200,11 +257,15 @@ class FleetService:
         async with self._sessions.begin() as session:
             record(session, self._clock, actor_id, action, node, details)
 
-    async def _add(self, new: NewNode, progress: Progress | None) -> Node:
+    async def _add(self, new: NewNode, progress: Progress | None, expected: str | None) -> Node:
         new.validate()
         if await self.named(new.name) is not None:
             raise InvalidInput(field="name")
         host_key = await self._pool.scan_host_key(new.ssh_host, new.ssh_port, name=new.name)
+        if expected is not None and not same_key(host_key, expected):
+            raise HostKeyMismatch(
+                node=new.name, expected=shown(expected), offered=describe(host_key)
+            )
         target = NodeTarget(
             name=new.name,
             host=new.ssh_host,
@@ -222,8 +283,7 @@ class FleetService:
             if not all(is_valid_key(peer.public_key) for peer in found):
                 raise NodeError(new.name, f"{new.interface} lists a peer with a malformed key")
             private_key = await self._wireguard.private_key(target)
-            if target.amnezia:
-                amnezia = _running_amnezia(new.name, await self._wireguard.obfuscation(target))
+            amnezia = await self._wireguard.obfuscation(target)
         else:
             private_key = generate_private_key()
             if target.amnezia:
@@ -283,20 +343,38 @@ class FleetService:
         name: str,
         address: SshAddress | None = None,
         progress: Progress | None = None,
+        *,
+        host_key: str | None = None,
     ) -> Restored:
         """Rebuild a wiped or replaced machine with the node's stored key, port and subnet,
-        then put its peers back with a reconcile. NodeSetupFailed says why not. Audited."""
+        then put its peers back with a reconcile. NodeSetupFailed says why not. Audited.
+
+        A machine that presents another SSH host key than the pinned one is refused
+        (HostKeyNotAccepted; the admins are told and may accept the key), unless `host_key`
+        names exactly the key it presents: then that key is pinned (audited) and it goes on."""
+        if host_key is not None:
+            host_key = _given_key(host_key)
         try:
-            node = await self._restore(name, address, progress)
+            node = await self._restore(actor_id, name, address, progress, host_key)
         except NodeError as error:
             await self._audit(actor_id, AuditAction.RESTORE_NODE, name, f"failed: {error.reason}")
             raise NodeSetupFailed(node=name, reason=error.reason) from error
+        except (HostKeyNotAccepted, HostKeyMismatch) as error:
+            offered = error.args_for_text.get("offered", "?")
+            details = f"failed: the node presents another host key {offered}"
+            await self._audit(actor_id, AuditAction.RESTORE_NODE, name, details)
+            raise
         result = await self._reconcile.reconcile(node, report=False)
         await self._audit(actor_id, AuditAction.RESTORE_NODE, name, result.details)
         return Restored(node, result)
 
     async def _restore(
-        self, name: str, address: SshAddress | None, progress: Progress | None
+        self,
+        actor_id: int,
+        name: str,
+        address: SshAddress | None,
+        progress: Progress | None,
+        expected: str | None,
     ) -> Node:
         node = await self.named(name)
         if node is None:
@@ -305,8 +383,17 @@ class FleetService:
             raise NodeKeyUnknown(node=name)
         if address is not None:
             node.ssh_user, node.ssh_host, node.ssh_port = address
-        node.host_key = await self._pool.scan_host_key(node.ssh_host, node.ssh_port, name=name)
-        self._pool.drop(name)
+        seen = await self._pool.scan_host_key(
+            node.ssh_host, node.ssh_port, name=name, prefer=_algorithm(node.host_key)
+        )
+        if not same_key(node.host_key, seen):
+            if expected is None:
+                await self.host_keys.offered(name, seen)
+                pinned, offered = describe(node.host_key), describe(seen)
+                raise HostKeyNotAccepted(node=name, pinned=pinned, offered=offered)
+            await self.host_keys.pin(actor_id, name, seen, expected)
+            node.host_key = canonical(seen)
+        self._wireguard.forget(name)
         plan = InterfacePlan(
             interface=node.interface,
             private_key=self._cipher.decrypt(node.private_key_enc, SERVER_KEY),
@@ -326,7 +413,6 @@ class FleetService:
                 node.ssh_host,
                 node.ssh_port,
             )
-            stored.host_key = node.host_key
         return node
 
     async def named(self, name: str) -> Node | None:
@@ -382,12 +468,20 @@ class FleetService:
         return NodeCheck(node, devices, foreign, True, len(result.peers), load, None)
 
 
-def _running_amnezia(name: str, lines: str) -> AmneziaParams:
-    """The parameters an adopted AmneziaWG interface runs with; NodeError if they break rules."""
+def _algorithm(host_key: str) -> str | None:
+    """The pinned key's algorithm, to ask the node for a key of the same type."""
     try:
-        return parse_amnezia_lines(lines)
-    except AmneziaError as error:
-        raise NodeError(name, f"AmneziaWG parameters: {error}") from None
+        return algorithm(host_key)
+    except ValueError:
+        return None
+
+
+def _given_key(text: str) -> str:
+    """A host key or SHA256 fingerprint the operator typed; InvalidInput for anything else."""
+    try:
+        return check_given(text)
+    except ValueError:
+        raise InvalidInput(field="host_key") from None
 
 
 def _bare_host(host: str) -> str:

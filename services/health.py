@@ -13,12 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Device, Node, NodeHealth
 from nodes import NodeError, WireGuard
+from nodes.errors import HostKeyChanged
 from nodes.probe import Probe
 from services.clock import Clock, system_clock
+from services.hostkeys import HostKeyService
 from services.notifier import Notifier
 from services.targets import target_of
 
 log = logging.getLogger(__name__)
+
+
+BIGINT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,7 @@ class ProbeOutcome:
     checked_at: datetime
     probe: Probe | None
     error: str | None
+    host_key_changed: bool = False
 
 
 class HealthService:
@@ -35,29 +41,46 @@ class HealthService:
         sessions: async_sessionmaker[AsyncSession],
         wireguard: WireGuard,
         failures_before_alert: int,
+        host_keys: HostKeyService,
         notifier: Notifier | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
         self._wireguard = wireguard
+        self._host_keys = host_keys
         self._failures_before_alert = failures_before_alert
         self.notifier = notifier
         self._clock = clock
 
     async def probe_all(self) -> list[ProbeOutcome]:
-        """Probe every node at once, store the results, raise or clear alerts."""
+        """Probe every node at once, store the results, raise or clear alerts. A node that
+        fails, however oddly, fails alone: one log line, and the others go on."""
         async with self._sessions() as session:
             nodes = (await session.scalars(select(Node).order_by(Node.name))).all()
         outcomes = await asyncio.gather(*(self._probe(node) for node in nodes))
         for node, outcome in zip(nodes, outcomes, strict=True):
-            await self._record(node, outcome)
+            try:
+                await self._record(node, outcome)
+            except Exception:
+                log.exception("node %s: the probe's result was not stored", node.name)
         return list(outcomes)
 
     async def _probe(self, node: Node) -> ProbeOutcome:
         try:
             result = await self._wireguard.probe(target_of(node))
+        except HostKeyChanged as error:
+            log.warning("probe %s failed: %s", node.name, error.reason)
+            try:
+                await self._host_keys.offered(node.name, error.offered)
+            except Exception:
+                log.exception("node %s: the offered host key was not stored", node.name)
+            return ProbeOutcome(node.name, self._clock(), None, error.reason, True)
         except NodeError as error:
+            log.warning("probe %s failed: %s", node.name, error.reason)
             return ProbeOutcome(node.name, self._clock(), None, error.reason)
+        except Exception as error:  # a bug, never the node's output: still this node alone
+            log.exception("probe %s crashed", node.name)
+            return ProbeOutcome(node.name, self._clock(), None, type(error).__name__)
         return ProbeOutcome(node.name, self._clock(), result, None)
 
     async def _record(self, node: Node, outcome: ProbeOutcome) -> None:
@@ -75,12 +98,16 @@ class HealthService:
                 _store_probe(health, outcome.probe, now)
                 await _count_traffic(session, node.id, outcome.probe)
             health.failures = 0 if healthy else health.failures + 1
-            health.up = healthy or health.failures < self._failures_before_alert
+            # a changed host key is refused at once: the node is not managed until accepted
+            health.up = not outcome.host_key_changed and (
+                healthy or health.failures < self._failures_before_alert
+            )
             alert = not health.up and not health.alerted
             recovered = healthy and health.alerted
             health.alerted = (health.alerted or alert) and not recovered
-        if self.notifier is None:
-            return
+        self._wireguard.set_down(node.name, None if health.up else error)
+        if self.notifier is None or (alert and outcome.host_key_changed):
+            return  # the host key alert (HostKeyService) already told the admins
         if alert:
             await self.notifier.to_admins(
                 "admin-node-down",
@@ -100,8 +127,8 @@ def _store_probe(health: NodeHealth, result: Probe, now: datetime) -> None:
     health.mem_available_bytes = result.mem_available_bytes
     health.peers = len(result.peers)
     health.recent_handshakes = result.recent_handshakes(now)
-    health.rx_bytes = result.rx_bytes
-    health.tx_bytes = result.tx_bytes
+    health.rx_bytes = min(result.rx_bytes, BIGINT_MAX)
+    health.tx_bytes = min(result.tx_bytes, BIGINT_MAX)
     health.latency_seconds = result.latency_seconds
 
 

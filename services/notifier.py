@@ -3,6 +3,7 @@ texts and configs to users. The bot's TelegramNotifier is the one implementation
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -10,10 +11,30 @@ from typing import Protocol
 from services.clientconfig import ClientConfig
 
 
+@dataclass(frozen=True, slots=True)
+class GrantButtons:
+    """Under an access request: the buttons that grant the user access."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostKeyButton:
+    """Under a changed host key: the button that accepts exactly the key the node offered."""
+
+    node_id: int
+    fingerprint: str
+
+
+AdminButtons = GrantButtons | HostKeyButton
+
+
 class Notifier(Protocol):
-    async def to_admins(self, key: str, *, grant_user_id: int | None = None, **args: str) -> None:
-        """A text (a locale key and its arguments) to the alerts chat or every admin; with
-        `grant_user_id`, under it the buttons that grant that user access."""
+    async def to_admins(
+        self, key: str, *, buttons: AdminButtons | None = None, **args: str
+    ) -> None:
+        """A text (a locale key and its arguments) to the alerts chat or every admin, with
+        `buttons` under it (then in each admin's own chat: buttons work only there)."""
 
     async def file_to_admins(self, path: Path, key: str, **args: str) -> int:
         """A file with a caption to the alerts chat or every admin; how many got it."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from services.reclaim import AddressReclaim
 from services.targets import target_of
 
 log = logging.getLogger(__name__)
+
+PARALLEL = 8  # nodes reconciled at once in a fleet-wide pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,9 @@ class ReconcileService:
         except NodeError as error:
             log.warning("reconcile %s failed: %s", node.name, error.reason)
             return ReconcileResult(node.name, None, error.reason)
+        except Exception as error:  # a bug or the database: still this node alone
+            log.exception("reconcile %s crashed", node.name)
+            return ReconcileResult(node.name, None, type(error).__name__)
         if plan.changed:
             log.info("reconcile %s: %s", node.name, plan.summary())
             async with self._sessions.begin() as session:
@@ -154,12 +160,22 @@ class ReconcileService:
                 return []
             query = select(Node).where(Node.id.in_(node_ids)).order_by(Node.name)
             nodes = (await session.scalars(query)).all()
-        return [await self.reconcile(node, report=False) for node in nodes]
+        return await self._each(nodes, report=False)
 
     async def reconcile_all(self) -> list[ReconcileResult]:
+        """Every node, a few at once; one that fails fails alone (one log line)."""
         async with self._sessions() as session:
             nodes = (await session.scalars(select(Node).order_by(Node.name))).all()
-        return [await self.reconcile(node) for node in nodes]
+        return await self._each(nodes, report=True)
+
+    async def _each(self, nodes: Sequence[Node], *, report: bool) -> list[ReconcileResult]:
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(node: Node) -> ReconcileResult:
+            async with gate:
+                return await self.reconcile(node, report=report)
+
+        return list(await asyncio.gather(*(one(node) for node in nodes)))
 
     async def on_connect(self, target: NodeTarget) -> None:
         """Hooked to the SSH pool: a node that was away is brought back in line at once."""

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nodes import NodeError, NodeTarget, SshPool
+from nodes.hostkeys import fingerprint
 from nodes.keyrotation import (
     KeyChange,
     KeyFiles,
     add_key,
     check_login,
-    fingerprint,
     read_public_line,
     remove_key,
 )

@@ -15,7 +15,7 @@ from db.models import AccessKind, AuditEntry, Role, User
 from services.audit import OPERATOR, AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, UserNotFound
-from services.notifier import Notifier
+from services.notifier import GrantButtons, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class UserService:
         if self.notifier is not None:
             await self.notifier.to_admins(
                 "admin-access-request",
-                grant_user_id=user.id,
+                buttons=GrantButtons(user.id),
                 name=user.display_name,
                 username=f"@{user.username}" if user.username else "",
                 id=str(user.id),

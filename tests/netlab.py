@@ -235,13 +235,24 @@ class LabNode:
         _ns(self.ns, "ip6tables", "-t", "nat", "-F", check=False)
         _ns(self.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0")
         Path(self.script_path).unlink(missing_ok=True)
+        self.new_host_key()
+        self.public_key = ""
+        self.listen_port = 0
+
+    def new_host_key(self) -> str:
+        """Give sshd a new host key (as a reinstall, or an impostor, would) and restart it;
+        returns the new key's OpenSSH line."""
         self.stop_sshd()
         for name in ("host_ed25519", "host_ed25519.pub"):
             (self.dir / name).unlink(missing_ok=True)
         self._host_key()
         self.start_sshd()
-        self.public_key = ""
-        self.listen_port = 0
+        return self.host_key
+
+    def host_key_fingerprint(self) -> str:
+        """`SHA256:… (ED25519)` of the node's host key, from `ssh-keygen -lf`."""
+        words = _run("ssh-keygen", "-lf", str(self.dir / "host_ed25519.pub")).stdout.split()
+        return f"{words[1]} {words[-1]}"
 
     def wg_dump(self) -> str:
         """`wg show IFACE dump` on the node."""

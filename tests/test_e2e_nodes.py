@@ -16,7 +16,7 @@ import pytest
 
 from nodes import SshPool
 from tests.e2e import ADMIN, Operator, config_messages
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, Sent
 from tests.netlab import Lab, require_root_lab
 
 USER = 5101
@@ -35,19 +35,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def last_text(
+async def last_message(
     telegram: FakeTelegram, chat_id: int, contains: str, timeout: float = 60
-) -> str:
-    """Wait until a message in the chat (new or edited) contains `contains`; return its text."""
+) -> Sent:
+    """Wait until a message in the chat (new or edited) contains `contains`; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for message in reversed(telegram.sent_to(chat_id)):
             if message.text and contains in message.text:
-                return message.text
+                return message
         await asyncio.sleep(0.2)
     raise AssertionError(
         f"no message with {contains!r}: {[m.text for m in telegram.sent_to(chat_id)][-5:]}"
     )
+
+
+async def last_text(
+    telegram: FakeTelegram, chat_id: int, contains: str, timeout: float = 60
+) -> str:
+    """Wait until a message in the chat (new or edited) contains `contains`; return its text."""
+    return (await last_message(telegram, chat_id, contains, timeout)).text or ""
 
 
 async def test_bootstrap_restore_alert_and_migrate(
@@ -81,10 +88,13 @@ async def test_bootstrap_restore_alert_and_migrate(
         telegram.send_text(admin, "/start")
         await telegram.wait_sent(ADMIN, 1)
 
-        # A bare machine becomes a node from the chat, with the steps shown as they run.
+        # A bare machine becomes a node from the chat: its host key is shown to be checked,
+        # then the steps are shown as they run.
         telegram.send_text(
             admin, f"/add_node fi1 ssh://root@{fi1.ip} Helsinki iface={fi1.interface}"
         )
+        check = await last_message(telegram, ADMIN, fi1.host_key_fingerprint())
+        telegram.press(admin, check, check.button("Ключ верный")["callback_data"])
         added = await last_text(telegram, ADMIN, "добавлен", timeout=120)
         assert f"Точка входа: {fi1.ip}:51820, подсеть: 10.8.0.1/24" in added
         progress = next(m for m in telegram.sent_to(ADMIN) if m.text == added)
@@ -104,7 +114,14 @@ async def test_bootstrap_restore_alert_and_migrate(
         lab.client.up(original)
         assert lab.client.fetch_source_ip(timeout=3) is None
         lab.client.down()
-        # ...and the admin restores it; the same config works again, nothing asked of the user.
+        # ...and the admin restores it: its new host key is refused until the admin accepts it,
+        # then the same config works again, nothing asked of the user.
+        telegram.send_text(admin, "/restore_node fi1")
+        await last_message(telegram, ADMIN, "предъявил другой SSH-ключ, ничего не изменено")
+        alert = await last_message(telegram, ADMIN, "бот с ним больше не работает")
+        assert fi1.host_key_fingerprint() in (alert.text or "")
+        telegram.press(admin, alert, alert.button("Принять новый ключ")["callback_data"])
+        await last_message(telegram, ADMIN, "Новый SSH-ключ сервера fi1 принят")
         started = time.monotonic()
         telegram.send_text(admin, "/restore_node fi1")
         restored = await last_text(telegram, ADMIN, "восстановлен", timeout=120)

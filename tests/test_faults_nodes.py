@@ -27,6 +27,7 @@ from bot.container import Services, open_services
 from bot.settings import load_settings
 from db.models import AccessKind, Device, Node, Role, User
 from nodes import SshPool, parse_dump
+from nodes.commands import lock_file
 from services.audit import OPERATOR
 from services.fleet import NewNode
 from tests.conftest import ADMIN_ID, App, Clock
@@ -114,7 +115,7 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
 
 def save_lock(node: LabNode) -> Path:
     """The lock `wg-quick save` takes on the node (/run is the host's in these namespaces)."""
-    return Path(f"/run/lock/vpnservice-wg-{node.interface}.lock")
+    return Path(lock_file(node.interface))
 
 
 @contextlib.contextmanager

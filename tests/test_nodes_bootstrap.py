@@ -234,6 +234,8 @@ class FakePool(SshPool):
         *,
         stdin: str | None = None,
         timeout: float | None = None,
+        limit: int | None = None,
+        even_if_down: bool = False,
     ) -> str:
         self.commands.append(command)
         raise NodeError(target.name, self.reason)

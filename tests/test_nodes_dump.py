@@ -35,7 +35,7 @@ def test_parses_peers_and_skips_interface_line() -> None:
 
 
 def test_ipv6_endpoint_and_empty_input() -> None:
-    line = f"{PUB1}\t(none)\t[2001:db8::1]:51820\t10.8.0.3/32\t5\t1\t2\toff"
+    line = f"{PUB1}\t(none)\t[2001:db8::1]:51820\t10.8.0.3/32\t1700000005\t1\t2\toff"
     (peer,) = parse_dump(f"{PRIV}\tx\t1\toff\n{line}\n")
     assert peer.endpoint == "[2001:db8::1]:51820"
     assert peer.latest_handshake is not None

@@ -23,6 +23,7 @@ from nodes import (
     public_key,
 )
 from nodes.commands import add_peer_command
+from nodes.errors import HostKeyChanged
 from tests.netlab import Lab, LabNode, decode_qr
 from tests.nodes_support import RecordingPool
 
@@ -151,10 +152,11 @@ async def test_wrong_host_key_is_refused(key_path: Path, target: NodeTarget) -> 
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
     pool = SshPool(key_path, connect_timeout=2)
     try:
-        with pytest.raises(NodeError, match="host key changed/not trusted"):
+        with pytest.raises(HostKeyChanged, match="host key changed") as refused:
             await pool.run(
                 NodeTarget(target.name, target.host, host_key=other, interface="wg0"), "true"
             )
+        assert refused.value.offered == target.host_key  # what it presented, to be judged
         with pytest.raises(NodeError, match="not pinned"):
             await pool.run(NodeTarget(target.name, target.host), "true")
     finally:

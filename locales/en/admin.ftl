@@ -157,6 +157,7 @@ audit-action = { $action ->
     [ssh_key_rotate] rotated the bot's SSH key
     [db_restore] restored the database from a backup
     [remove_foreign] removed a server's foreign peers
+    [accept_host_key] accepted a node's new SSH host key
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->

@@ -12,6 +12,7 @@ cmd-nodes = (admin) Servers
 cmd-add-node = (admin) Add a server: /add_node NAME ssh://root@HOST [region]
 cmd-reconcile = (admin) Bring a server in line with the database: /reconcile NAME
 cmd-restore-node = (admin) Restore a server: /restore_node NAME [ssh://…]
+cmd-accept-host-key = (admin) Accept a server's new SSH host key: /accept_host_key NAME
 cmd-migrate = (admin) Move everyone: /migrate FROM TO
 cmd-drain = (admin) Take a server out: /drain NAME
 
@@ -201,6 +202,33 @@ admin-target-full = ❌ Server <b>{ $node }</b> does not have enough addresses; 
 error-node-key-unknown = Server <b>{ $node }</b> has no stored key, so it cannot be rebuilt with the same key. Add it again.
 admin-node-down = 🔴 Server <b>{ $node }</b> is down ({ $failures } checks in a row): { $reason }
 admin-node-recovered = 🟢 Server <b>{ $node }</b> is back.
+node-add-check-key =
+    🔑 Server <b>{ $node }</b> ({ $address }) presents this SSH host key:
+    <code>{ $fingerprint }</code>
+    Compare it with the key on the server itself (<code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>). Nothing changes on the server until you confirm.
+node-add-confirm-button = ✅ The key is right, add
+node-add-cancel-button = Cancel
+node-add-cancelled = Adding server <b>{ $node }</b> was cancelled; nothing was changed on it.
+admin-host-key-changed =
+    🔐 Server <b>{ $node }</b> presented another SSH host key — the bot no longer works with it.
+    Was: <code>{ $pinned }</code>
+    Now: <code>{ $offered }</code>
+    If the server was reinstalled, accept the new key with the button below or /accept_host_key { $node }. If not, check the server: it may have been replaced.
+error-host-key-changed =
+    🔐 Server <b>{ $node }</b> presented another SSH host key; nothing was changed.
+    Was: <code>{ $pinned }</code>
+    Now: <code>{ $offered }</code>
+    If this is your reinstalled server, accept the key (/accept_host_key { $node }) and run the command again.
+error-host-key-mismatch = ❌ Server <b>{ $node }</b> presents the key <code>{ $offered }</code>, not <code>{ $expected }</code>. Nothing was changed.
+error-host-key-none = Server <b>{ $node }</b> has presented no new SSH host key to accept.
+accept-host-key-usage = Usage: <code>/accept_host_key NAME [SHA256:…]</code>
+host-key-offer =
+    🔐 Server <b>{ $node }</b> presents a new SSH host key.
+    Was: <code>{ $pinned }</code>
+    Now: <code>{ $offered }</code>
+    Accept it?
+host-key-accept-button = ✅ Accept the new key
+host-key-accepted = ✅ The new SSH host key of server <b>{ $node }</b> is accepted: <code>{ $offered }</code>. The bot works with the server again; if it was reinstalled, restore it: /restore_node { $node }
 
 # AmneziaWG: "my internet blocks the VPN"
 server-unblock-button = 🚫 My internet blocks the VPN

@@ -157,6 +157,7 @@ audit-action = { $action ->
     [ssh_key_rotate] сменил SSH-ключ бота
     [db_restore] восстановил базу из копии
     [remove_foreign] удалил чужие пиры сервера
+    [accept_host_key] принял новый SSH-ключ сервера
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->

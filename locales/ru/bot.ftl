@@ -12,6 +12,7 @@ cmd-nodes = (админ) Серверы
 cmd-add-node = (админ) Добавить сервер: /add_node ИМЯ ssh://root@ХОСТ [регион]
 cmd-reconcile = (админ) Сверить сервер с базой: /reconcile ИМЯ
 cmd-restore-node = (админ) Восстановить сервер: /restore_node ИМЯ [ssh://…]
+cmd-accept-host-key = (админ) Принять новый SSH-ключ сервера: /accept_host_key ИМЯ
 cmd-migrate = (админ) Перенести всех: /migrate ОТКУДА КУДА
 cmd-drain = (админ) Вывести сервер: /drain ИМЯ
 
@@ -202,6 +203,33 @@ admin-target-full = ❌ На сервере <b>{ $node }</b> не хватит �
 error-node-key-unknown = У сервера <b>{ $node }</b> нет сохранённого ключа — восстановить его с тем же ключом нельзя. Добавьте его заново.
 admin-node-down = 🔴 Сервер <b>{ $node }</b> недоступен ({ $failures } проверки подряд): { $reason }
 admin-node-recovered = 🟢 Сервер <b>{ $node }</b> снова в строю.
+node-add-check-key =
+    🔑 Сервер <b>{ $node }</b> ({ $address }) предъявляет SSH-ключ:
+    <code>{ $fingerprint }</code>
+    Сверьте его с ключом на самом сервере (<code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>). Пока вы не подтвердите, на сервере ничего не меняется.
+node-add-confirm-button = ✅ Ключ верный, добавить
+node-add-cancel-button = Отмена
+node-add-cancelled = Добавление сервера <b>{ $node }</b> отменено, на сервере ничего не изменено.
+admin-host-key-changed =
+    🔐 Сервер <b>{ $node }</b> предъявил другой SSH-ключ — бот с ним больше не работает.
+    Был: <code>{ $pinned }</code>
+    Теперь: <code>{ $offered }</code>
+    Если сервер переустанавливали, примите новый ключ кнопкой ниже или командой /accept_host_key { $node }. Если нет — проверьте сервер: его могли подменить.
+error-host-key-changed =
+    🔐 Сервер <b>{ $node }</b> предъявил другой SSH-ключ, ничего не изменено.
+    Был: <code>{ $pinned }</code>
+    Теперь: <code>{ $offered }</code>
+    Если это ваш переустановленный сервер, примите ключ (/accept_host_key { $node }) и повторите команду.
+error-host-key-mismatch = ❌ Сервер <b>{ $node }</b> предъявляет ключ <code>{ $offered }</code>, а не <code>{ $expected }</code>. Ничего не изменено.
+error-host-key-none = У сервера <b>{ $node }</b> нет нового SSH-ключа, который нужно принять.
+accept-host-key-usage = Использование: <code>/accept_host_key ИМЯ [SHA256:…]</code>
+host-key-offer =
+    🔐 Сервер <b>{ $node }</b> предъявляет новый SSH-ключ.
+    Был: <code>{ $pinned }</code>
+    Теперь: <code>{ $offered }</code>
+    Принять его?
+host-key-accept-button = ✅ Принять новый ключ
+host-key-accepted = ✅ Новый SSH-ключ сервера <b>{ $node }</b> принят: <code>{ $offered }</code>. Бот снова работает с сервером; если его переустанавливали, восстановите его: /restore_node { $node }
 
 # AmneziaWG: "my internet blocks the VPN"
 server-unblock-button = 🚫 Мой интернет блокирует VPN

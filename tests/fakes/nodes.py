@@ -7,9 +7,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from nodes import InterfaceInfo, NodeError, NodeTarget, PeerSpec, PeerState
+from nodes.amnezia import AmneziaParams
 from nodes.keys import generate_private_key, public_key
 from nodes.probe import Probe
 from nodes.reconcile import ReconcilePlan, plan_reconcile
+from nodes.wireguard import parse_obfuscation
 
 
 @dataclass
@@ -30,6 +32,7 @@ class FakeWireGuard:
     def __init__(self) -> None:
         self.nodes: dict[str, FakeNode] = {}
         self.log: list[tuple[str, str, str]] = []
+        self.down: dict[str, str] = {}  # marked down by the health probes, as SshPool keeps it
 
     def add_node(self, name: str, addresses: tuple[str, ...] = ("10.8.0.1/24",)) -> FakeNode:
         private = generate_private_key()
@@ -37,11 +40,22 @@ class FakeWireGuard:
         self.nodes[name] = node
         return node
 
-    def _node(self, target: NodeTarget) -> FakeNode:
+    def _node(self, target: NodeTarget, *, even_if_down: bool = False) -> FakeNode:
+        if target.name in self.down and not even_if_down:
+            raise NodeError(target.name, f"node is down ({self.down[target.name]})")
         node = self.nodes.get(target.name)
         if node is None or not node.up:
             raise NodeError(target.name, "connection refused")
         return node
+
+    def set_down(self, name: str, reason: str | None) -> None:
+        if reason is None:
+            self.down.pop(name, None)
+        else:
+            self.down[name] = reason
+
+    def forget(self, name: str) -> None:
+        self.down.pop(name, None)
 
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         node = self._node(target)
@@ -68,7 +82,10 @@ class FakeWireGuard:
         self.log.append((target.name, "remove", public_key))
 
     async def peers(self, target: NodeTarget) -> list[PeerState]:
-        node = self._node(target)
+        return self._states(self._node(target))
+
+    @staticmethod
+    def _states(node: FakeNode) -> list[PeerState]:
         return [
             node.handshakes.get(key) or PeerState(key, None, spec.allowed_ips, None, 0, 0)
             for key, spec in node.peers.items()
@@ -77,13 +94,18 @@ class FakeWireGuard:
     async def private_key(self, target: NodeTarget) -> str:
         return self._node(target).private_key
 
-    async def obfuscation(self, target: NodeTarget) -> str:
-        return self._node(target).obfuscation if target.amnezia else ""
+    async def obfuscation(self, target: NodeTarget) -> AmneziaParams | None:
+        if not target.amnezia:
+            return None
+        try:
+            return parse_obfuscation(self._node(target).obfuscation)
+        except ValueError as error:
+            raise NodeError(target.name, str(error)) from None
 
     async def reconcile(
         self, target: NodeTarget, desired: Iterable[PeerSpec], keep: Collection[str] = ()
     ) -> ReconcilePlan:
-        node = self._node(target)
+        node = self._node(target, even_if_down=True)
         wanted = tuple(desired)
         actual = [
             PeerState(key, None, spec.allowed_ips, None, 0, 0, spec.preshared_key)
@@ -97,5 +119,5 @@ class FakeWireGuard:
         return plan
 
     async def probe(self, target: NodeTarget) -> Probe:
-        self._node(target)
-        return Probe(True, 0.5, 2, 2 << 30, 1 << 30, tuple(await self.peers(target)), 0.01)
+        peers = tuple(self._states(self._node(target, even_if_down=True)))
+        return Probe(True, 0.5, 2, 2 << 30, 1 << 30, peers, 0.01)
