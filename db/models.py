@@ -452,7 +452,8 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     purpose: Mapped[Purpose] = mapped_column(_enum(Purpose, "purpose"), default=Purpose.PLAN)
-    # how it was paid: "bank_card" or "sbp" (YooKassa), "subscription" (a Stars subscription)
+    # the way asked for: "sbp" (YooKassa's SBP), "subscription" (a Stars subscription);
+    # None: a card or a one-off Stars invoice
     method: Mapped[str | None] = mapped_column(String(16))
     promo_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id", ondelete="SET NULL"))
 

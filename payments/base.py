@@ -30,7 +30,6 @@ class ProviderPayment:
     saved_method_id: str | None  # set when the provider saved the payment method for reuse
     metadata: dict[str, str]
     cancellation_reason: str | None
-    method_type: str | None = None  # "bank_card", "sbp", … once the user chose or paid
 
     @property
     def succeeded(self) -> bool:

@@ -275,7 +275,6 @@ def _payment(data: Any) -> ProviderPayment:
     method_id = method.get("id") if method.get("saved") is True else None
     reason = cancellation.get("reason")
     metadata = data.get("metadata") or {}
-    method_type = method.get("type")
     return ProviderPayment(
         id=payment_id,
         status=status,
@@ -286,7 +285,6 @@ def _payment(data: Any) -> ProviderPayment:
         saved_method_id=method_id if isinstance(method_id, str) else None,
         metadata={str(key): str(value) for key, value in metadata.items()},
         cancellation_reason=reason if isinstance(reason, str) else None,
-        method_type=method_type if isinstance(method_type, str) else None,
     )
 
 

@@ -1,7 +1,7 @@
 """selling: promo codes, campaigns, gifts, add-ons, offer acceptance, Stars subscriptions
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0011
 Create Date: 2026-11-25 10:00:00
 """
 
