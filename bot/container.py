@@ -26,6 +26,7 @@ from services.alerts import AlertGate
 from services.audit import AuditService
 from services.backups import BackupService
 from services.broadcasts import BroadcastService
+from services.campaigns import CampaignService
 from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
 from services.console import ConsoleService
@@ -33,6 +34,7 @@ from services.devices import DeviceService
 from services.endpoints import EndpointService
 from services.fleet import FleetService
 from services.foreign import ForeignPeerService
+from services.gifts import GiftService
 from services.health import HealthService
 from services.hostkeys import HostKeyService
 from services.invites import InviteService
@@ -42,13 +44,16 @@ from services.notifier import Notifier
 from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
+from services.plans import Addons
+from services.promos import PromoService
 from services.reclaim import AddressReclaim
 from services.reconcile import ReconcileService
 from services.reminders import ReminderService
 from services.routes import load_presets
 from services.sshkeys import SshKeyService
 from services.stats import StatsService
-from services.subscriptions import SubscriptionService
+from services.subscriptions import SubscriptionService, TrialChannel
+from services.terms import TermsService
 from services.traffic import TrafficService
 from services.users import UserService
 
@@ -97,6 +102,9 @@ class Services:
     sshkeys: SshKeyService
     pages: PageService
     database: DatabaseWatch
+    promos: PromoService
+    campaigns: CampaignService
+    gifts: GiftService
     notifier: Notifier | None = None
     account: AccountService = field(init=False)
 
@@ -120,6 +128,8 @@ class Services:
             self.reminders,
             self.traffic,
             self.endpoints,
+            self.subscriptions,
+            self.gifts,
         ):
             service.notifier = notifier
 
@@ -198,6 +208,12 @@ async def open_services(
         placement=placement,
         trials_per_hour=settings.trials_per_hour,
         alerts=alerts,
+        addons=Addons(settings.addon_device, settings.addon_traffic),
+        trial_channel=(
+            TrialChannel(settings.trial_channel, settings.trial_channel_link)
+            if settings.trial_channel and settings.trial_channel_link
+            else None
+        ),
     )
     return Services(
         settings=settings,
@@ -235,6 +251,8 @@ async def open_services(
             ),
             return_url_unset=settings.yookassa_return_url is None,
             clock=clock,
+            sbp=settings.yookassa_sbp,
+            terms=TermsService(sessions, settings.offer_url, settings.privacy_url, clock),
         ),
         reminders=ReminderService(sessions, reconcile, clock),
         traffic=TrafficService(sessions, reconcile, settings.plans, clock),
@@ -258,6 +276,9 @@ async def open_services(
             clock=clock,
         ),
         database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
+        promos=PromoService(sessions, lambda: subscriptions.plans, reconcile, clock),
+        campaigns=CampaignService(sessions, clock),
+        gifts=GiftService(sessions, reconcile, clock),
     )
 
 

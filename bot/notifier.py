@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aiogram import Bot
+from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
@@ -22,6 +23,8 @@ from services.notifier import AdminButtons, GrantButtons, HostKeyButton
 from services.users import UserService
 
 log = logging.getLogger(__name__)
+
+IN_CHAT = (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER)
 
 
 class TelegramNotifier:
@@ -103,6 +106,37 @@ class TelegramNotifier:
         markup = renew_button(t) if button == "renew" else None
         shown = {name: _shown(value) for name, value in args.items()}
         return await self._send(user_id, t(key, **shown), markup)
+
+    async def start_link(self, parameter: str) -> str:
+        me = await self._bot.me()
+        return f"https://t.me/{me.username}?start={parameter}"
+
+    async def is_member(self, chat: str, user_id: int) -> bool | None:
+        chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+        try:
+            member = await self._bot.get_chat_member(chat_id, user_id)
+        except TelegramAPIError as error:
+            log.warning("membership in %s not readable: %s", chat, error.message)
+            return None
+        if member.status == ChatMemberStatus.RESTRICTED:
+            return bool(getattr(member, "is_member", False))
+        return member.status in IN_CHAT
+
+    async def refund_stars(self, user_id: int, charge_id: str) -> str | None:
+        try:
+            await self._bot.refund_star_payment(user_id, charge_id)
+        except TelegramAPIError as error:
+            log.warning("refund of a charge of %s refused: %s", user_id, error.message)
+            return error.message
+        return None
+
+    async def set_stars_subscription(self, user_id: int, charge_id: str, *, renewing: bool) -> bool:
+        try:
+            await self._bot.edit_user_star_subscription(user_id, charge_id, not renewing)
+        except TelegramAPIError as error:
+            log.warning("Stars subscription of %s not changed: %s", user_id, error.message)
+            return False
+        return True
 
     async def _translator(self, user_id: int) -> Translator:
         user = await self._users.get(user_id)

@@ -124,6 +124,15 @@ class User(Base):
     link_nonce: Mapped[str | None] = mapped_column(String(32), unique=True)
     # when the reclaim pass first saw the user without access (their devices still addressed)
     no_access_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # the campaign link (start=c_NAME) the user first came by
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    # when the user accepted the offer and the privacy policy (OFFER_URL, PRIVACY_URL)
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # a Telegram Stars subscription: its first charge id, the end of the period paid, whether
+    # the user (through the bot) turned its renewal off
+    stars_subscription: Mapped[str | None] = mapped_column(String(128))
+    stars_subscription_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    stars_subscription_canceled: Mapped[bool] = mapped_column(default=False)
 
     def has_access(self, now: datetime) -> bool:
         if self.banned or self.access_kind is AccessKind.NONE:
@@ -406,6 +415,15 @@ class PaymentStatus(enum.StrEnum):
     HELD = "held"  # charged (Stars) but not credited: the admins refund it or grant by hand
 
 
+class Purpose(enum.StrEnum):
+    """What a payment buys: a plan for the payer, a plan as a gift, or an add-on."""
+
+    PLAN = "plan"
+    GIFT = "gift"
+    DEVICE = "dev"  # one more device slot until the plan's end
+    TRAFFIC = "gb"  # more traffic per 30 days until the plan's end
+
+
 class Payment(Base):
     """One attempt to pay for a plan; credited exactly once, keyed by the provider's id."""
 
@@ -433,6 +451,11 @@ class Payment(Base):
     access_until: Mapped[datetime | None] = mapped_column(UtcDateTime())  # set by the credit
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    purpose: Mapped[Purpose] = mapped_column(_enum(Purpose, "purpose"), default=Purpose.PLAN)
+    # the way asked for: "sbp" (YooKassa's SBP), "subscription" (a Stars subscription);
+    # None: a card or a one-off Stars invoice
+    method: Mapped[str | None] = mapped_column(String(16))
+    promo_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id", ondelete="SET NULL"))
 
 
 class Reminder(Base):
@@ -460,3 +483,92 @@ class ConversationState(Base):
     state: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PromoKind(enum.StrEnum):
+    PERCENT = "percent"  # off the plan's price
+    FIXED = "fixed"  # roubles off (Stars in proportion)
+    DAYS = "days"  # free days, given at once
+
+
+class PromoCode(Base):
+    """A code admins made: a discount on some plans or free days, for `max_uses` people until
+    `valid_until`, once per user."""
+
+    __tablename__ = "promo_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[PromoKind] = mapped_column(_enum(PromoKind, "promo_kind"))
+    value: Mapped[int]  # percent, roubles or days
+    plans: Mapped[str] = mapped_column(String(200), default="")  # comma-separated; "": all
+    max_uses: Mapped[int]
+    used: Mapped[int] = mapped_column(default=0)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    @property
+    def plan_codes(self) -> frozenset[str]:
+        return frozenset(code for code in self.plans.split(",") if code)
+
+
+class PromoRedemption(Base):
+    """One use of a code by one user; a discount's use is spent by the payment that took it."""
+
+    __tablename__ = "promo_redemptions"
+    __table_args__ = (
+        UniqueConstraint("promo_id", "user_id", name="uq_promo_redemptions_promo_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    promo_id: Mapped[int] = mapped_column(ForeignKey("promo_codes.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    redeemed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+
+
+class Campaign(Base):
+    """An advertising link (start=c_NAME): who came by it is counted in /stats."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Gift(Base):
+    """A plan paid for someone else: a one-time link; the first person to open it gets the days."""
+
+    __tablename__ = "gifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), unique=True
+    )
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    plan_code: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    redeemed_by: Mapped[int | None] = mapped_column(BigInteger)
+    canceled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # its payment refunded
+
+
+class Addon(Base):
+    """An add-on bought: `amount` device slots or GB per 30 days, until the plan's end."""
+
+    __tablename__ = "addons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[Purpose] = mapped_column(_enum(Purpose, "purpose"))  # DEVICE or TRAFFIC
+    amount: Mapped[int]
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -11,12 +11,16 @@ from handlers import (
     audit,
     backups,
     broadcast,
+    campaigns,
+    checkout,
     console,
     devices,
     errors,
     fallback,
+    gifts,
     invites,
     link,
+    promos,
     refunds,
     roles,
     server,
@@ -30,10 +34,14 @@ from services.errors import ServiceError
 ROUTERS = (
     devices.router,  # first: its rename state lets go on any command or button
     invites.router,  # before start: it takes /start inv_<code>
+    gifts.router,  # before start: it takes /start gift_<code>
     start.router,
     server.router,
     status.router,
     subscribe.router,
+    checkout.router,
+    promos.router,
+    campaigns.router,
     link.router,
     refunds.router,
     admin.router,

@@ -22,6 +22,7 @@ USER_COMMANDS = (
     "server",
     "status",
     "subscribe",
+    "promo",
     "referral",
     "link",
     "regen",

@@ -8,9 +8,9 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from db.models import User
+from db.models import Purpose, User
 from handlers.common import acknowledge
-from keyboards.callbacks import MenuAction, MenuCD
+from keyboards.callbacks import MenuAction, MenuCD, Sale
 from keyboards.menus import with_page
 from keyboards.subscribe import account
 from locales import Translator
@@ -18,6 +18,7 @@ from locales.format import esc, format_ago, format_bytes, format_date, plan_titl
 from services.devices import DeviceService, handshake_age
 from services.pages import PageService
 from services.payments import PaymentService
+from services.pricing import Quote
 from services.subscriptions import SubscriptionService
 
 router = Router(name=__name__)
@@ -43,11 +44,31 @@ async def account_lines(
         lines.append(t("status-auto-renew-on"))
     elif subscription.plan is not None and payments.yookassa_enabled:
         lines.append(t("status-auto-renew-off"))
+    stars_renewing = None
+    if subscription.stars_until is not None:
+        stars_renewing = subscription.stars_renewing
+        key = "status-stars-sub-on" if stars_renewing else "status-stars-sub-off"
+        lines.append(t(key, until=format_date(subscription.stars_until)))
+    addons = [
+        (Sale(quote.purpose.value), addon_button(t, quote))
+        for quote in await payments.addons_on_sale(user.id)
+    ]
     history = bool(await subscriptions.history(user.id))
     markup = account(
-        t, payments=payments.enabled, auto_renew=subscription.auto_renew, history=history
+        t,
+        payments=payments.enabled,
+        auto_renew=subscription.auto_renew,
+        history=history,
+        stars_renewing=stars_renewing,
+        addons=addons if payments.enabled else (),
     )
     return lines, markup
+
+
+def addon_button(t: Translator, quote: Quote) -> str:
+    if quote.purpose is Purpose.DEVICE:
+        return t("addon-device-button")
+    return t("addon-traffic-button", gb=quote.gb)
 
 
 async def status_text(

@@ -96,6 +96,8 @@ class AccountAction(enum.StrEnum):
     CANCEL_RENEW = "norenew"
     HISTORY = "history"
     REFERRAL = "ref"
+    STARS_OFF = "staroff"  # stop the Stars subscription's renewal
+    STARS_ON = "staron"  # let it renew again
 
 
 class AccountCD(CallbackData, prefix="acc"):
@@ -109,10 +111,40 @@ class PlanCD(CallbackData, prefix="plan"):
 class PayMethod(enum.StrEnum):
     CARD = "card"
     CARD_AUTO = "auto"
+    SBP = "sbp"
     STARS = "stars"
+    STARS_SUB = "starsub"  # a Telegram Stars subscription (30-day plans)
+    MENU = "menu"  # BuyCD only: show the ways to pay
 
 
 class PayCD(CallbackData, prefix="pay"):
+    """Pay for a plan of one's own."""
+
+    code: str
+    method: PayMethod
+
+
+class Sale(enum.StrEnum):
+    """What a purchase buys (db.models.Purpose)."""
+
+    PLAN = "plan"
+    GIFT = "gift"
+    DEVICE = "dev"
+    TRAFFIC = "gb"
+
+
+class BuyCD(CallbackData, prefix="buy"):
+    """A gift (`code`: its plan) or an add-on (`code` empty: the payer's plan)."""
+
+    sale: Sale
+    code: str
+    method: PayMethod
+
+
+class TermsCD(CallbackData, prefix="terms"):
+    """Accept the offer and the privacy policy, then go on paying as chosen."""
+
+    sale: Sale
     code: str
     method: PayMethod
 

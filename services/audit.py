@@ -37,6 +37,8 @@ class AuditAction(enum.StrEnum):
     DB_RESTORE = "db_restore"
     REMOVE_FOREIGN = "remove_foreign"
     ACCEPT_HOST_KEY = "accept_host_key"
+    PROMO_NEW = "promo_new"
+    CAMPAIGN_NEW = "campaign_new"
 
 
 OPERATOR = 0  # the actor of what the operator does with `python main.py` (the CLI)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from db.models import AccessKind, Device, Node, Role, User
 from nodes import NodeError, NodeTarget, PeerSpec, PeerState, WireGuard
+from services.addons import extra_devices
 from services.clientconfig import ClientConfig, DeviceConfigs, DeviceKeys
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, NoAccess, NodesFull, NodeUnavailable, ServiceError
@@ -130,6 +131,14 @@ class DeviceService:
                 return plan.devices
         return self._default_limit
 
+    async def limit_of(self, user: User) -> int:
+        """The user's device limit with the device slots their add-ons give now."""
+        limit = self.device_limit(user)
+        if user.access_kind is not AccessKind.PAID or self._role_of(user) is Role.ADMIN:
+            return limit
+        async with self._sessions() as session:
+            return limit + await extra_devices(session, user.id, self._clock())
+
     def route_presets(self) -> list[RoutePreset]:
         """The split-tunnelling presets a device may choose, in the operator's order."""
         return self._configs.route_presets()
@@ -165,7 +174,7 @@ class DeviceService:
             )
             for device in devices
         )
-        return DeviceList(statuses, self.device_limit(user), self._clock())
+        return DeviceList(statuses, await self.limit_of(user), self._clock())
 
     async def add(self, user_id: int, name: str = "") -> DeviceConfig:
         """A new device, on the node of the user's other devices (or their chosen one);
@@ -188,7 +197,7 @@ class DeviceService:
             return await self._add(user, devices, "")
 
     async def _add(self, user: User, devices: list[Device], name: str) -> DeviceConfig:
-        limit = self.device_limit(user)
+        limit = await self.limit_of(user)
         if len(devices) >= limit:
             raise DeviceLimitReached(limit=limit, count=len(devices))
         preferred = devices[0].node_id if devices else user.preferred_node_id

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AccessKind, Device, User
+from services.addons import extra_traffic
 from services.clock import Clock, system_clock
 from services.notifier import Notifier
 from services.plans import Plan, find_plan
@@ -20,6 +21,7 @@ from services.reconcile import ReconcileService
 log = logging.getLogger(__name__)
 
 PERIOD = timedelta(days=30)
+GIB = 1024**3
 DEVICE_BYTES = Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen  # total_bytes
 
 
@@ -39,9 +41,10 @@ class TrafficService:
         self.notifier = notifier
 
     async def enforce(self) -> int:
-        """Start periods, roll them over, block users over their plan's limit and unblock them
-        when a new period starts; counters come from the health probes. Only users whose state
-        changes are written (under a row lock). Returns the blocks and unblocks."""
+        """Start periods, roll them over, block users over their plan's limit (with the traffic
+        their add-ons give) and unblock them when a new period starts or an add-on makes room;
+        counters come from the health probes. Only users whose state changes are written (under
+        a row lock). Returns the blocks and unblocks."""
         limited = {plan.code: plan for plan in self._plans if plan.traffic_bytes is not None}
         if not limited:
             return 0
@@ -59,10 +62,12 @@ class TrafficService:
                     .where(User.access_kind == AccessKind.PAID, User.plan_code.in_(limited))
                 )
             ).all()
+            extra = await extra_traffic(session, (user.id for user, _ in rows), now)
         changed: list[tuple[int, str]] = []
         for user, on_devices in rows:
             total = user.traffic_removed_bytes + int(on_devices)
-            if next_state(user, limited[user.plan_code], total, now) is None:
+            limit = _limit(limited[user.plan_code], extra.get(user.id, 0))
+            if next_state(user, limit, total, now) is None:
                 continue
             key = await self._apply(user.id, int(on_devices), now)
             if key is not None:
@@ -81,7 +86,8 @@ class TrafficService:
             user = await session.get_one(User, user_id, with_for_update=True)
             total = user.traffic_removed_bytes + on_devices
             plan = find_plan(self._plans, user.plan_code)
-            state = None if plan is None else next_state(user, plan, total, now)
+            extra = (await extra_traffic(session, [user_id], now)).get(user_id, 0)
+            state = None if plan is None else next_state(user, _limit(plan, extra), total, now)
             if state is None:
                 return None
             user.traffic_period_start = state.period_start
@@ -110,15 +116,20 @@ class TrafficState:
     message: str | None
 
 
-def next_state(user: User, plan: Plan, total: int, now: datetime) -> TrafficState | None:
-    """What changes for a user with `total` bytes on their devices now; None when nothing."""
+def _limit(plan: Plan, extra_gb: int) -> int | None:
+    """Bytes per period: the plan's, and what add-ons give on top."""
+    return None if plan.traffic_bytes is None else plan.traffic_bytes + extra_gb * GIB
+
+
+def next_state(user: User, limit: int | None, total: int, now: datetime) -> TrafficState | None:
+    """What changes for a user with `total` bytes on their devices now, given the period's
+    limit in bytes (None: no limit); None when nothing."""
     start, blocked = user.traffic_period_start, user.traffic_blocked_until
     if start is None:
         return TrafficState(now, total, None, None)
     if now >= start + PERIOD:
         new_start = start + ((now - start) // PERIOD) * PERIOD
         return TrafficState(new_start, total, None, "traffic-restored" if blocked else None)
-    limit = plan.traffic_bytes
     if blocked is None and limit is not None and total - user.traffic_base_bytes >= limit:
         return TrafficState(start, user.traffic_base_bytes, start + PERIOD, "traffic-limit-reached")
     return None
