@@ -49,6 +49,7 @@ from services.routes import load_presets
 from services.sshkeys import SshKeyService
 from services.stats import StatsService
 from services.subscriptions import SubscriptionService
+from services.support import SupportService
 from services.traffic import TrafficService
 from services.users import UserService
 
@@ -96,6 +97,7 @@ class Services:
     endpoints: EndpointService
     sshkeys: SshKeyService
     pages: PageService
+    support: SupportService
     database: DatabaseWatch
     notifier: Notifier | None = None
     account: AccountService = field(init=False)
@@ -257,6 +259,7 @@ async def open_services(
             init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
             clock=clock,
         ),
+        support=SupportService(sessions, users, settings.support_chat_id, alerts, clock),
         database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
     )
 

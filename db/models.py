@@ -450,6 +450,57 @@ class Reminder(Base):
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class SupportThread(Base):
+    """A user's conversation with support: whether their messages go to the staff now, and
+    their topic in the support forum (SUPPORT_CHAT_ID) once one was made."""
+
+    __tablename__ = "support_threads"
+    __table_args__ = (UniqueConstraint("chat_id", "topic_id", name="uq_support_threads_topic"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    open: Mapped[bool] = mapped_column(default=False)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)  # the forum the topic is in
+    topic_id: Mapped[int | None] = mapped_column(BigInteger)  # its message_thread_id
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the user's
+
+
+class RelayState(enum.StrEnum):
+    PENDING = "pending"  # written before the copy is made: retried until it is sent
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (the message deleted, the bot blocked), or too old
+
+
+class SupportMessage(Base):
+    """One copy the support relay makes: a user's message to the forum or to one staff
+    member, or a staff reply to the user. Written before the copy, so a restart retries it;
+    the copy's id tells whose conversation a staff member's reply belongs to."""
+
+    __tablename__ = "support_messages"
+    __table_args__ = (
+        UniqueConstraint("to_chat_id", "to_message_id", name="uq_support_messages_copy"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)  # a reply's author; None: the user's
+    from_chat_id: Mapped[int] = mapped_column(BigInteger)
+    from_message_id: Mapped[int] = mapped_column(BigInteger)
+    to_chat_id: Mapped[int] = mapped_column(BigInteger)
+    to_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # a staff member's private chat: a line first saying who writes and how to reply
+    with_header: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[RelayState] = mapped_column(
+        _enum(RelayState, "relay_state"), default=RelayState.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
 class ConversationState(Base):
     """Where one chat stands in a multi-step flow (aiogram's FSM state and its data), kept here
     so that every bot process sees it."""

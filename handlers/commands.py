@@ -26,6 +26,7 @@ USER_COMMANDS = (
     "link",
     "regen",
     "language",
+    "support",
     "help",
 )
 

@@ -13,6 +13,7 @@ class MenuAction(enum.StrEnum):
     STATUS = "st"
     HELP = "hlp"
     LANGUAGE = "lng"
+    SUPPORT = "sup"  # write to support (under /help, and under a staff reply)
 
 
 class MenuCD(CallbackData, prefix="m"):
@@ -121,11 +122,20 @@ class LinkCD(CallbackData, prefix="lnk"):
     """Replace the personal page link (the old one stops at once)."""
 
 
+class SupportAction(enum.StrEnum):
+    DONE = "done"  # the user's conversation with support ends
+
+
+class SupportCD(CallbackData, prefix="sp"):
+    action: SupportAction
+
+
 # --- the console (staff) ---
 
 
 class CardAction(enum.StrEnum):
     SHOW = "show"
+    OPEN = "open"  # the card as a new message (under a user's message relayed to support)
     EXTEND_30 = "x30"
     EXTEND_90 = "x90"
     REVOKE = "rev"
@@ -137,7 +147,13 @@ class CardAction(enum.StrEnum):
 
 # What support may press on a card; every other action is for admins.
 SUPPORT_ACTIONS = frozenset(
-    {CardAction.SHOW, CardAction.EXTEND_30, CardAction.EXTEND_90, CardAction.MESSAGE}
+    {
+        CardAction.SHOW,
+        CardAction.OPEN,
+        CardAction.EXTEND_30,
+        CardAction.EXTEND_90,
+        CardAction.MESSAGE,
+    }
 )
 
 
