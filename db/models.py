@@ -343,11 +343,18 @@ class BroadcastAudience(enum.StrEnum):
     ALL = "all"
     ACCESS = "access"
     NO_ACCESS = "no_access"
+    EXPIRED = "expired"  # access ended in the last N days (the audience's value)
+    TRIAL = "trial"  # on a trial now
+    NEVER_CONNECTED = "never_connected"  # a device, but no handshake ever
+    NODE = "node"  # a device on the node whose id is the value
+    REGION = "region"  # a device on a node of the region that is the value
+    LANGUAGE = "language"  # the bot speaks the value to them
 
 
 class BroadcastStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
+    CANCELLED = "cancelled"  # stopped by an admin: what was not claimed yet is not sent
 
 
 class DeliveryState(enum.StrEnum):
@@ -357,19 +364,27 @@ class DeliveryState(enum.StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"
     UNKNOWN = "unknown"  # was in flight when the process died: maybe delivered, never resent
+    CANCELLED = "cancelled"  # the broadcast was stopped before this row was claimed
 
 
 class Broadcast(Base):
-    """A text from an admin to a group of users; its deliveries are the queue."""
+    """A message from an admin to a group of users: an HTML text, or a photo, video or
+    document (a Telegram file id) with the text as its caption, and up to 3 buttons; its
+    deliveries are the queue."""
 
     __tablename__ = "broadcasts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     admin_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(16))  # photo, video, document
+    media_file_id: Mapped[str | None] = mapped_column(String(255))
+    # [{"title": …, "kind": "url" | "config" | "renew", "url": …}], in order
+    buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     audience: Mapped[BroadcastAudience] = mapped_column(
         _enum(BroadcastAudience, "broadcast_audience")
     )
+    audience_value: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[BroadcastStatus] = mapped_column(
         _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.RUNNING, index=True
     )

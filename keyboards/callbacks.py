@@ -185,14 +185,22 @@ class AuditCD(CallbackData, prefix="au"):
 
 
 class BroadcastAction(enum.StrEnum):
-    AUDIENCE = "a"
+    BUTTON = "b"  # add a ready button (value: a ButtonKind, config or renew)
+    CLEAR = "c"  # remove the buttons added so far
+    NEXT = "n"  # the buttons are done: choose the audience
+    GROUP = "g"  # an audience that needs a value: its choices (nodes, regions, languages, days)
+    AUDIENCE = "a"  # an audience (with its value) chosen: the preview and the count
     SEND = "ok"
-    CANCEL = "no"
+    CANCEL = "no"  # the draft is dropped
+    STOP = "x"  # a running broadcast stops (broadcast_id)
 
 
 class BroadcastCD(CallbackData, prefix="bc"):
     action: BroadcastAction
     audience: str = "all"  # a db.models.BroadcastAudience value, checked by the handler
+    value: str = ""  # the audience's value (days, a node id, a region's place in the list,
+    # a language), or a button kind; checked by the handler
+    broadcast_id: int = 0
 
 
 # --- nodes ---

@@ -1,4 +1,5 @@
-"""support conversations and their relayed messages
+"""support conversations and their relayed messages; broadcasts with media, buttons and
+audiences that take a value
 
 Revision ID: 0015
 Revises: 0011
@@ -17,6 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("broadcasts") as batch:
+        batch.add_column(sa.Column("media_kind", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("media_file_id", sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column("buttons", sa.JSON(), nullable=False, server_default="[]"))
+        batch.add_column(
+            sa.Column("audience_value", sa.String(length=64), nullable=False, server_default="")
+        )
     op.create_table(
         "support_threads",
         sa.Column("user_id", sa.BigInteger(), nullable=False),
@@ -71,3 +79,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_support_messages_user_id"), table_name="support_messages")
     op.drop_table("support_messages")
     op.drop_table("support_threads")
+    with op.batch_alter_table("broadcasts") as batch:
+        batch.drop_column("audience_value")
+        batch.drop_column("buttons")
+        batch.drop_column("media_file_id")
+        batch.drop_column("media_kind")
