@@ -676,3 +676,44 @@ async def test_audiences_with_a_value_and_typed_buttons_through_the_flow(app: Ap
     await app.press(ADMIN_ID, ask, ask.button("По серверу")["callback_data"])
     nodes = app.telegram.sent_to(ADMIN_ID)[-1]
     assert [b["text"] for b in nodes.buttons][:2] == ["de1 · Frankfurt (2)", "nl1 · Amsterdam (1)"]
+
+
+async def test_a_video_and_a_document_go_by_file_id_with_their_caption(app: App) -> None:
+    await app.say(ADMIN_ID, "/start")
+    await add_users(app, [7961, 7962])
+    for kind, content, caption in (
+        ("video", b"\x00\x00\x00\x18ftypmp42", "Как настроить за минуту"),
+        ("document", b"%PDF-1.4 guide", "Инструкция"),
+    ):
+        await app.say(ADMIN_ID, "/broadcast")
+        upload = app.telegram.send_media(
+            ADMIN_ID, kind, content, caption=caption, filename=f"guide.{kind[:3]}"
+        )
+        file_id = upload["message"][kind]["file_id"]
+        await app.feed(upload)
+        editor = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, editor, editor.button("Продлить")["callback_data"])
+        await app.press(ADMIN_ID, editor, editor.button("Дальше")["callback_data"])
+        menu = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, menu, menu.button("С доступом")["callback_data"])
+        confirm = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, confirm, confirm.button("Отправить")["callback_data"])
+        async with app.services.sessions() as session:
+            newest = (
+                await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()))
+            ).first()
+        assert newest is not None and (newest.media_kind, newest.media_file_id) == (kind, file_id)
+        await wait_done(app, newest.id)
+        for user_id in (7961, 7962):
+            got = app.telegram.sent_to(user_id)[-1]
+            upload_of = got.video if kind == "video" else got.document
+            assert upload_of is not None and upload_of.content == content, kind
+            assert (got.text, [b["text"] for b in got.buttons]) == (caption, ["💳 Продлить"])
+
+    # A caption over Telegram's 1,024 is refused before anything is stored.
+    await app.say(ADMIN_ID, "/broadcast")
+    await app.feed(app.telegram.send_media(ADMIN_ID, "photo", caption="я" * 1025))
+    assert app.telegram.sent_to(ADMIN_ID)[-1].text.startswith(
+        "Текст слишком длинный: 1025 символов, Telegram принимает не больше 1024."
+    )
+    assert await app.count(Broadcast) == 2
