@@ -39,6 +39,7 @@ from bot.outages import PollingWaitsForDatabase, register_outage_errors
 from bot.page import register_page, set_menu_button
 from bot.scheduler import create_scheduler
 from bot.settings import Settings, SettingsError
+from bot.support_relay import TelegramSupportRelay
 from bot.telegram_calls import create_session, flow_control
 from bot.telegram_webhook import TelegramWebhook
 from bot.throttle import ThrottleMiddleware
@@ -70,11 +71,12 @@ def create_bot(settings: Settings) -> Bot:
 
 def connect(services: Services, bot: Bot) -> TelegramNotifier:
     """Give the services the Telegram adapters they call back through: the notifier (alerts,
-    texts and configs), the broadcast sender, and the bot's pacer, so that broadcasts take
-    only what answers to users leave."""
+    texts and configs), the broadcast sender, the support relay, and the bot's pacer, so that
+    broadcasts take only what answers to users leave."""
     notifier = TelegramNotifier(bot, services.users, services.settings.alerts_chat_id)
     services.set_notifier(notifier)
     services.broadcasts.sender = TelegramBroadcastSender(bot, services.users)
+    services.support.relay = TelegramSupportRelay(bot)
     services.broadcasts.pacer = flow_control(bot).pacer
     return notifier
 
@@ -115,9 +117,12 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         promos=services.promos,
         campaigns=services.campaigns,
         gifts=services.gifts,
+        support=services.support,
     )
     # Read, refuse the banned, throttle, and only then write: a flood costs no write.
-    dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
+    dispatcher.update.outer_middleware(
+        UserContextMiddleware(services.users, services.settings.support_chat_id)
+    )
     dispatcher.update.outer_middleware(
         ThrottleMiddleware(
             services.settings.throttle_rate,

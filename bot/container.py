@@ -53,6 +53,7 @@ from services.routes import load_presets
 from services.sshkeys import SshKeyService
 from services.stats import StatsService
 from services.subscriptions import SubscriptionService, TrialChannel
+from services.support import SupportService
 from services.terms import TermsService
 from services.traffic import TrafficService
 from services.users import UserService
@@ -101,6 +102,7 @@ class Services:
     endpoints: EndpointService
     sshkeys: SshKeyService
     pages: PageService
+    support: SupportService
     database: DatabaseWatch
     promos: PromoService
     campaigns: CampaignService
@@ -275,6 +277,7 @@ async def open_services(
             init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
             clock=clock,
         ),
+        support=SupportService(sessions, users, settings.support_chat_id, alerts, clock),
         database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
         promos=PromoService(sessions, lambda: subscriptions.plans, reconcile, clock),
         campaigns=CampaignService(sessions, clock),

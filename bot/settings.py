@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     alerts_chat_id: int | None = None
+    support_chat_id: int | None = None  # a forum supergroup: a topic per user; unset: staff DMs
     health_interval: int = Field(default=60, ge=2, le=3600)
     health_failures: int = Field(default=3, ge=1, le=100)
     reconcile_interval: int = Field(default=600, ge=60, le=86400)
@@ -176,6 +177,16 @@ class Settings(BaseSettings):
         parts = urlsplit(self.telegram_proxy.get_secret_value())
         host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
         return f"{parts.scheme}://{host}:{parts.port}"
+
+    @field_validator("support_chat_id")
+    @classmethod
+    def _support_chat(cls, value: int | None) -> int | None:
+        if value is not None and not str(value).startswith("-100"):
+            raise ValueError(
+                "must be the id of a supergroup with topics, such as -1001234567890 "
+                "(a group's id starts with -100 once it is a supergroup)"
+            )
+        return value
 
     @field_validator("admin_ids", "support_ids", mode="before")
     @classmethod

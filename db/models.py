@@ -352,11 +352,18 @@ class BroadcastAudience(enum.StrEnum):
     ALL = "all"
     ACCESS = "access"
     NO_ACCESS = "no_access"
+    EXPIRED = "expired"  # access ended in the last N days (the audience's value)
+    TRIAL = "trial"  # on a trial now
+    NEVER_CONNECTED = "never_connected"  # a device, but no handshake ever
+    NODE = "node"  # a device on the node whose id is the value
+    REGION = "region"  # a device on a node of the region that is the value
+    LANGUAGE = "language"  # the bot speaks the value to them
 
 
 class BroadcastStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
+    CANCELLED = "cancelled"  # stopped by an admin: what was not claimed yet is not sent
 
 
 class DeliveryState(enum.StrEnum):
@@ -366,19 +373,27 @@ class DeliveryState(enum.StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"
     UNKNOWN = "unknown"  # was in flight when the process died: maybe delivered, never resent
+    CANCELLED = "cancelled"  # the broadcast was stopped before this row was claimed
 
 
 class Broadcast(Base):
-    """A text from an admin to a group of users; its deliveries are the queue."""
+    """A message from an admin to a group of users: an HTML text, or a photo, video or
+    document (a Telegram file id) with the text as its caption, and up to 3 buttons; its
+    deliveries are the queue."""
 
     __tablename__ = "broadcasts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     admin_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(16))  # photo, video, document
+    media_file_id: Mapped[str | None] = mapped_column(String(255))
+    # [{"title": …, "kind": "url" | "config" | "renew", "url": …}], in order
+    buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     audience: Mapped[BroadcastAudience] = mapped_column(
         _enum(BroadcastAudience, "broadcast_audience")
     )
+    audience_value: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[BroadcastStatus] = mapped_column(
         _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.RUNNING, index=True
     )
@@ -471,6 +486,57 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(16))
     period_end: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class SupportThread(Base):
+    """A user's conversation with support: whether their messages go to the staff now, and
+    their topic in the support forum (SUPPORT_CHAT_ID) once one was made."""
+
+    __tablename__ = "support_threads"
+    __table_args__ = (UniqueConstraint("chat_id", "topic_id", name="uq_support_threads_topic"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    open: Mapped[bool] = mapped_column(default=False)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)  # the forum the topic is in
+    topic_id: Mapped[int | None] = mapped_column(BigInteger)  # its message_thread_id
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the user's
+
+
+class RelayState(enum.StrEnum):
+    PENDING = "pending"  # written before the copy is made: retried until it is sent
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (the message deleted, the bot blocked), or too old
+
+
+class SupportMessage(Base):
+    """One copy the support relay makes: a user's message to the forum or to one staff
+    member, or a staff reply to the user. Written before the copy, so a restart retries it;
+    the copy's id tells whose conversation a staff member's reply belongs to."""
+
+    __tablename__ = "support_messages"
+    __table_args__ = (
+        UniqueConstraint("to_chat_id", "to_message_id", name="uq_support_messages_copy"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)  # a reply's author; None: the user's
+    from_chat_id: Mapped[int] = mapped_column(BigInteger)
+    from_message_id: Mapped[int] = mapped_column(BigInteger)
+    to_chat_id: Mapped[int] = mapped_column(BigInteger)
+    to_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # a staff member's private chat: a line first saying who writes and how to reply
+    with_header: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[RelayState] = mapped_column(
+        _enum(RelayState, "relay_state"), default=RelayState.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ConversationState(Base):

@@ -28,11 +28,14 @@ from handlers import (
     stats,
     status,
     subscribe,
+    support,
+    support_desk,
 )
 from services.errors import ServiceError
 
 ROUTERS = (
-    devices.router,  # first: its rename state lets go on any command or button
+    support_desk.router,  # first: the support forum's messages, and staff replies to users
+    devices.router,  # its rename state lets go on any command or button
     invites.router,  # before start: it takes /start inv_<code>
     gifts.router,  # before start: it takes /start gift_<code>
     start.router,
@@ -52,6 +55,7 @@ ROUTERS = (
     roles.router,
     audit.router,
     broadcast.router,
+    support.router,  # after every flow that takes text: in support, other text goes to staff
     fallback.router,
 )
 

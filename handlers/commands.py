@@ -27,6 +27,7 @@ USER_COMMANDS = (
     "link",
     "regen",
     "language",
+    "support",
     "help",
 )
 

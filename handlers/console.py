@@ -37,6 +37,7 @@ from services.console import (
 )
 from services.devices import DeviceService, LivePeers, handshake_age
 from services.errors import InvalidInput, UserNotFound
+from services.support import topic_link
 from services.users import UserService
 
 router = Router(name=__name__)
@@ -250,6 +251,21 @@ def money_lines(card: UserCard, t: Translator) -> list[str]:
     return lines
 
 
+def support_line(card: UserCard, t: Translator) -> list[str]:
+    """Whether the user's conversation with support is open, and a link to their topic."""
+    thread = card.support
+    if thread is None:
+        return []
+    link = (
+        topic_link(thread.chat_id, thread.topic_id)
+        if thread.chat_id is not None and thread.topic_id is not None
+        else None
+    )
+    last = format_date(thread.last_message_at) if thread.last_message_at else "-"
+    line = t("card-support", open="yes" if thread.open else "no", last=last)
+    return [f"{line} · {t('card-support-topic', url=esc(link))}" if link else line]
+
+
 async def card_view(
     user_id: int, t: Translator, is_admin: bool, console: ConsoleService, note: str = ""
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -279,6 +295,7 @@ async def card_view(
     if user.bot_blocked_at is not None:
         lines.append(t("card-bot-blocked", at=format_date(user.bot_blocked_at)))
     lines.extend(money_lines(card, t))
+    lines.extend(support_line(card, t))
     if not card.devices:
         lines.append(t("card-no-devices"))
     for item in card.devices:
@@ -310,7 +327,7 @@ async def card_view(
     return "\n".join(lines), markup
 
 
-@router.callback_query(CardCD.filter(F.action == CardAction.SHOW), IsStaff())
+@router.callback_query(CardCD.filter(F.action.in_({CardAction.SHOW, CardAction.OPEN})), IsStaff())
 async def card_button(
     query: CallbackQuery,
     callback_data: CardCD,
@@ -321,7 +338,10 @@ async def card_button(
 ) -> None:
     await query.answer()
     text, markup = await card_view(callback_data.user_id, t, is_admin, console)
-    await replace(bot, query, text, markup)
+    if callback_data.action is CardAction.OPEN:  # under a relayed message, which stays
+        await bot.send_message(query.from_user.id, text, reply_markup=markup)
+    else:
+        await replace(bot, query, text, markup)
 
 
 @router.callback_query(CardCD.filter(F.action == CardAction.MESSAGE), IsStaff())

@@ -16,6 +16,7 @@ from handlers.promos import redeem
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
 from keyboards.menus import languages, main_menu, with_page
 from keyboards.subscribe import offer
+from keyboards.support import support_button
 from locales import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator_for
 from locales.format import format_date
 from services.campaigns import CampaignService
@@ -100,7 +101,7 @@ def welcome(user: User, t: Translator, now: datetime) -> str:
 @router.callback_query(MenuCD.filter(F.action == MenuAction.HELP))
 async def help_screen(event: Message | CallbackQuery, user: User, t: Translator, bot: Bot) -> None:
     await acknowledge(event)
-    await bot.send_message(user.id, t("help-text"))
+    await bot.send_message(user.id, t("help-text"), reply_markup=support_button(t))
 
 
 @router.message(Command("language"))

@@ -13,6 +13,7 @@ class MenuAction(enum.StrEnum):
     STATUS = "st"
     HELP = "hlp"
     LANGUAGE = "lng"
+    SUPPORT = "sup"  # write to support (under /help, and under a staff reply)
 
 
 class MenuCD(CallbackData, prefix="m"):
@@ -153,11 +154,20 @@ class LinkCD(CallbackData, prefix="lnk"):
     """Replace the personal page link (the old one stops at once)."""
 
 
+class SupportAction(enum.StrEnum):
+    DONE = "done"  # the user's conversation with support ends
+
+
+class SupportCD(CallbackData, prefix="sp"):
+    action: SupportAction
+
+
 # --- the console (staff) ---
 
 
 class CardAction(enum.StrEnum):
     SHOW = "show"
+    OPEN = "open"  # the card as a new message (under a user's message relayed to support)
     EXTEND_30 = "x30"
     EXTEND_90 = "x90"
     REVOKE = "rev"
@@ -169,7 +179,13 @@ class CardAction(enum.StrEnum):
 
 # What support may press on a card; every other action is for admins.
 SUPPORT_ACTIONS = frozenset(
-    {CardAction.SHOW, CardAction.EXTEND_30, CardAction.EXTEND_90, CardAction.MESSAGE}
+    {
+        CardAction.SHOW,
+        CardAction.OPEN,
+        CardAction.EXTEND_30,
+        CardAction.EXTEND_90,
+        CardAction.MESSAGE,
+    }
 )
 
 
@@ -201,14 +217,22 @@ class AuditCD(CallbackData, prefix="au"):
 
 
 class BroadcastAction(enum.StrEnum):
-    AUDIENCE = "a"
+    BUTTON = "b"  # add a ready button (value: a ButtonKind, config or renew)
+    CLEAR = "c"  # remove the buttons added so far
+    NEXT = "n"  # the buttons are done: choose the audience
+    GROUP = "g"  # an audience that needs a value: its choices (nodes, regions, languages, days)
+    AUDIENCE = "a"  # an audience (with its value) chosen: the preview and the count
     SEND = "ok"
-    CANCEL = "no"
+    CANCEL = "no"  # the draft is dropped
+    STOP = "x"  # a running broadcast stops (broadcast_id)
 
 
 class BroadcastCD(CallbackData, prefix="bc"):
     action: BroadcastAction
     audience: str = "all"  # a db.models.BroadcastAudience value, checked by the handler
+    value: str = ""  # the audience's value (days, a node id, a region's place in the list,
+    # a language), or a button kind; checked by the handler
+    broadcast_id: int = 0
 
 
 # --- nodes ---

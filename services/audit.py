@@ -31,6 +31,7 @@ class AuditAction(enum.StrEnum):
     DRAIN = "drain"
     RECONCILE = "reconcile"
     BROADCAST = "broadcast"
+    BROADCAST_STOP = "broadcast_stop"
     REFUND = "refund"
     SET_ENDPOINT = "set_endpoint"
     SSH_KEY_ROTATE = "ssh_key_rotate"

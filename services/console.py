@@ -10,7 +10,16 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AccessKind, Device, Node, Payment, PaymentStatus, Role, User
+from db.models import (
+    AccessKind,
+    Device,
+    Node,
+    Payment,
+    PaymentStatus,
+    Role,
+    SupportThread,
+    User,
+)
 from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
 from services.notifier import Notifier
@@ -74,6 +83,7 @@ class UserCard:
     devices: Sequence[CardDevice]
     payments: Sequence[Payment] = ()
     referrer: User | None = None
+    support: SupportThread | None = None  # their conversation with support, if they wrote
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +221,8 @@ class ConsoleService:
                 )
             ).all()
             referrer = await session.get(User, user.referred_by_id) if user.referred_by_id else None
-        return UserCard(user, self._users.role_of(user), devices, payments, referrer)
+            support = await session.get(SupportThread, user_id)
+        return UserCard(user, self._users.role_of(user), devices, payments, referrer, support)
 
     async def grant(
         self,

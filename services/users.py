@@ -107,6 +107,15 @@ class UserService:
             query = select(User).where(given | User.id.in_(self._admin_ids))
             return (await session.scalars(query.order_by(User.id))).all()
 
+    async def staff(self) -> Sequence[User]:
+        """Admins and support who have talked to the bot and not blocked it."""
+        given = User.role.in_((Role.ADMIN, Role.SUPPORT)) & User.role_granted_by.is_not(None)
+        from_settings = User.id.in_(self._admin_ids | self._support_ids)
+        async with self._sessions() as session:
+            query = select(User).where(given | from_settings, User.bot_blocked_at.is_(None))
+            found = (await session.scalars(query.order_by(User.id))).all()
+        return [user for user in found if self.role_of(user) is not Role.USER]
+
     async def settle_roles(self) -> list[tuple[int, Role, Role]]:
         """At start: every stored role must have been given. A role the audit log shows given
         (by /role, or an admin added by `user add` from the CLI) is kept with its giver; any other

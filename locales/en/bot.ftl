@@ -79,6 +79,7 @@ help-text =
     /status — access end date, server, last connection and traffic
     /regen — new keys, if your file fell into the wrong hands
     /language — the bot's language
+    /support — write to support
     /help — this help
 
     <b>Windows, macOS, Linux</b>
