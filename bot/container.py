@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import logging
 import stat
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 SSH_KEY_FILE = "ssh_ed25519"
 PRIVATE_DIR = 0o700
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
+SAVE_ON_CLOSE_TIMEOUT = 30.0
 
 
 class DatabaseUnreachable(SettingsError):
@@ -71,6 +73,7 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     pool: SshPool
+    wireguard: WireGuard
     users: UserService
     configs: DeviceConfigs
     placement: Placement
@@ -126,6 +129,11 @@ class Services:
     async def close(self) -> None:
         await self.broadcasts.stop()
         await self.database.close()
+        try:  # the nodes' configs saved after the last changes, before the connections go
+            async with asyncio.timeout(SAVE_ON_CLOSE_TIMEOUT):
+                await self.wireguard.saved()
+        except TimeoutError:
+            log.warning("closing with config saves still running: reconcile redoes them")
         await self.pool.close()
         await self.engine.dispose()
 
@@ -204,6 +212,7 @@ async def open_services(
         engine=engine,
         sessions=sessions,
         pool=pool,
+        wireguard=wireguard,
         users=users,
         configs=configs,
         placement=placement,
