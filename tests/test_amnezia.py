@@ -43,9 +43,10 @@ from nodes.bootstrap import SCRIPT_SOURCE, InterfacePlan, bootstrap, step_comman
 from nodes.commands import lock_file
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from nodes.reconcile import ReconcilePlan, apply_reconcile
-from services.clientconfig import DeviceConfigs, DeviceKeys, qr_png
+from services.clientconfig import DeviceConfigs, DeviceKeys
 from services.errors import InvalidInput, NodeSetupFailed
 from services.fleet import NewNode
+from services.qr import qr_png
 from tests.conftest import ADMIN_ID, App
 from tests.netlab import decode_qr, unavailable
 

@@ -447,3 +447,28 @@ async def test_new_keys_for_one_device_leave_the_others_alone(app: App) -> None:
         "Такого устройства у вас нет. Откройте список заново: /devices"
     ]
     assert (await devices_of(app))[0].public_key == first.public_key
+
+
+async def test_the_same_config_goes_again_by_file_id_and_new_keys_as_new_files(app: App) -> None:
+    """A config sent before is sent again by Telegram's file_ids (no QR drawn, nothing
+    uploaded); new keys make a new config, sent as new files."""
+    await app.add_node("nl1")
+    await grant(app)
+
+    def file_ids(sent: list[Sent]) -> tuple[str, str]:
+        assert [message.method for message in sent] == ["sendDocument", "sendPhoto"]
+        return sent[0].message["document"]["file_id"], sent[1].message["photo"][-1]["file_id"]
+
+    first = await say(app, USER, "/get_config")
+    again = await say(app, USER, "/get_config")
+    assert file_ids(again) == file_ids(first)
+    assert again[0].document is not None and first[0].document is not None
+    assert again[0].document.content == first[0].document.content
+    assert again[0].text == first[0].text and again[1].text == first[1].text, "same captions"
+
+    (device,) = await devices_of(app)
+    await app.services.devices.rekey(USER, device.id)
+    renewed = await say(app, USER, "/get_config")
+    assert set(file_ids(renewed)).isdisjoint(file_ids(first))
+    assert renewed[0].document is not None
+    assert renewed[0].document.content != first[0].document.content

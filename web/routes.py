@@ -13,7 +13,6 @@ from aiohttp import web
 from locales import LANGUAGES
 from locales.format import plan_title
 from services.account import Account
-from services.clientconfig import qr_png
 from services.devices import DeviceNotFound
 from services.errors import (
     InvalidInput,
@@ -24,6 +23,7 @@ from services.errors import (
     PlanNotFound,
     ServiceError,
 )
+from services.qr import qr_png
 from web.context import CALLER, DEPS, Caller
 from web.guard import Form, forget_session, read_form, sign_in_page
 from web.render import ASSETS, message, reader_language, render, texts_for
