@@ -280,8 +280,6 @@ def prepare_data_dir(settings: Settings) -> Path:
             folder.parent.mkdir(parents=True, exist_ok=True)
             folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
             folder.chmod(PRIVATE_DIR)  # whatever the umask left
-        elif stat.S_IMODE(folder.stat().st_mode) & 0o077:
-            log.warning("DATA_DIR %s is open to other users: chmod 700 %s", folder, folder)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
@@ -290,6 +288,8 @@ def prepare_data_dir(settings: Settings) -> Path:
             f"DATA_DIR: cannot write to {folder.absolute()} ({reason}): make it writable for "
             f"the user the bot runs as ({getpass.getuser()}), or set DATA_DIR to a folder that is"
         ) from None
+    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        log.warning("DATA_DIR %s is open to other users: chmod 700 %s", folder, folder)
     return folder
 
 

@@ -96,7 +96,7 @@ async def test_bootstrap_restore_alert_and_migrate(
         check = await last_message(telegram, ADMIN, fi1.host_key_fingerprint())
         telegram.press(admin, check, check.button("Ключ верный")["callback_data"])
         added = await last_text(telegram, ADMIN, "добавлен", timeout=120)
-        assert f"Точка входа: {fi1.ip}:51820, подсеть: 10.8.0.1/24" in added
+        assert f"Точка входа: {fi1.ip}:51820, подсеть: 10.8.0.1/20" in added
         progress = next(m for m in telegram.sent_to(ADMIN) if m.text == added)
         assert progress.edits >= 6, "one edit per bootstrap step, then the result"
 

@@ -4,6 +4,7 @@ removes them only on purpose, after a confirmation."""
 
 from __future__ import annotations
 
+import asyncssh
 import pytest
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ from tests.conftest import ADMIN_ID, App
 from tests.fakes.telegram_api import Sent
 from tests.test_flow_user import parse_conf
 
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTestsOnly0000000000000"
+HOST_KEY = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
 USER = 2301
 
 
@@ -190,7 +191,8 @@ async def test_add_node_in_the_chat_says_how_many_peers_it_kept(
     for item in (peer("10.8.0.2/32"), peer("10.8.0.3/32")):
         fake.peers[item.public_key] = item
     await app.say(ADMIN_ID, "/start")
-    await app.say(ADMIN_ID, "/add_node nl1 ssh://root@203.0.113.7")
+    check = await app.say(ADMIN_ID, "/add_node nl1 ssh://root@203.0.113.7")
+    await app.press(ADMIN_ID, check[-1], check[-1].buttons[0]["callback_data"])
     (done,) = [m for m in app.telegram.sent_to(ADMIN_ID) if "добавлен" in (m.text or "")]
     assert done.text is not None and done.text.endswith(
         "🧩 Оставлено пиров, которые уже были на интерфейсе: 2. Бот не трогает ни их, ни их "

@@ -13,7 +13,6 @@ from sqlalchemy import event
 
 from bot.settings import SettingsError, load_settings
 from bot.throttle import ThrottleMiddleware
-from db.models import Role, User
 from keyboards.callbacks import MenuAction, MenuCD
 from tests.conftest import ADMIN_ID, App
 
@@ -114,9 +113,7 @@ async def test_a_banned_users_update_writes_nothing(app: App) -> None:
 
 async def test_staff_by_a_role_given_in_the_chat_are_not_throttled(app: App) -> None:
     await app.say(9004, "/start")
-    async with app.services.sessions.begin() as session:
-        user = await session.get(User, 9004)
-        user.role = Role.SUPPORT
+    await app.say(ADMIN_ID, "/role 9004 support")
     for _ in range(15):
         answered = await app.say(9004, "/help")
         assert answered and answered[0].text != WARNING
