@@ -22,7 +22,7 @@ FINDER_LIKE = ("10111010000", "00001011101")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class _Symbol(qrcode.QRCode):  # type: ignore[misc]
+class Symbol(qrcode.QRCode):  # type: ignore[misc]
     """qrcode's QRCode, laid out once instead of once per mask: the eight masks are tried on
     row ints and scored as qrcode scores them, so the very same mask wins."""
 
@@ -50,7 +50,7 @@ class _Symbol(qrcode.QRCode):  # type: ignore[misc]
 def qr_png(text: str) -> bytes:
     """A PNG QR code of `text` (error correction L, the best mask), 8 pixels a module with a
     4-module quiet zone: sized for a phone camera."""
-    symbol = _Symbol(error_correction=ERROR_CORRECT_L, border=BORDER)
+    symbol = Symbol(error_correction=ERROR_CORRECT_L, border=BORDER)
     symbol.add_data(text)
     symbol.make()
     return _png(symbol.modules)

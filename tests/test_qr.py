@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qrcode.constants import ERROR_CORRECT_L
 
-from services.qr import BORDER, BOX, _Symbol, qr_png
+from services.qr import BORDER, BOX, Symbol, qr_png
 from tests.netlab import decode_qr
 
 CONFIG = """[Interface]
@@ -34,7 +34,7 @@ def reference(text: str) -> list[list[bool]]:
 
 
 def ours(text: str) -> list[list[bool | None]]:
-    symbol = _Symbol(error_correction=ERROR_CORRECT_L)
+    symbol = Symbol(error_correction=ERROR_CORRECT_L)
     symbol.add_data(text)
     symbol.make()
     return symbol.modules
