@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.database_watch import DatabaseWatch
+from bot.metrics import MeasuredSshPool
 from bot.settings import Settings, SettingsError
 from db.cipher import SecretCipher, load_cipher
 from db.engine import create_engine, create_session_factory, keep_sqlite_private, safe_url
@@ -155,7 +156,7 @@ async def open_services(
         if reconcile is not None:
             await reconcile.on_connect(target)
 
-    pool = SshPool(
+    pool = MeasuredSshPool(
         key_path,
         connect_timeout=settings.node_connect_timeout,
         command_timeout=settings.node_command_timeout,
