@@ -33,6 +33,8 @@ from bot.backoff import backoff
 from bot.broadcast_sender import TelegramBroadcastSender, setup_broadcasts
 from bot.container import DatabaseUnreachable, Services, open_services
 from bot.fsm_storage import DatabaseStorage
+from bot.instruments import time_handlers
+from bot.metrics import record_database, record_intervals
 from bot.middlewares import UserContextMiddleware, UserTouchMiddleware
 from bot.notifier import TelegramNotifier
 from bot.outages import PollingWaitsForDatabase, register_outage_errors
@@ -134,6 +136,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
     dispatcher.update.outer_middleware(UserTouchMiddleware(services.users))
     register_outage_errors(dispatcher, services.database)
     handlers.setup(dispatcher)
+    time_handlers(dispatcher)
     setup_broadcasts(dispatcher, services.broadcasts)
     return dispatcher
 
@@ -164,7 +167,10 @@ async def _serve(settings: Settings, services: Services, stop: asyncio.Event) ->
     bot = create_bot(settings)
     try:
         dispatcher = create_dispatcher(services, bot)
-        web_app = create_web_app(services.engine)
+        record_intervals(settings.health_interval, settings.backup_interval_hours)
+        web_app = create_web_app(
+            services.engine, lambda: record_database(services.stats, services.backups)
+        )
         yookassa_webhook.register(
             web_app, services.payments, settings.yookassa_allowed_ips, settings.web_trusted_proxies
         )

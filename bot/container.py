@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import logging
 import stat
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.database_watch import DatabaseWatch
+from bot.metrics import MeasuredSshPool
 from bot.settings import Settings, SettingsError
 from db.cipher import SecretCipher, load_cipher
 from db.engine import create_engine, create_session_factory, keep_sqlite_private, safe_url
@@ -63,6 +65,7 @@ log = logging.getLogger(__name__)
 SSH_KEY_FILE = "ssh_ed25519"
 PRIVATE_DIR = 0o700
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
+SAVE_ON_CLOSE_TIMEOUT = 30.0
 
 
 class DatabaseUnreachable(SettingsError):
@@ -77,6 +80,7 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     pool: SshPool
+    wireguard: WireGuard
     users: UserService
     configs: DeviceConfigs
     placement: Placement
@@ -138,6 +142,11 @@ class Services:
     async def close(self) -> None:
         await self.broadcasts.stop()
         await self.database.close()
+        try:  # the nodes' configs saved after the last changes, before the connections go
+            async with asyncio.timeout(SAVE_ON_CLOSE_TIMEOUT):
+                await self.wireguard.saved()
+        except TimeoutError:
+            log.warning("closing with config saves still running: reconcile redoes them")
         await self.pool.close()
         await self.engine.dispose()
 
@@ -159,7 +168,7 @@ async def open_services(
         if reconcile is not None:
             await reconcile.on_connect(target)
 
-    pool = SshPool(
+    pool = MeasuredSshPool(
         key_path,
         connect_timeout=settings.node_connect_timeout,
         command_timeout=settings.node_command_timeout,
@@ -222,6 +231,7 @@ async def open_services(
         engine=engine,
         sessions=sessions,
         pool=pool,
+        wireguard=wireguard,
         users=users,
         configs=configs,
         placement=placement,

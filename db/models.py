@@ -264,20 +264,16 @@ class Device(Base):
         self.rx_base, self.tx_base = self.rx_total, self.tx_total
         self.rx_seen, self.tx_seen = 0, 0
 
-    def count_traffic(self, rx: int, tx: int) -> None:
-        """Take the node's counters; a counter that went down means the node restarted."""
-        self.rx_base, self.tx_base = self.traffic_bases(rx, tx)
-        self.rx_seen, self.tx_seen = rx, tx
 
-    def traffic_bases(self, rx: int, tx: int) -> tuple[int, int]:
-        if rx < self.rx_seen or tx < self.tx_seen:
-            return self.rx_base + self.rx_seen, self.tx_base + self.tx_seen
-        return self.rx_base, self.tx_base
-
-    def traffic_with(self, rx: int, tx: int) -> tuple[int, int]:
-        """Total (received, sent) by the node for this device, given its live counters."""
-        rx_base, tx_base = self.traffic_bases(rx, tx)
-        return rx_base + rx, tx_base + tx
+def traffic_bases(
+    bases: tuple[int, int], seen: tuple[int, int], counters: tuple[int, int]
+) -> tuple[int, int]:
+    """A device's (rx, tx) bases once the node reports `counters`: a counter lower than the
+    one `seen` last means the node counts from zero again, so what it had counted joins the
+    bases."""
+    if counters[0] < seen[0] or counters[1] < seen[1]:
+        return bases[0] + seen[0], bases[1] + seen[1]
+    return bases
 
 
 class ForeignPeer(Base):

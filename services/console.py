@@ -22,6 +22,7 @@ from db.models import (
 )
 from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
+from services.health import LastProbe, last_probes
 from services.notifier import Notifier
 from services.reconcile import ReconcileResult, ReconcileService
 from services.traffic import count_removed
@@ -64,8 +65,12 @@ class UserFilter(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CardDevice:
+    """A device, its node, and that node's latest probe (what its handshake and traffic
+    figures are as of)."""
+
     device: Device
     node: Node
+    probe: LastProbe
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,23 @@ def like_pattern(text: str) -> str:
     return f"%{text}%"
 
 
+async def _devices_of(session: AsyncSession, user_ids: list[int]) -> dict[int, list[CardDevice]]:
+    """Each user's devices, oldest first, with their nodes and those nodes' latest probes."""
+    rows = (
+        await session.execute(
+            select(Device, Node)
+            .join(Node, Node.id == Device.node_id)
+            .where(Device.user_id.in_(user_ids))
+            .order_by(Device.id)
+        )
+    ).all()
+    probes = await last_probes(session, {node.id for _, node in rows})
+    devices: dict[int, list[CardDevice]] = {user_id: [] for user_id in user_ids}
+    for device, node in rows:
+        devices[device.user_id].append(CardDevice(device, node, probes[node.id]))
+    return devices
+
+
 def _unreachable(results: Iterable[ReconcileResult]) -> list[str]:
     return [result.node for result in results if result.error is not None]
 
@@ -162,15 +184,7 @@ class ConsoleService:
                     .limit(limit)
                 )
             ).all()
-            rows = await session.execute(
-                select(Device, Node)
-                .join(Node, Node.id == Device.node_id)
-                .where(Device.user_id.in_([user.id for user in users]))
-                .order_by(Device.id)
-            )
-            devices: dict[int, list[CardDevice]] = {user.id: [] for user in users}
-            for device, node in rows.all():
-                devices[device.user_id].append(CardDevice(device, node))
+            devices = await _devices_of(session, [user.id for user in users])
         return [UserRow(user, devices[user.id]) for user in users]
 
     async def search(self, text: str) -> tuple[Sequence[User], bool]:
@@ -205,13 +219,7 @@ class ConsoleService:
             user = await session.get(User, user_id)
             if user is None:
                 raise UserNotFound(user_id=user_id)
-            rows = await session.execute(
-                select(Device, Node)
-                .join(Node, Node.id == Device.node_id)
-                .where(Device.user_id == user_id)
-                .order_by(Device.id)
-            )
-            devices = [CardDevice(device, node) for device, node in rows.all()]
+            devices = (await _devices_of(session, [user_id]))[user_id]
             payments = (
                 await session.scalars(
                     select(Payment)

@@ -70,6 +70,14 @@ class Stats:
     campaigns: list[CampaignStats] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What the metrics export from the database: payments by (provider, state), trials."""
+
+    payments: dict[tuple[str, str], int]
+    trials: int
+
+
 class StatsService:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], clock: Clock = system_clock
@@ -165,6 +173,20 @@ class StatsService:
             )
             for id_, name, count, trials in people
         ]
+
+    async def totals(self) -> Totals:
+        """Payments by provider and state, and the users who took a trial: two counts."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Payment.provider, Payment.status, func.count()).group_by(
+                    Payment.provider, Payment.status
+                )
+            )
+            payments = {(provider, str(status)): count for provider, status, count in rows}
+            trials = await session.scalar(
+                select(func.count()).select_from(User).where(User.trial_used_at.is_not(None))
+            )
+        return Totals(payments, trials or 0)
 
     async def _money(self, session: AsyncSession, since: datetime) -> dict[str, Any]:
         """Money of the last 30 days, and how many trial users went on to pay."""

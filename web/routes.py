@@ -14,7 +14,6 @@ from db.models import Purpose
 from locales import LANGUAGES
 from locales.format import format_discount, invoice_texts, plan_title
 from services.account import Account
-from services.clientconfig import qr_png
 from services.devices import DeviceNotFound
 from services.errors import (
     InvalidInput,
@@ -28,6 +27,7 @@ from services.errors import (
 )
 from services.payments import Way
 from services.promos import PromoUnknown
+from services.qr import qr_png
 from web.context import CALLER, DEPS, Caller
 from web.guard import Form, forget_session, read_form, sign_in_page
 from web.render import ASSETS, message, reader_language, render, texts_for

@@ -69,6 +69,7 @@ status-handshake = 🤝 Last connected: { $ago } ago
 status-handshake-never = 🤝 No connection yet — import the config and switch the tunnel on.
 status-node-unreachable = ⚠️ The server is not answering right now; connection details are unavailable.
 status-traffic = 📶 Traffic: ↓ { $received } · ↑ { $sent }
+probed-ago = 🕒 As the server reported { $ago } ago
 
 # Help
 help-text =

@@ -69,6 +69,7 @@ status-handshake = 🤝 Последнее подключение: { $ago } на
 status-handshake-never = 🤝 Подключений ещё не было — импортируйте конфигурацию и включите туннель.
 status-node-unreachable = ⚠️ Сервер сейчас не отвечает, данные о подключении недоступны.
 status-traffic = 📶 Трафик: ↓ { $received } · ↑ { $sent }
+probed-ago = 🕒 Сведения от сервера { $ago } назад
 
 # Help
 help-text =
