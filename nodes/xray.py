@@ -37,6 +37,11 @@ MOST_USERS = 100_000
 COUNTER_LIMIT = 2**63
 _COUNTER = "user>>>"
 T = TypeVar("T")
+RESTART = "if systemctl cat xray.service >/dev/null 2>&1; then systemctl restart xray; fi"
+
+
+class XrayDown(NodeError):
+    """The node answers over SSH but nothing serves Xray's API: Xray is not running."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,8 @@ class _Api:
             if tolerate and tolerate in details:
                 return b""
             name = method.rpartition("/")[2]
+            if exc.code() is grpc.StatusCode.UNAVAILABLE:
+                raise XrayDown(self._node, f"xray {name} failed: UNAVAILABLE") from None
             raise NodeError(self._node, f"xray {name} failed: {exc.code().name}") from None
         if not isinstance(answer, bytes) or len(answer) > ANSWER_LIMIT:
             raise NodeError(self._node, "xray API answer too long")
@@ -172,6 +179,12 @@ class Xray:
     async def write_config(self, target: NodeTarget, config: str) -> None:
         """Put the whole config (it holds the Reality private key: sent on stdin) in place."""
         await self._pool.run(target, write_command(self.config_path), stdin=config)
+
+    async def restart(self, target: NodeTarget) -> None:
+        """Start the node's Xray service again from its config file (a node installed by
+        scripts/node-setup-xray.sh); this cuts its VLESS sessions, which reconnect. A node
+        without the service (run some other way) is left as it is."""
+        await self._pool.run(target, RESTART, even_if_down=True)
 
     async def users(self, target: NodeTarget, *, even_if_down: bool = False) -> list[XrayUser]:
         """The users the running Xray serves now."""

@@ -1,0 +1,127 @@
+"""VLESS devices end to end on a real node: the bot's services over SSH to the xray-core wheel,
+a real Xray client built from the link the service returns, the database as the truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from db.models import AccessKind, Payment, PaymentStatus, User, VlessDevice
+from nodes import SshPool
+from nodes.reality import ServerOptions, server_config
+from services.audit import OPERATOR
+from services.devices import DeviceLimitReached
+from services.fleet import NewNode
+from services.targets import target_of
+from tests.fakes.telegram_api import FakeTelegram
+from tests.netlab import Lab
+from tests.nodes_support import live_app, with_access
+from tests.xraylab import (
+    SITE_NAME,
+    SOCKS_PORT,
+    XrayProcess,
+    add_tls_site,
+    client_config,
+    socks_fetch,
+    tls_probe,
+)
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
+USER, OTHER = 6001, 6002
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab() as lab:
+        yield lab
+
+
+async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
+    lab: Lab, telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    site, fingerprint = add_tls_site(lab)
+    async with live_app(tmp_path, telegram, None) as app:
+        services = app.services
+        bot_key = SshPool.ensure_client_key(app.settings.data_dir / "ssh_ed25519")
+        lab_node = lab.add_node("v1", wg_subnet="10.67.1.1/24", authorized_key=bot_key)
+        server = XrayProcess(lab_node.ns, lab_node.dir / "xray.json", lab_node.dir / "xray.log")
+        services.vless.xray.config_path = str(server.config)
+        services.vless.options = ServerOptions(allow_networks=(f"{lab.target_ip}/32",))
+        await services.fleet.add(OPERATOR, NewNode("v1", lab_node.ip, interface=lab_node.interface))
+        await with_access(services, [USER, OTHER])
+
+        node = await services.vless.enable(
+            "v1", f"{site}:443", SITE_NAME, actor_id=OPERATOR
+        )  # writes the config with no user yet: the node's Xray starts from it
+        assert server.config.stat().st_mode & 0o777 == 0o600
+        assert node.reality_private_key_enc and node.reality_private_key_enc.startswith("v1:")
+        server.start(443, lab_node.ip)
+        client = XrayProcess(lab.client.ns, lab.dir / "client.json", lab.dir / "client.log")
+
+        def works(link: str) -> str | None:
+            client.config.write_text(client_config(link))
+            client.start(SOCKS_PORT)
+            return socks_fetch(lab, lab.target_ip, lab.target_port)
+
+        try:
+            first = await services.vless.add(USER, "phone")
+            assert works(first.link) == lab_node.ip
+            assert tls_probe(lab, lab_node.ip, 443, SITE_NAME) == fingerprint
+
+            # a made-up id on the same node gets nothing
+            made_up = first.link.replace(first.device.uuid, "0badc0de-0000-4000-8000-000000000000")
+            assert works(made_up) is None
+
+            # the limit counts VLESS devices with WireGuard ones (an invite allows 2)
+            await services.devices.add(USER)
+            with pytest.raises(DeviceLimitReached):
+                await services.vless.add(USER)
+
+            # expiry: the node's Xray drops the user, the link stops
+            async with services.sessions.begin() as session:
+                user = await session.get_one(User, USER)
+                user.access_kind, user.access_until = (
+                    AccessKind.PAID,
+                    app.clock.now + timedelta(days=1),
+                )
+            app.clock.advance(days=2)
+            await services.reconcile.reconcile_all()
+            assert works(first.link) is None
+
+            # a payment: the same link works again
+            plan = app.settings.plans[0]
+            async with services.sessions.begin() as session:
+                payment = Payment(
+                    user_id=USER, provider="stars", plan_code=plan.code, days=plan.days,
+                    amount=plan.stars, currency="XTR", status=PaymentStatus.PENDING,
+                )  # fmt: skip
+                session.add(payment)
+            assert await services.subscriptions.credit_pending(payment.id, None) is not None
+            assert works(first.link) == lab_node.ip
+
+            # traffic per user, from Xray's counters
+            await services.vless.count_traffic()
+            async with services.sessions() as session:
+                stored = await session.get_one(VlessDevice, first.device.id)
+            assert stored.downlink_bytes >= len(lab_node.ip) + 1
+
+            # a wiped Xray (restarted serving nobody): the next reconcile brings every user back
+            second = await services.vless.add(OTHER)
+            inbound = services.vless.inbound(node)
+            server.config.write_text(server_config(inbound, [], services.vless.options))
+            server.start(443, lab_node.ip)
+            assert works(second.link) is None
+            await services.reconcile.reconcile_all()
+            assert works(first.link) == lab_node.ip
+            assert works(second.link) == lab_node.ip
+            async with services.sessions() as session:
+                emails = {d.email for d in await session.scalars(select(VlessDevice))}
+            assert {u.email for u in await services.vless.xray.users(target_of(node))} == emails
+            assert '"clients": []' not in server.config.read_text()
+        finally:
+            client.stop()
+            server.stop()
