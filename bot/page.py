@@ -57,6 +57,7 @@ def register_page(app: web.Application, services: Services, bot: Bot) -> None:
             subscriptions=services.subscriptions,
             payments=services.payments,
             stars=TelegramStarsInvoices(bot),
+            vless=services.vless,
             client_address=partial(
                 client_address, trusted_proxies=services.settings.web_trusted_proxies
             ),

@@ -24,6 +24,7 @@ from handlers import (
     stats,
     status,
     subscribe,
+    vless,
 )
 from services.errors import ServiceError
 
@@ -32,6 +33,7 @@ ROUTERS = (
     invites.router,  # before start: it takes /start inv_<code>
     start.router,
     server.router,
+    vless.router,
     status.router,
     subscribe.router,
     link.router,

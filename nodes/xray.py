@@ -120,8 +120,9 @@ def _remove_request(name: str) -> bytes:
 
 
 def write_command(path: str) -> str:
-    """Write the config from stdin next to `path` (0600), check it with the node's `xray run
-    -test` when the official binary is there, and only then move it into place."""
+    """Write the config from stdin next to `path` (0600; 0640 to the xray group that
+    scripts/xray-setup.sh makes for the service), check it with the node's `xray run -test`
+    when the official binary is there, and only then move it into place."""
     quoted, temporary = shlex.quote(path), shlex.quote(path + ".new")
     folder = shlex.quote(path.rpartition("/")[0] or "/")
     return (
@@ -129,6 +130,8 @@ def write_command(path: str) -> str:
         f"&& {{ ! command -v xray >/dev/null 2>&1 "
         f"|| xray run -test -config {temporary} >/dev/null 2>&1 "
         f"|| {{ rm -f {temporary}; echo 'xray refused the new config' >&2; exit 23; }}; }} "
+        f"&& {{ ! getent group xray >/dev/null 2>&1 || {{ chgrp xray {temporary} "
+        f"&& chmod 640 {temporary}; }}; }} "
         f"&& mv -f {temporary} {quoted}"
     )
 

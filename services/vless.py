@@ -203,6 +203,20 @@ class VlessService:
             log.warning("vless device %s left for reconcile on %s", device.id, error.node)
         return VlessAccess(device, await self._link(device, node))
 
+    async def links_for(self, user_id: int) -> list[VlessAccess]:
+        """The user's VLESS devices with their links; a user with access and none gets one."""
+        await self._devices.require_access(user_id)
+        found = await self.accesses(user_id)
+        return found or [await self.add(user_id)]
+
+    async def available(self) -> bool:
+        """Whether an enabled node offers VLESS."""
+        async with self._sessions() as session:
+            query = select(Node.id).where(
+                Node.xray_port.is_not(None), Node.status == NodeStatus.ENABLED
+            )
+            return await session.scalar(query.limit(1)) is not None
+
     async def _node_for(self, user_id: int) -> Node:
         current = await self._devices.current_node(user_id)
         if current is not None and current.xray_port and current.status is NodeStatus.ENABLED:
@@ -235,9 +249,13 @@ class VlessService:
             pairs = rows.all()
         return [VlessAccess(device, await self._link(device, node)) for device, node in pairs]
 
-    async def subscription(self, user_id: int) -> str:
-        """The subscription body the apps fetch: the user's links, base64."""
-        return subscription_body([access.link for access in await self.accesses(user_id)])
+    async def subscription_of(self, user_id: int) -> tuple[str, int, int]:
+        """The subscription body the apps fetch (the user's links, base64) and the bytes
+        their VLESS devices sent and received."""
+        accesses = await self.accesses(user_id)
+        up = sum(access.device.uplink_bytes for access in accesses)
+        down = sum(access.device.downlink_bytes for access in accesses)
+        return subscription_body([access.link for access in accesses]), up, down
 
     async def _link(self, device: VlessDevice, node: Node) -> str:
         inbound = self.inbound(node)

@@ -3,13 +3,19 @@ a real Xray client built from the link the service returns, the database as the 
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from bot.page import register_page
 from db.models import AccessKind, Payment, PaymentStatus, User, VlessDevice
 from nodes import SshPool
 from nodes.reality import ServerOptions, server_config
@@ -17,8 +23,9 @@ from services.audit import OPERATOR
 from services.devices import DeviceLimitReached
 from services.fleet import NewNode
 from services.targets import target_of
+from tests.e2e import button
 from tests.fakes.telegram_api import FakeTelegram
-from tests.netlab import Lab
+from tests.netlab import Lab, decode_qr
 from tests.nodes_support import live_app, with_access
 from tests.xraylab import (
     SITE_NAME,
@@ -44,7 +51,7 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
     lab: Lab, telegram: FakeTelegram, tmp_path: Path
 ) -> None:
     site, fingerprint = add_tls_site(lab)
-    async with live_app(tmp_path, telegram, None) as app:
+    async with live_app(tmp_path, telegram, None, public_url="https://vpn.example") as app:
         services = app.services
         bot_key = SshPool.ensure_client_key(app.settings.data_dir / "ssh_ed25519")
         lab_node = lab.add_node("v1", wg_subnet="10.67.1.1/24", authorized_key=bot_key)
@@ -68,16 +75,41 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             return socks_fetch(lab, lab.target_ip, lab.target_port)
 
         try:
-            first = await services.vless.add(USER, "phone")
-            assert works(first.link) == lab_node.ip
+            # "My internet blocks the VPN" with no AmneziaWG node: VLESS is offered at once
+            await services.devices.add(USER)
+            screen = (await app.say(USER, "/server"))[-1]
+            offer = (await app.press(USER, screen, button(screen, "блокирует VPN")))[-1]
+            assert "VLESS с Reality" in offer.text
+            sent = await app.press(USER, offer, button(offer, "VLESS"))
+            texts = [m.text or "" for m in sent]
+            link = next(text for text in texts if text.startswith("vless://"))
+            qr = next(m.photo for m in sent if m.photo is not None)
+            assert decode_qr(qr.content) == link
+            assert any(
+                "v2rayNG" in text and "Streisand" in text and "Happ" in text for text in texts
+            )
+            sub_url = next(re.search(r"https://\S+/sub/\S+", t)[0] for t in texts if "/sub/" in t)
+            [first] = await services.vless.accesses(USER)
+            assert first.link == link
+
+            assert works(link) == lab_node.ip
             assert tls_probe(lab, lab_node.ip, 443, SITE_NAME) == fingerprint
 
+            # the subscription URL serves the same link, base64, as the apps import it
+            web_app = web.Application()
+            register_page(web_app, services, app.bot)
+            async with TestClient(TestServer(web_app)) as http:
+                answer = await http.get(urlsplit(sub_url).path)
+                assert answer.status == 200
+                assert base64.b64decode(await answer.text()).decode() == link
+                assert "upload=" in answer.headers["subscription-userinfo"]
+                assert (await http.get("/sub/made-up-token")).status == 404
+
             # a made-up id on the same node gets nothing
-            made_up = first.link.replace(first.device.uuid, "0badc0de-0000-4000-8000-000000000000")
+            made_up = link.replace(first.device.uuid, "0badc0de-0000-4000-8000-000000000000")
             assert works(made_up) is None
 
             # the limit counts VLESS devices with WireGuard ones (an invite allows 2)
-            await services.devices.add(USER)
             with pytest.raises(DeviceLimitReached):
                 await services.vless.add(USER)
 
@@ -90,7 +122,7 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
                 )
             app.clock.advance(days=2)
             await services.reconcile.reconcile_all()
-            assert works(first.link) is None
+            assert works(link) is None
 
             # a payment: the same link works again
             plan = app.settings.plans[0]
@@ -101,7 +133,7 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
                 )  # fmt: skip
                 session.add(payment)
             assert await services.subscriptions.credit_pending(payment.id, None) is not None
-            assert works(first.link) == lab_node.ip
+            assert works(link) == lab_node.ip
 
             # traffic per user, from Xray's counters
             await services.vless.count_traffic()
@@ -116,7 +148,7 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             server.start(443, lab_node.ip)
             assert works(second.link) is None
             await services.reconcile.reconcile_all()
-            assert works(first.link) == lab_node.ip
+            assert works(link) == lab_node.ip
             assert works(second.link) == lab_node.ip
             async with services.sessions() as session:
                 emails = {d.email for d in await session.scalars(select(VlessDevice))}

@@ -15,6 +15,7 @@ from services.pages import PageService, Session, Source
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService
 from services.users import UserService
+from services.vless import VlessService
 from web.limits import Limits
 from web.render import Texts
 
@@ -36,6 +37,7 @@ class PageDeps:
     subscriptions: SubscriptionService
     payments: PaymentService
     stars: StarsInvoices
+    vless: VlessService
     client_address: Callable[[web.Request], str]  # the sender, behind trusted proxies too
     limits: Limits = field(default_factory=Limits)
 
