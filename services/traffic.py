@@ -99,7 +99,7 @@ class TrafficService:
             return await session.get(User, user_id)
 
 
-def count_removed(user: User, devices: Iterable[Device]) -> None:
+def count_removed(user: User, devices: Iterable[Device | VlessDevice]) -> None:
     """Keep the bytes of devices about to be deleted in their owner's total, so removing a
     device and adding another never resets the traffic of a period."""
     user.traffic_removed_bytes += sum(device.total_bytes for device in devices)

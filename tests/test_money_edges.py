@@ -13,9 +13,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot import yookassa_webhook
-from db.models import AccessKind, Device, PaymentStatus, VlessDevice
+from db.models import AccessKind, Device, PaymentStatus, User, VlessDevice
 from nodes import PeerState
 from services.plans import parse_plans
 from tests.conftest import ADMIN_ID, App
@@ -116,6 +117,12 @@ async def test_vless_bytes_count_towards_the_traffic_limit(limited: Shop) -> Non
         )  # fmt: skip
     assert await app.services.traffic.enforce() == 1, "600 MiB + 500 MiB by VLESS: over"
     assert "Трафик по вашему тарифу" in texts(app.telegram.sent_to(PAYER)[-1:])
+
+    await app.services.console.reset_devices(ADMIN_ID, PAYER)  # VLESS devices go too
+    async with app.services.sessions() as session:
+        assert (await session.scalars(select(VlessDevice))).all() == []
+        user = await session.get_one(User, PAYER)
+    assert user.traffic_removed_bytes == 1100 * MIB, "their bytes stay in the period's total"
 
 
 # --- access without an end date stays so --------------------------------------------------------
