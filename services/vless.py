@@ -167,22 +167,27 @@ class VlessService:
             return [XrayUser(d.email, d.uuid) for d, user in rows.all() if user.has_access(now)]
 
     async def reconcile(self, node: Node) -> XrayPlan | None:
-        """Make the node's Xray serve exactly the database's users: the config file first
-        (the truth at Xray's next start), then the running Xray, live. None when the node has
-        no VLESS; a NodeError when it cannot be reached."""
+        """Make the node's Xray serve exactly the database's users, and keep the users it had
+        that are not the bot's (made by hand or by another panel: adopted, like foreign
+        peers): the config file first (the truth at Xray's next start), then the running Xray,
+        live. None when the node has no VLESS; a NodeError when it cannot be reached."""
         if node.xray_port is None:
             return None
         async with self._node_locks.exclusive(node.id):
             wanted = await self.desired_users(node.id)
             target = target_of(node)
-            config = server_config(self.inbound(node), wanted, self.options)
-            await self.xray.write_config(target, config)
             try:
-                return await self.xray.reconcile(target, wanted, even_if_down=True)
+                running: list[XrayUser] | None = await self.xray.users(target, even_if_down=True)
             except XrayDown:
+                running = None
+            kept = [user for user in running or [] if not _ours(user.email)]
+            config = server_config(self.inbound(node), [*wanted, *kept], self.options)
+            await self.xray.write_config(target, config)
+            if running is None:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
                 return XrayPlan(tuple(user.email for user in wanted), ())
+            return await self.xray.reconcile(target, [*wanted, *kept], even_if_down=True)
 
     async def add(self, user_id: int, name: str = "") -> VlessAccess:
         """A new VLESS device for the user, on the node of their WireGuard device when it runs

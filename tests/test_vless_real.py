@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.page import register_page
 from db.models import AccessKind, Payment, PaymentStatus, User, VlessDevice
 from nodes import SshPool
-from nodes.reality import ServerOptions, server_config
+from nodes.reality import ServerOptions, XrayUser, server_config
 from services.audit import OPERATOR
 from services.devices import DeviceLimitReached
 from services.fleet import NewNode
@@ -154,6 +154,13 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
                 emails = {d.email for d in await session.scalars(select(VlessDevice))}
             assert {u.email for u in await services.vless.xray.users(target_of(node))} == emails
             assert '"clients": []' not in server.config.read_text()
+
+            # a user made on the node by hand is kept, live and in the config, like a foreign peer
+            hand = XrayUser("alice@hand", "5cf8386a-7997-433f-9a4f-fcde40d04315")
+            await services.vless.xray.add_user(target_of(node), hand)
+            await services.reconcile.reconcile_all()
+            assert hand in await services.vless.xray.users(target_of(node))
+            assert hand.id in server.config.read_text()
         finally:
             client.stop()
             server.stop()
