@@ -120,6 +120,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         campaigns=services.campaigns,
         gifts=services.gifts,
         support=services.support,
+        vless=services.vless,
     )
     # Read, refuse the banned, throttle, and only then write: a flood costs no write.
     dispatcher.update.outer_middleware(

@@ -22,6 +22,7 @@ from db.cipher import SecretCipher, load_cipher
 from db.engine import create_engine, create_session_factory, keep_sqlite_private, safe_url
 from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
+from nodes.xray import Xray
 from payments.yookassa import YooKassaProvider
 from services.account import AccountService
 from services.alerts import AlertGate
@@ -59,6 +60,7 @@ from services.support import SupportService
 from services.terms import TermsService
 from services.traffic import TrafficService
 from services.users import UserService
+from services.vless import VlessService
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,7 @@ class Services:
     sshkeys: SshKeyService
     pages: PageService
     support: SupportService
+    vless: VlessService
     database: DatabaseWatch
     promos: PromoService
     campaigns: CampaignService
@@ -195,7 +198,10 @@ async def open_services(
         plans=settings.plans,
         default_limit=settings.device_limit,
     )
-    reconcile = ReconcileService(sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim)
+    vless = VlessService(sessions, Xray(pool), cipher, locks, devices, clock)
+    reconcile = ReconcileService(
+        sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim, vless=vless
+    )
     host_keys = HostKeyService(sessions, wireguard, clock)
     fleet = FleetService(
         sessions,
@@ -241,6 +247,7 @@ async def open_services(
         fleet=fleet,
         foreign=ForeignPeerService(sessions, reconcile, clock),
         reconcile=reconcile,
+        vless=vless,
         health=HealthService(sessions, wireguard, settings.health_failures, host_keys, clock=clock),
         host_keys=host_keys,
         moves=MoveService(sessions, placement, configs, reconcile, locks, clock),

@@ -61,6 +61,7 @@ def register_page(app: web.Application, services: Services, bot: Bot) -> None:
             payments=services.payments,
             promos=services.promos,
             stars=TelegramStarsInvoices(bot),
+            vless=services.vless,
             client_address=partial(
                 client_address, trusted_proxies=services.settings.web_trusted_proxies
             ),

@@ -26,6 +26,7 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
 
     async def probe_nodes() -> None:
         record_probes(await services.health.probe_all())
+        await services.vless.count_traffic()
         await services.traffic.enforce()  # the probes just refreshed the traffic counters
 
     async def reconcile_nodes() -> None:

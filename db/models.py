@@ -179,6 +179,13 @@ class Node(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     protocol: Mapped[str] = mapped_column(String(16), default="wireguard")
     obfuscation: Mapped[str | None] = mapped_column(Text)  # AmneziaWG parameters as JSON
+    # VLESS with Reality on the node's Xray next to WireGuard; no port: the node has none
+    xray_port: Mapped[int | None] = mapped_column()
+    reality_private_key_enc: Mapped[str | None] = mapped_column(Text)
+    reality_public_key: Mapped[str | None] = mapped_column(String(43))
+    reality_short_ids_enc: Mapped[str | None] = mapped_column(Text)  # comma-separated
+    reality_target: Mapped[str | None] = mapped_column(String(261))  # the TLS site HOST:PORT
+    reality_server_name: Mapped[str | None] = mapped_column(String(253))
 
     @property
     def label(self) -> str:
@@ -274,6 +281,34 @@ def traffic_bases(
     if counters[0] < seen[0] or counters[1] < seen[1]:
         return bases[0] + seen[0], bases[1] + seen[1]
     return bases
+
+
+class VlessDevice(Base):
+    """A device that connects with VLESS + Reality to its node's Xray: its id (a UUID) is what
+    the node lets in, kept while access lapses so the same link works again after a renewal."""
+
+    __tablename__ = "vless_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    uplink_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # from the device
+    downlink_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # to the device
+
+    user: Mapped[User] = relationship(lazy="raise")
+    node: Mapped[Node] = relationship(lazy="raise")
+
+    @property
+    def email(self) -> str:
+        """The name the node's Xray knows this device by (API calls and traffic counters)."""
+        return f"v{self.id}"
+
+    @property
+    def total_bytes(self) -> int:
+        return self.uplink_bytes + self.downlink_bytes
 
 
 class ForeignPeer(Base):

@@ -30,6 +30,7 @@ from handlers import (
     subscribe,
     support,
     support_desk,
+    vless,
 )
 from services.errors import ServiceError
 
@@ -40,6 +41,7 @@ ROUTERS = (
     gifts.router,  # before start: it takes /start gift_<code>
     start.router,
     server.router,
+    vless.router,
     status.router,
     subscribe.router,
     checkout.router,

@@ -67,6 +67,10 @@ class UnblockCD(CallbackData, prefix="unb"):
     """'My internet blocks the VPN': move the user's devices to an AmneziaWG node."""
 
 
+class VlessCD(CallbackData, prefix="vl"):
+    """VLESS with Reality: the user's links (one made when they have none)."""
+
+
 class DeviceAction(enum.StrEnum):
     OPEN = "open"  # the list as a new message (from the main menu)
     LIST = "list"  # the list in place of the pressed message

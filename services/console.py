@@ -19,6 +19,7 @@ from db.models import (
     Role,
     SupportThread,
     User,
+    VlessDevice,
 )
 from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
@@ -284,13 +285,18 @@ class ConsoleService:
         return await self._change(actor_id, user_id, AuditAction.UNBAN, change, protect=False)
 
     async def reset_devices(self, actor_id: int, user_id: int) -> Applied:
-        """Delete the user's devices and take their peers off the nodes now."""
+        """Delete the user's devices (WireGuard and VLESS) and take them off the nodes now; the
+        bytes they carried stay in the user's traffic."""
         async with self._sessions.begin() as session:
             user = await self._target(session, actor_id, user_id)
             devices = (await session.scalars(select(Device).where(Device.user_id == user_id))).all()
-            node_ids = {device.node_id for device in devices}
-            count_removed(user, devices)
-            for device in devices:
+            vless = (
+                await session.scalars(select(VlessDevice).where(VlessDevice.user_id == user_id))
+            ).all()
+            gone: list[Device | VlessDevice] = [*devices, *vless]
+            node_ids = {device.node_id for device in gone}
+            count_removed(user, gone)
+            for device in gone:
                 await session.delete(device)
             record(
                 session,
@@ -298,7 +304,7 @@ class ConsoleService:
                 actor_id,
                 AuditAction.RESET_DEVICES,
                 user_id,
-                f"devices={len(devices)}",
+                f"devices={len(devices) + len(vless)}",
             )
         results = await self._reconcile.reconcile_user(user_id, also=node_ids)
         return Applied(user, _unreachable(results))

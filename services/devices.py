@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
-from db.models import AccessKind, Device, Node, Role, User
+from db.models import AccessKind, Device, Node, Role, User, VlessDevice
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
 from services.addons import extra_devices
 from services.clientconfig import ClientConfig, DeviceConfigs, DeviceKeys
@@ -201,10 +201,20 @@ class DeviceService:
                 return DeviceConfig(device, self._configs.config(device))
             return await self._add(user, devices, "")
 
-    async def _add(self, user: User, devices: list[Device], name: str) -> DeviceConfig:
+    async def check_room(self, user: User) -> None:
+        """DeviceLimitReached unless the user may have one more device, WireGuard and VLESS
+        devices counted together."""
         limit = await self.limit_of(user)
-        if len(devices) >= limit:
-            raise DeviceLimitReached(limit=limit, count=len(devices))
+        async with self._sessions() as session:
+            count = 0
+            for model in (Device, VlessDevice):
+                query = select(func.count()).select_from(model).where(model.user_id == user.id)
+                count += await session.scalar(query) or 0
+        if count >= limit:
+            raise DeviceLimitReached(limit=limit, count=count)
+
+    async def _add(self, user: User, devices: list[Device], name: str) -> DeviceConfig:
+        await self.check_room(user)
         preferred = devices[0].node_id if devices else user.preferred_node_id
         trial = user.access_kind is AccessKind.TRIAL
         node = await self._placement.for_new_device(preferred, trial=trial)

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AccessKind, Device, User
+from db.models import AccessKind, Device, User, VlessDevice
 from services.addons import extra_traffic
 from services.clock import Clock, system_clock
 from services.notifier import Notifier
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 PERIOD = timedelta(days=30)
 GIB = 1024**3
 DEVICE_BYTES = Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen  # total_bytes
+VLESS_BYTES = VlessDevice.uplink_bytes + VlessDevice.downlink_bytes
 
 
 class TrafficService:
@@ -50,9 +51,13 @@ class TrafficService:
             return 0
         now = self._clock()
         async with self._sessions() as session:
+            each = union_all(
+                select(Device.user_id.label("user_id"), DEVICE_BYTES.label("bytes")),
+                select(VlessDevice.user_id.label("user_id"), VLESS_BYTES.label("bytes")),
+            ).subquery()
             used_by = (
-                select(Device.user_id, func.sum(DEVICE_BYTES).label("total"))
-                .group_by(Device.user_id)
+                select(each.c.user_id, func.sum(each.c.bytes).label("total"))
+                .group_by(each.c.user_id)
                 .subquery()
             )
             rows = (
@@ -100,7 +105,7 @@ class TrafficService:
             return await session.get(User, user_id)
 
 
-def count_removed(user: User, devices: Iterable[Device]) -> None:
+def count_removed(user: User, devices: Iterable[Device | VlessDevice]) -> None:
     """Keep the bytes of devices about to be deleted in their owner's total, so removing a
     device and adding another never resets the traffic of a period."""
     user.traffic_removed_bytes += sum(device.total_bytes for device in devices)

@@ -16,6 +16,7 @@ from services.payments import PaymentService
 from services.promos import PromoService
 from services.subscriptions import SubscriptionService
 from services.users import UserService
+from services.vless import VlessService
 from web.limits import Limits
 from web.render import Texts
 
@@ -42,6 +43,7 @@ class PageDeps:
     payments: PaymentService
     promos: PromoService
     stars: StarsInvoices
+    vless: VlessService
     client_address: Callable[[web.Request], str]  # the sender, behind trusted proxies too
     limits: Limits = field(default_factory=Limits)
 
