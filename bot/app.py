@@ -112,6 +112,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         payments=services.payments,
         endpoints=services.endpoints,
         pages=services.pages,
+        onboarding=services.onboarding,
     )
     # Read, refuse the banned, throttle, and only then write: a flood costs no write.
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))

@@ -39,6 +39,7 @@ from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
 from services.notifier import Notifier
+from services.onboarding import OnboardingService
 from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
@@ -99,9 +100,11 @@ class Services:
     database: DatabaseWatch
     notifier: Notifier | None = None
     account: AccountService = field(init=False)
+    onboarding: OnboardingService = field(init=False)
 
     def __post_init__(self) -> None:
         self.account = AccountService(self.users, self.devices, self.subscriptions, self.payments)
+        self.onboarding = OnboardingService(self.devices)
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""

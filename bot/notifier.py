@@ -14,11 +14,13 @@ from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
 from keyboards.menus import grant_access
 from keyboards.nodes import accept_host_key
+from keyboards.onboarding import platforms
 from keyboards.subscribe import renew_button
 from locales import DEFAULT_LANGUAGE, Translator, translator_for
 from locales.format import esc, format_date
 from services.clientconfig import ClientConfig, qr_png
 from services.notifier import AdminButtons, GrantButtons, HostKeyButton
+from services.onboarding import CHOICES
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -62,25 +64,36 @@ class TelegramNotifier:
         return delivered
 
     async def send_config(
-        self, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+        self,
+        user_id: int,
+        config: ClientConfig,
+        key: str | None = None,
+        *,
+        guide: bool = False,
+        **args: str,
     ) -> bool:
         """A text when `key` is given, then the config: the `.conf` as a document named after
-        the node, and a QR code of the same text."""
+        the node, a QR code of the same text and, for AmneziaWG, the vpn:// key that holds it;
+        the set-up platforms under the last of them when `guide`."""
         t = await self._translator(user_id)
         try:
             if key is not None:
                 await self._bot.send_message(
                     user_id, t(key, **{k: esc(v) for k, v in args.items()})
                 )
-            await self._send_config_files(user_id, config, t)
+            await self._send_config_files(user_id, config, t, guide)
         except TelegramAPIError as error:
             log.warning("config for %s not delivered: %s", user_id, error.message)
             return False
         return True
 
-    async def _send_config_files(self, chat_id: int, config: ClientConfig, t: Translator) -> None:
+    async def _send_config_files(
+        self, chat_id: int, config: ClientConfig, t: Translator, guide: bool
+    ) -> None:
         text = config.text
         amnezia = bool(config.obfuscation)
+        vpn_key = config.amnezia_key
+        markup = platforms(CHOICES) if guide else None
         await self._bot.send_document(
             chat_id,
             BufferedInputFile(text.encode(), filename=config.filename),
@@ -90,11 +103,18 @@ class TelegramNotifier:
             ),
         )
         png = await asyncio.to_thread(qr_png, text)
+        caption = t("config-qr-caption-awg" if amnezia else "config-qr-caption")
         await self._bot.send_photo(
             chat_id,
             BufferedInputFile(png, filename=f"{config.node_name}.png"),
-            caption=t("config-qr-caption-awg" if amnezia else "config-qr-caption"),
+            caption=f"{caption}\n{t('setup-choose')}" if guide and not vpn_key else caption,
+            reply_markup=None if vpn_key else markup,
         )
+        if vpn_key:
+            note = t("config-amnezia-key", key=vpn_key)
+            if guide:
+                note = f"{note}\n{t('setup-choose')}"
+            await self._bot.send_message(chat_id, note, reply_markup=markup)
 
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None

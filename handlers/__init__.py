@@ -17,6 +17,7 @@ from handlers import (
     fallback,
     invites,
     link,
+    onboarding,
     refunds,
     roles,
     server,
@@ -32,6 +33,7 @@ ROUTERS = (
     invites.router,  # before start: it takes /start inv_<code>
     start.router,
     server.router,
+    onboarding.router,
     status.router,
     subscribe.router,
     link.router,

@@ -13,9 +13,11 @@ from handlers.commands import set_admin_commands, set_page_menu
 from handlers.common import acknowledge, display_name
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
 from keyboards.menus import languages, main_menu, with_page
+from keyboards.onboarding import platforms
 from keyboards.subscribe import offer
 from locales import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator_for
 from locales.format import format_date
+from services.onboarding import CHOICES
 from services.pages import PageService
 from services.payments import PaymentService
 from services.subscriptions import SubscriptionService
@@ -77,7 +79,7 @@ def welcome(user: User, t: Translator, now: datetime) -> str:
 @router.callback_query(MenuCD.filter(F.action == MenuAction.HELP))
 async def help_screen(event: Message | CallbackQuery, user: User, t: Translator, bot: Bot) -> None:
     await acknowledge(event)
-    await bot.send_message(user.id, t("help-text"))
+    await bot.send_message(user.id, t("help-text"), reply_markup=platforms(CHOICES))
 
 
 @router.message(Command("language"))

@@ -66,6 +66,12 @@ class UnblockCD(CallbackData, prefix="unb"):
     """'My internet blocks the VPN': move the user's devices to an AmneziaWG node."""
 
 
+class SetupCD(CallbackData, prefix="su"):
+    """The set-up steps for one platform (a services.onboarding platform key, checked)."""
+
+    platform: str
+
+
 class DeviceAction(enum.StrEnum):
     OPEN = "open"  # the list as a new message (from the main menu)
     LIST = "list"  # the list in place of the pressed message

@@ -40,10 +40,17 @@ class Notifier(Protocol):
         """A file with a caption to the alerts chat or every admin; how many got it."""
 
     async def send_config(
-        self, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+        self,
+        user_id: int,
+        config: ClientConfig,
+        key: str | None = None,
+        *,
+        guide: bool = False,
+        **args: str,
     ) -> bool:
-        """A user's config as a `.conf` file and a QR code, after a text when `key` is given;
-        False when it could not be delivered."""
+        """A user's config as a `.conf` file and a QR code (and, for AmneziaWG, its vpn:// key),
+        after a text when `key` is given, with the set-up platforms under it when `guide`
+        (a new device); False when it could not be delivered."""
 
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None

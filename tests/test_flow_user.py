@@ -183,8 +183,10 @@ async def test_english_user_gets_english(app: App) -> None:
     await grant(app)
     answer = await app.say(USER, "/start", language="en")
     assert answer[0].text.startswith("Hi, Test!")
-    help_text = (await app.say(USER, "/help", language="en"))[0].text
-    assert "Scan from QR code" in help_text
+    helped = (await app.say(USER, "/help", language="en"))[0]
+    assert "How to connect" in (helped.text or "")
+    steps = await app.press(USER, helped, helped.button("Android")["callback_data"], "en")
+    assert "Scan from QR code" in (steps[0].text or "")
 
 
 async def test_language_can_be_changed_in_the_chat(app: App) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from http import HTTPStatus
 
 from aiohttp import web
@@ -24,6 +23,7 @@ from services.errors import (
     PlanNotFound,
     ServiceError,
 )
+from services.onboarding import PLATFORMS, Platform
 from web.context import CALLER, DEPS, Caller
 from web.guard import Form, forget_session, read_form, sign_in_page
 from web.render import ASSETS, message, reader_language, render, texts_for
@@ -65,30 +65,6 @@ STATUS: tuple[tuple[type[ServiceError], HTTPStatus], ...] = (
     (PaymentsOff, HTTPStatus.FORBIDDEN),
     (NodeUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
     (PaymentUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Platform:
-    name: str
-    link: str
-    steps_key: str
-
-
-PLATFORMS = (
-    Platform("iOS", "https://apps.apple.com/app/wireguard/id1441195209", "page-setup-ios"),
-    Platform(
-        "Android",
-        "https://play.google.com/store/apps/details?id=com.wireguard.android",
-        "page-setup-android",
-    ),
-    Platform(
-        "Windows",
-        "https://download.wireguard.com/windows-client/wireguard-installer.exe",
-        "page-setup-windows",
-    ),
-    Platform("macOS", "https://apps.apple.com/app/wireguard/id1451685025", "page-setup-macos"),
-    Platform("Linux", "https://www.wireguard.com/install/", "page-setup-linux"),
 )
 
 
@@ -151,8 +127,8 @@ def _chosen_plan(account: Account) -> str:
 
 def _platform(caller: Caller, platform: Platform, account: Account) -> dict[str, object]:
     node = account.devices[0].node.name if account.devices else "vpn"
-    steps = caller.texts(platform.steps_key, file=f"{node}.conf", name=node)
-    return {"name": platform.name, "link": platform.link, "steps": steps.splitlines()}
+    steps = caller.texts(f"page-setup-{platform.key}", file=f"{node}.conf", name=node)
+    return {"name": platform.name, "link": platform.wireguard.url, "steps": steps.splitlines()}
 
 
 def refusals(route: Route) -> Route:

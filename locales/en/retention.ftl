@@ -1,0 +1,48 @@
+# Set-up per platform (the buttons under the first config and /help)
+setup-choose = 📲 Step-by-step set-up: choose your device:
+setup-app-button = 📥 { $app }
+setup-wg-ios =
+    1. Install the WireGuard app from the App Store (button below).
+    2. In WireGuard tap “+” → “Create from QR code” and point the camera at the QR code in this chat open on another screen. Or tap the .conf file in the chat → “Share” → WireGuard.
+    3. Allow adding the VPN configuration and turn the tunnel on.
+setup-wg-android =
+    1. Install the WireGuard app from Google Play (button below).
+    2. Save the .conf file from the chat and in WireGuard tap “+” → “Import from file or archive”. Or “+” → “Scan from QR code” if the QR code is open on another screen.
+    3. Turn the tunnel on.
+setup-wg-windows =
+    1. Download WireGuard for Windows from wireguard.com/install (button below) and install it.
+    2. Save the .conf file from the chat, click “Import tunnel(s) from file” in WireGuard and choose it.
+    3. Click “Activate”.
+setup-wg-macos =
+    1. Install the WireGuard app from the Mac App Store (button below).
+    2. Save the .conf file from the chat, choose “Import tunnel(s) from file” in WireGuard and pick it.
+    3. Allow adding the VPN configuration and click “Activate”.
+setup-wg-linux =
+    1. Install wireguard-tools (and openresolv for the DNS line) from your distribution's packages: the command for each is on wireguard.com/install (button below).
+    2. Save the .conf file from the chat and put it in place: <code>sudo install -m 600 FILE.conf /etc/wireguard/</code>
+    3. Turn it on: <code>sudo wg-quick up FILE</code> (the file's name without .conf).
+setup-awg-ios =
+    1. Install AmneziaVPN or AmneziaWG from the App Store (buttons below): WireGuard cannot open this config.
+    2. AmneziaVPN: tap the vpn:// key in the chat to copy it, then in the app tap “+” and paste the key. AmneziaWG: “+” → “Create from QR code” and the QR code from the chat on another screen.
+    3. Allow adding the VPN configuration and connect.
+setup-awg-android =
+    1. Install AmneziaVPN or AmneziaWG from Google Play (buttons below): WireGuard cannot open this config.
+    2. AmneziaVPN: tap the vpn:// key in the chat to copy it, then in the app tap “+” and paste the key. AmneziaWG: “+” → “Import from file” and the .conf file from the chat.
+    3. Connect.
+setup-awg-windows =
+    1. Download AmneziaVPN from amnezia.org or AmneziaWG for Windows (buttons below) and install it: WireGuard cannot open this config.
+    2. AmneziaVPN: tap the vpn:// key in the chat to copy it, then in the app click “+” and paste the key. AmneziaWG: “Import tunnel(s) from file” and the .conf file from the chat.
+    3. Connect.
+setup-awg-macos =
+    1. Download AmneziaVPN for macOS from amnezia.org (button below) and install it: WireGuard cannot open this config.
+    2. Tap the vpn:// key in the chat to copy it, then in AmneziaVPN click “+” and paste the key.
+    3. Allow adding the VPN configuration and connect.
+setup-awg-linux =
+    1. Download AmneziaVPN for Linux from amnezia.org (button below) and install it: WireGuard cannot open this config.
+    2. Tap the vpn:// key in the chat to copy it, then in AmneziaVPN click “+” and paste the key.
+    3. Connect.
+config-amnezia-key =
+    🔑 The key for AmneziaVPN: tap it to copy, then paste it in the app (“+” → paste the key). It holds the same config as the file.
+    <code>{ $key }</code>
+error-platform-unknown = There is no such device in the list. Open /help and choose from it.
+
