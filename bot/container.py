@@ -39,6 +39,7 @@ from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
 from services.notifier import Notifier
+from services.nudges import NudgeDelays, NudgeService
 from services.onboarding import OnboardingService
 from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
@@ -97,6 +98,7 @@ class Services:
     endpoints: EndpointService
     sshkeys: SshKeyService
     pages: PageService
+    nudges: NudgeService
     database: DatabaseWatch
     notifier: Notifier | None = None
     account: AccountService = field(init=False)
@@ -123,6 +125,7 @@ class Services:
             self.reminders,
             self.traffic,
             self.endpoints,
+            self.nudges,
         ):
             service.notifier = notifier
 
@@ -260,7 +263,23 @@ async def open_services(
             init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
             clock=clock,
         ),
+        nudges=NudgeService(sessions, nudge_delays(settings), clock),
         database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
+    )
+
+
+def nudge_delays(settings: Settings) -> NudgeDelays:
+    """Each nudge's delay, None where its setting is 0; no offer after a trial while nothing
+    can be paid with."""
+    payments_on = settings.stars_enabled or settings.yookassa_enabled
+    return NudgeDelays(
+        setup=timedelta(hours=settings.nudge_setup_hours) if settings.nudge_setup_hours else None,
+        silent=timedelta(days=settings.nudge_silent_days) if settings.nudge_silent_days else None,
+        trial_offer=(
+            timedelta(hours=settings.nudge_trial_hours)
+            if settings.nudge_trial_hours and payments_on
+            else None
+        ),
     )
 
 

@@ -14,12 +14,13 @@ from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
 
 from keyboards.menus import grant_access
 from keyboards.nodes import accept_host_key
-from keyboards.onboarding import platforms
+from keyboards.onboarding import plans_offer, platforms, setup_help, silent_help
 from keyboards.subscribe import renew_button
 from locales import DEFAULT_LANGUAGE, Translator, translator_for
 from locales.format import esc, format_date
 from services.clientconfig import ClientConfig, qr_png
 from services.notifier import AdminButtons, GrantButtons, HostKeyButton
+from services.nudges import OFFER, SETUP, SILENT
 from services.onboarding import CHOICES
 from services.users import UserService
 
@@ -120,7 +121,7 @@ class TelegramNotifier:
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
         t = await self._translator(user_id)
-        markup = renew_button(t) if button == "renew" else None
+        markup = _user_markup(t, button)
         shown = {name: _shown(value) for name, value in args.items()}
         return await self._send(user_id, t(key, **shown), markup)
 
@@ -137,6 +138,18 @@ class TelegramNotifier:
             log.info("message to %s not delivered: %s", chat_id, error.message)
             return False
         return True
+
+
+def _user_markup(t: Translator, button: str | None) -> InlineKeyboardMarkup | None:
+    if button == "renew":
+        return renew_button(t)
+    if button == SETUP:
+        return setup_help(t, CHOICES)
+    if button == SILENT:
+        return silent_help(t)
+    if button == OFFER:
+        return plans_offer(t)
+    return None
 
 
 def _markup(t: Translator, buttons: AdminButtons | None) -> InlineKeyboardMarkup | None:

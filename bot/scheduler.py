@@ -1,4 +1,5 @@
-"""Periodic work in the bot's own event loop: probes, reconcile, backups, money and reminders."""
+"""Periodic work in the bot's own event loop: probes, reconcile, backups, money, reminders and
+nudges."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
     )
     scheduler.add_job(services.reminders.run, "interval", seconds=60, id="reminders")
     scheduler.add_job(services.reclaim.run, "interval", hours=1, id="reclaim")
+    scheduler.add_job(services.nudges.run, "interval", minutes=10, id="nudges")
     # once at start: users moved by a /migrate or /drain cut short by a crash get their config
     scheduler.add_job(services.moves.send_due_notices, id="move_notices")
     if services.payments.enabled:

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     yookassa_vat_code: int = Field(default=1, ge=1, le=6)
     web_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     route_presets_file: Path | None = None  # the operator's split-tunnelling presets
+    nudge_setup_hours: int = Field(default=24, ge=0, le=24 * 30)  # 0 turns the nudge off
+    nudge_silent_days: int = Field(default=14, ge=0, le=365)
+    nudge_trial_hours: int = Field(default=24, ge=0, le=24 * 30)
     public_url: str | None = None  # the https origin of the personal page; unset: no page
     page_session_hours: int = Field(default=168, ge=1, le=24 * 90)
     page_init_data_max_age: int = Field(default=3600, ge=60, le=86400)  # seconds

@@ -460,3 +460,19 @@ class ConversationState(Base):
     state: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Nudge(Base):
+    """A nudge sent to a user once for one period: set-up help after a first config that never
+    connected, "is something wrong?" after a paying user's silence, an offer after a trial."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "period", name="uq_nudges_user_kind_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    period: Mapped[datetime] = mapped_column(UtcDateTime())  # what the nudge is about began
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -1,13 +1,13 @@
-"""Set-up buttons: one per platform, and the links to a platform's apps."""
+"""Set-up buttons (one per platform, the links to a platform's apps) and the nudges' buttons."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from keyboards.callbacks import SetupCD
+from keyboards.callbacks import AccountAction, AccountCD, MenuAction, MenuCD, SetupCD
 from locales import Translator
 
 
@@ -27,3 +27,33 @@ def app_links(t: Translator, apps: Sequence[tuple[str, str]]) -> InlineKeyboardM
         builder.button(text=t("setup-app-button", app=name), url=url)
     builder.adjust(1)
     return builder.as_markup()
+
+
+def setup_help(t: Translator, choices: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """Under the set-up nudge: the platforms, then the help button."""
+    builder = InlineKeyboardBuilder.from_markup(platforms(choices))
+    builder.row(_help_button(t))
+    return builder.as_markup()
+
+
+def silent_help(t: Translator) -> InlineKeyboardMarkup:
+    """Under "is something wrong?": the help, or another server."""
+    builder = InlineKeyboardBuilder()
+    builder.row(_help_button(t))
+    server = MenuCD(action=MenuAction.SERVER).pack()
+    builder.row(InlineKeyboardButton(text=t("nudge-change-server"), callback_data=server))
+    return builder.as_markup()
+
+
+def plans_offer(t: Translator) -> InlineKeyboardMarkup:
+    """Under the offer after a trial: the plans."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("nudge-plans-button"), callback_data=AccountCD(action=AccountAction.PLANS)
+    )
+    return builder.as_markup()
+
+
+def _help_button(t: Translator) -> InlineKeyboardButton:
+    help_data = MenuCD(action=MenuAction.HELP).pack()
+    return InlineKeyboardButton(text=t("nudge-help-button"), callback_data=help_data)

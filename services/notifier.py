@@ -55,5 +55,6 @@ class Notifier(Protocol):
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
-        """A text in the user's language, with a named button ("renew") under it; moments are
-        shown as dates, None as a dash; False when it could not be delivered."""
+        """A text in the user's language, with named buttons under it: "renew", or a nudge's
+        (services.nudges: "setup", "silent", "offer"); moments are shown as dates, None
+        as a dash; False when it could not be delivered."""

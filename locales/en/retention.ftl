@@ -46,3 +46,16 @@ config-amnezia-key =
     <code>{ $key }</code>
 error-platform-unknown = There is no such device in the list. Open /help and choose from it.
 
+
+# Nudges (each once per user and period)
+nudge-setup =
+    👋 You have a config, but the VPN has not connected even once. Let's set it up: choose your device and I'll send three short steps and the app's link.
+    Stuck? Open the help: what to check, step by step.
+nudge-silent =
+    🤔 Your devices have not connected to the VPN for a long time. Is something wrong?
+    Have a look at the help: what to check. Or try another server: you'll get a new config.
+nudge-offer =
+    🎁 Your trial has ended. If the VPN was useful, subscribe: access comes back at once, and the config you imported works again.
+nudge-help-button = ❓ Help
+nudge-change-server = 🌍 Change server
+nudge-plans-button = 💳 Choose a plan

@@ -1,0 +1,38 @@
+"""nudges sent once per user and period
+
+Revision ID: 0016
+Revises: 0011
+Create Date: 2026-11-25 10:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "nudges",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("period", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_nudges_user_id_users", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_nudges"),
+        sa.UniqueConstraint("user_id", "kind", "period", name="uq_nudges_user_kind_period"),
+    )
+    op.create_index("ix_nudges_user_id", "nudges", ["user_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_nudges_user_id", table_name="nudges")
+    op.drop_table("nudges")
