@@ -112,6 +112,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         payments=services.payments,
         endpoints=services.endpoints,
         pages=services.pages,
+        game_pings=services.game_pings,
         onboarding=services.onboarding,
     )
     # Read, refuse the banned, throttle, and only then write: a flood costs no write.

@@ -33,6 +33,8 @@ from services.devices import DeviceService
 from services.endpoints import EndpointService
 from services.fleet import FleetService
 from services.foreign import ForeignPeerService
+from services.game_pings import GamePingService
+from services.games import game_presets, load_games
 from services.health import HealthService
 from services.hostkeys import HostKeyService
 from services.invites import InviteService
@@ -98,6 +100,7 @@ class Services:
     endpoints: EndpointService
     sshkeys: SshKeyService
     pages: PageService
+    game_pings: GamePingService
     nudges: NudgeService
     database: DatabaseWatch
     notifier: Notifier | None = None
@@ -161,7 +164,9 @@ async def open_services(
     )
     wireguard = wireguard or WireGuard(pool)
     locks = NodeLocks()
-    configs = DeviceConfigs(cipher, load_presets(settings.route_presets_file))
+    games = load_games(settings.games_file)
+    presets = {**load_presets(settings.route_presets_file), **game_presets(games)}
+    configs = DeviceConfigs(cipher, presets)
     alerts = AlertGate(sessions, clock)
     placement = Placement(
         sessions, wireguard, configs, locks, alerts, trial_share=settings.trial_share
@@ -261,6 +266,15 @@ async def open_services(
             public_url=settings.public_url,
             session_lifetime=timedelta(hours=settings.page_session_hours),
             init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
+            clock=clock,
+        ),
+        game_pings=GamePingService(
+            sessions,
+            wireguard,
+            placement,
+            devices,
+            games,
+            interval=settings.game_ping_interval,
             clock=clock,
         ),
         nudges=NudgeService(sessions, nudge_delays(settings), clock),

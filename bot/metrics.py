@@ -1,4 +1,4 @@
-"""Prometheus metrics of the nodes, filled from probe and reconcile results."""
+"""Prometheus metrics of the nodes, filled from probe, reconcile and game round-trip results."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from services.game_pings import RoundTrip
 from services.health import ProbeOutcome
 from services.reconcile import ReconcileResult
 
@@ -36,6 +37,12 @@ RECONCILE_CHANGES = Counter(
     ["node"],
     registry=REGISTRY,
 )
+GAME_ROUND_TRIP = Gauge(
+    "vpnservice_game_round_trip_seconds",
+    "round trip from the node to the game's nearest probed server (absent: no answer)",
+    ["node", "game"],
+    registry=REGISTRY,
+)
 SSH_ERRORS = Counter(
     "vpnservice_ssh_errors", "failed probes and reconciles", ["node"], registry=REGISTRY
 )
@@ -62,3 +69,11 @@ def record_reconciles(results: Iterable[ReconcileResult]) -> None:
         elif result.plan is not None:
             changes = len(result.plan.add) + len(result.plan.remove) + len(result.plan.update)
             RECONCILE_CHANGES.labels(result.node).inc(changes)
+
+
+def record_game_round_trips(trips: Iterable[RoundTrip]) -> None:
+    for trip in trips:
+        if trip.rtt_ms is None:
+            GAME_ROUND_TRIP.remove(trip.node, trip.game)  # no answer: no sample
+        else:
+            GAME_ROUND_TRIP.labels(trip.node, trip.game).set(trip.rtt_ms / 1000)

@@ -476,3 +476,16 @@ class Nudge(Base):
     kind: Mapped[str] = mapped_column(String(16))
     period: Mapped[datetime] = mapped_column(UtcDateTime())  # what the nudge is about began
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class GameRoundTrip(Base):
+    """The round trip from a node to a game's nearest probed server, as last measured."""
+
+    __tablename__ = "game_round_trips"
+
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    game: Mapped[str] = mapped_column(String(24), primary_key=True)
+    rtt_ms: Mapped[float | None] = mapped_column()  # None: none of the game's targets answered
+    measured_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -15,6 +15,7 @@ from handlers import (
     devices,
     errors,
     fallback,
+    games,
     invites,
     link,
     onboarding,
@@ -33,6 +34,7 @@ ROUTERS = (
     invites.router,  # before start: it takes /start inv_<code>
     start.router,
     server.router,
+    games.router,
     onboarding.router,
     status.router,
     subscribe.router,

@@ -1,7 +1,8 @@
 """/server: the nodes that take devices, with their load; picking one moves the user's devices.
 
 A user on a plain WireGuard node also gets "My internet blocks the VPN" when an AmneziaWG node
-takes devices: one tap moves their devices there and sends the new configs."""
+takes devices: one tap moves their devices there and sends the new configs. "Games" leads to
+the nodes ranked for a game (handlers/games.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from db.models import User
 from handlers.common import acknowledge
 from handlers.devices import send_configs
-from keyboards.callbacks import MenuAction, MenuCD, ServerCD, UnblockCD
+from keyboards.callbacks import GameAction, GameCD, MenuAction, MenuCD, ServerCD, UnblockCD
 from keyboards.menus import servers
 from locales import Translator
 from locales.format import esc
 from services.devices import DeviceService
 from services.errors import NoNodes
+from services.game_pings import GamePingService
 from services.notifier import Notifier
 from services.placement import Placement
 from services.targets import is_amnezia
@@ -26,12 +28,10 @@ from services.targets import is_amnezia
 router = Router(name=__name__)
 
 
-def with_unblock(t: Translator, markup: InlineKeyboardMarkup) -> InlineKeyboardMarkup:
-    """The server list with "My internet blocks the VPN" under it."""
+def with_button(markup: InlineKeyboardMarkup, text: str, data: str) -> InlineKeyboardMarkup:
+    """The server list with one more button under it."""
     builder = InlineKeyboardBuilder.from_markup(markup)
-    builder.row(
-        InlineKeyboardButton(text=t("server-unblock-button"), callback_data=UnblockCD().pack())
-    )
+    builder.row(InlineKeyboardButton(text=text, callback_data=data))
     return builder.as_markup()
 
 
@@ -43,6 +43,7 @@ async def server_screen(
     t: Translator,
     placement: Placement,
     devices: DeviceService,
+    game_pings: GamePingService,
     bot: Bot,
 ) -> None:
     await acknowledge(event)
@@ -55,8 +56,11 @@ async def server_screen(
     if current is not None:
         text = f"{t('server-current', node=esc(current.label))}\n{text}"
     markup = servers(t, choices, current.id if current else None)
+    if game_pings.enabled:
+        games = GameCD(action=GameAction.LIST).pack()
+        markup = with_button(markup, t("game-choose-button"), games)
     if current is not None and not is_amnezia(current) and await placement.amnezia_choice():
-        markup = with_unblock(t, markup)
+        markup = with_button(markup, t("server-unblock-button"), UnblockCD().pack())
     await bot.send_message(user.id, text, reply_markup=markup)
 
 

@@ -72,6 +72,17 @@ class SetupCD(CallbackData, prefix="su"):
     platform: str
 
 
+class GameAction(enum.StrEnum):
+    LIST = "l"  # the games to choose from
+    PICK = "p"  # the nodes ranked for the game
+    ROUTES = "r"  # only the game's traffic through the tunnel, on every device
+
+
+class GameCD(CallbackData, prefix="gm"):
+    action: GameAction
+    game: str = ""  # a game key from the games file, checked by the service
+
+
 class DeviceAction(enum.StrEnum):
     OPEN = "open"  # the list as a new message (from the main menu)
     LIST = "list"  # the list in place of the pressed message

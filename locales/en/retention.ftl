@@ -59,3 +59,18 @@ nudge-offer =
 nudge-help-button = ❓ Help
 nudge-change-server = 🌍 Change server
 nudge-plans-button = 💳 Choose a plan
+
+# Games in /server
+game-choose-button = 🎮 Server for a game
+game-choose = 🎮 Choose a game: I'll show the servers by their delay to its servers.
+game-button = 🎮 { $game }
+game-servers =
+    🎮 <b>{ $game }</b>
+    Servers by their delay to the game's servers (ping from our server; lower is better). Tap a server to move to it.
+game-node = { $label } · { $ms } ms
+game-node-unknown = { $label } · no data
+game-node-current = ✅ { $button }
+game-routes-button = 🧭 Only { $game } through the VPN
+game-back = ◀️ Other games
+game-routes-done = Done: on all your devices only { $game } traffic goes through the VPN, everything else goes direct. Import the new configs below. To send everything through the VPN again: /devices → “Routes”.
+error-game-unknown = There is no such game. Open /server and choose from the list.

@@ -59,3 +59,18 @@ nudge-offer =
 nudge-help-button = ❓ Справка
 nudge-change-server = 🌍 Сменить сервер
 nudge-plans-button = 💳 Выбрать тариф
+
+# Games in /server
+game-choose-button = 🎮 Сервер для игры
+game-choose = 🎮 Выберите игру — покажу серверы по задержке до её серверов.
+game-button = 🎮 { $game }
+game-servers =
+    🎮 <b>{ $game }</b>
+    Серверы по задержке до серверов игры (пинг с нашего сервера; меньше — лучше). Нажмите сервер, чтобы перейти на него.
+game-node = { $label } · { $ms } мс
+game-node-unknown = { $label } · нет данных
+game-node-current = ✅ { $button }
+game-routes-button = 🧭 Через VPN только { $game }
+game-back = ◀️ Другие игры
+game-routes-done = Готово: на всех ваших устройствах через VPN идёт только трафик { $game }, остальное — напрямую. Импортируйте новые конфигурации ниже. Вернуть весь трафик: /devices → «Маршруты».
+error-game-unknown = Такой игры нет. Откройте /server и выберите из списка.

@@ -1,4 +1,4 @@
-"""nudges sent once per user and period
+"""nudges sent once per user and period; round trips from nodes to games' servers
 
 Revision ID: 0016
 Revises: 0011
@@ -31,8 +31,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "kind", "period", name="uq_nudges_user_kind_period"),
     )
     op.create_index("ix_nudges_user_id", "nudges", ["user_id"])
+    op.create_table(
+        "game_round_trips",
+        sa.Column("node_id", sa.Integer(), nullable=False),
+        sa.Column("game", sa.String(24), nullable=False),
+        sa.Column("rtt_ms", sa.Double(), nullable=True),
+        sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["node_id"],
+            ["nodes.id"],
+            name="fk_game_round_trips_node_id_nodes",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("node_id", "game", name="pk_game_round_trips"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("game_round_trips")
     op.drop_index("ix_nudges_user_id", table_name="nudges")
     op.drop_table("nudges")
