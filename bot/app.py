@@ -121,6 +121,8 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         gifts=services.gifts,
         support=services.support,
         vless=services.vless,
+        game_pings=services.game_pings,
+        onboarding=services.onboarding,
     )
     # Read, refuse the banned, throttle, and only then write: a flood costs no write.
     dispatcher.update.outer_middleware(

@@ -37,6 +37,8 @@ from services.devices import DeviceService
 from services.endpoints import EndpointService
 from services.fleet import FleetService
 from services.foreign import ForeignPeerService
+from services.game_pings import GamePingService
+from services.games import game_presets, load_games
 from services.gifts import GiftService
 from services.health import HealthService
 from services.hostkeys import HostKeyService
@@ -44,6 +46,8 @@ from services.invites import InviteService
 from services.locks import NodeLocks
 from services.moves import MoveService
 from services.notifier import Notifier
+from services.nudges import NudgeDelays, NudgeService
+from services.onboarding import OnboardingService
 from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
@@ -110,15 +114,19 @@ class Services:
     pages: PageService
     support: SupportService
     vless: VlessService
+    game_pings: GamePingService
+    nudges: NudgeService
     database: DatabaseWatch
     promos: PromoService
     campaigns: CampaignService
     gifts: GiftService
     notifier: Notifier | None = None
     account: AccountService = field(init=False)
+    onboarding: OnboardingService = field(init=False)
 
     def __post_init__(self) -> None:
         self.account = AccountService(self.users, self.devices, self.subscriptions, self.payments)
+        self.onboarding = OnboardingService(self.devices)
 
     def set_notifier(self, notifier: Notifier) -> None:
         """Let the services that tell people something reach them (once a Bot exists)."""
@@ -139,6 +147,7 @@ class Services:
             self.endpoints,
             self.subscriptions,
             self.gifts,
+            self.nudges,
         ):
             service.notifier = notifier
 
@@ -179,7 +188,9 @@ async def open_services(
     )
     wireguard = wireguard or WireGuard(pool)
     locks = NodeLocks()
-    configs = DeviceConfigs(cipher, load_presets(settings.route_presets_file))
+    games = load_games(settings.games_file)
+    presets = {**load_presets(settings.route_presets_file), **game_presets(games)}
+    configs = DeviceConfigs(cipher, presets)
     alerts = AlertGate(sessions, clock)
     placement = Placement(
         sessions, wireguard, configs, locks, alerts, trial_share=settings.trial_share
@@ -295,10 +306,35 @@ async def open_services(
             clock=clock,
         ),
         support=SupportService(sessions, users, settings.support_chat_id, alerts, clock),
+        game_pings=GamePingService(
+            sessions,
+            wireguard,
+            placement,
+            devices,
+            games,
+            interval=settings.game_ping_interval,
+            clock=clock,
+        ),
+        nudges=NudgeService(sessions, nudge_delays(settings), clock),
         database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
         promos=PromoService(sessions, lambda: subscriptions.plans, reconcile, clock),
         campaigns=CampaignService(sessions, clock),
         gifts=GiftService(sessions, reconcile, clock),
+    )
+
+
+def nudge_delays(settings: Settings) -> NudgeDelays:
+    """Each nudge's delay, None where its setting is 0; no offer after a trial while nothing
+    can be paid with."""
+    payments_on = settings.stars_enabled or settings.yookassa_enabled
+    return NudgeDelays(
+        setup=timedelta(hours=settings.nudge_setup_hours) if settings.nudge_setup_hours else None,
+        silent=timedelta(days=settings.nudge_silent_days) if settings.nudge_silent_days else None,
+        trial_offer=(
+            timedelta(hours=settings.nudge_trial_hours)
+            if settings.nudge_trial_hours and payments_on
+            else None
+        ),
     )
 
 

@@ -1,6 +1,6 @@
-"""Prometheus metrics: nodes (from probes, reconciles and every SSH command), the totals the
-database holds (payments, trials, the newest backup), and the bot's own work (bot/instruments.py
-times updates and Bot API calls)."""
+"""Prometheus metrics: nodes (from probes, reconciles, game round trips and every SSH
+command), the totals the database holds (payments, trials, the newest backup), and the
+bot's own work (bot/instruments.py times updates and Bot API calls)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from nodes import NodeError, NodeTarget, SshPool
 from services.backups import BackupService
+from services.game_pings import RoundTrip
 from services.health import ProbeOutcome
 from services.reconcile import ReconcileResult
 from services.stats import StatsService
@@ -59,6 +60,12 @@ SSH_SECONDS = Histogram(
     "time of one command on a node, its wait for a channel and connection included",
     ["node"],
     buckets=FAST,
+    registry=REGISTRY,
+)
+GAME_ROUND_TRIP = Gauge(
+    "vpnservice_game_round_trip_seconds",
+    "round trip from the node to the game's nearest probed server (absent: no answer)",
+    ["node", "game"],
     registry=REGISTRY,
 )
 SSH_ERRORS = Counter(
@@ -127,6 +134,14 @@ def record_reconciles(results: Iterable[ReconcileResult]) -> None:
         if result.plan is not None:
             changes = len(result.plan.add) + len(result.plan.remove) + len(result.plan.update)
             RECONCILE_CHANGES.labels(result.node).inc(changes)
+
+
+def record_game_round_trips(trips: Iterable[RoundTrip]) -> None:
+    for trip in trips:
+        if trip.rtt_ms is None:
+            GAME_ROUND_TRIP.remove(trip.node, trip.game)  # no answer: no sample
+        else:
+            GAME_ROUND_TRIP.labels(trip.node, trip.game).set(trip.rtt_ms / 1000)
 
 
 def record_intervals(health_seconds: int, backup_hours: int) -> None:

@@ -18,11 +18,14 @@ from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup, 
 
 from keyboards.menus import grant_access
 from keyboards.nodes import accept_host_key
+from keyboards.onboarding import plans_offer, platforms, setup_help, silent_help
 from keyboards.subscribe import renew_button
 from locales import DEFAULT_LANGUAGE, Translator, translator_for
 from locales.format import esc, format_date
 from services.clientconfig import ClientConfig
 from services.notifier import AdminButtons, GrantButtons, HostKeyButton
+from services.nudges import OFFER, SETUP, SILENT
+from services.onboarding import CHOICES
 from services.qr import qr_png
 from services.users import UserService
 
@@ -111,66 +114,103 @@ class TelegramNotifier:
         return delivered
 
     async def send_config(
-        self, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+        self,
+        user_id: int,
+        config: ClientConfig,
+        key: str | None = None,
+        *,
+        guide: bool = False,
+        **args: str,
     ) -> bool:
         """A text when `key` is given, then the config: the `.conf` as a document named after
-        the node, and a QR code of the same text."""
+        the node, a QR code of the same text and, for AmneziaWG, the vpn:// key that holds it;
+        the set-up platforms under the last of them when `guide`."""
         t = await self._translator(user_id)
         try:
             if key is not None:
                 await self._bot.send_message(
                     user_id, t(key, **{k: esc(v) for k, v in args.items()})
                 )
-            await self._send_config_files(user_id, config, t)
+            await self._send_config_files(user_id, config, t, guide)
         except TelegramAPIError as error:
             log.warning("config for %s not delivered: %s", user_id, error.message)
             return False
         return True
 
-    async def _send_config_files(self, chat_id: int, config: ClientConfig, t: Translator) -> None:
-        """The document, then the photo: by the file_ids of an earlier send of this very
-        config when there was one (Telegram refusing one means it is sent as a file again),
-        else as files, the QR code drawn in a thread while the document goes out."""
-        text = config.text
+    async def _send_config_files(
+        self, chat_id: int, config: ClientConfig, t: Translator, guide: bool
+    ) -> None:
+        """The document and the QR photo, then an AmneziaWG config's vpn:// key; with `guide`,
+        the platform buttons under the last of them. The files go by the file_ids of an earlier
+        send of this very config when there was one (Telegram refusing one means they are sent
+        as files again), else as files, the QR code drawn in a thread while the document goes."""
+        vpn_key = config.amnezia_key
+        markup = platforms(CHOICES) if guide else None
         amnezia = bool(config.obfuscation)
         document_caption = t(
             "config-document-caption-awg" if amnezia else "config-document-caption",
             node=esc(config.node_name),
         )
         photo_caption = t("config-qr-caption-awg" if amnezia else "config-qr-caption")
+        if guide and not vpn_key:
+            photo_caption = f"{photo_caption}\n{t('setup-choose')}"
+        photo_markup = None if vpn_key else markup
+        if not await self._send_again(
+            chat_id, config.text, document_caption, photo_caption, photo_markup
+        ):
+            png = asyncio.create_task(asyncio.to_thread(qr_png, config.text))
+            try:
+                document = await self._bot.send_document(
+                    chat_id,
+                    BufferedInputFile(config.text.encode(), filename=config.filename),
+                    caption=document_caption,
+                )
+                photo = await self._bot.send_photo(
+                    chat_id,
+                    BufferedInputFile(await png, filename=f"{config.node_name}.png"),
+                    caption=photo_caption,
+                    reply_markup=photo_markup,
+                )
+            finally:
+                png.cancel()  # done already, unless the document failed
+            files = _file_ids(document, photo)
+            if files is not None:
+                self.sent_configs.put(self.sent_configs.key(config.text), files)
+        if vpn_key:
+            note = t("config-amnezia-key", key=vpn_key)
+            if guide:
+                note = f"{note}\n{t('setup-choose')}"
+            await self._bot.send_message(chat_id, note, reply_markup=markup)
+
+    async def _send_again(
+        self,
+        chat_id: int,
+        text: str,
+        document_caption: str,
+        photo_caption: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> bool:
+        """Whether the config's files went by the file_ids of an earlier send of this text."""
         key = self.sent_configs.key(text)
         before = self.sent_configs.get(key)
-        if before is not None:
-            try:
-                await self._bot.send_document(chat_id, before.document, caption=document_caption)
-                await self._bot.send_photo(chat_id, before.photo, caption=photo_caption)
-                return
-            except TelegramBadRequest as error:
-                log.info("config files sent before were refused (%s): sent anew", error.message)
-                self.sent_configs.forget(key)
-        png = asyncio.create_task(asyncio.to_thread(qr_png, text))
+        if before is None:
+            return False
         try:
-            document = await self._bot.send_document(
-                chat_id,
-                BufferedInputFile(text.encode(), filename=config.filename),
-                caption=document_caption,
+            await self._bot.send_document(chat_id, before.document, caption=document_caption)
+            await self._bot.send_photo(
+                chat_id, before.photo, caption=photo_caption, reply_markup=markup
             )
-            photo = await self._bot.send_photo(
-                chat_id,
-                BufferedInputFile(await png, filename=f"{config.node_name}.png"),
-                caption=photo_caption,
-            )
-        finally:
-            png.cancel()  # done already, unless the document failed
-        files = _file_ids(document, photo)
-        if files is not None:
-            self.sent_configs.put(key, files)
+        except TelegramBadRequest as error:
+            log.info("config files sent before were refused (%s): sent anew", error.message)
+            self.sent_configs.forget(key)
+            return False
+        return True
 
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
         t = await self._translator(user_id)
-        markup = renew_button(t) if button == "renew" else None
+        markup = _user_markup(t, button)
         shown = {name: _shown(value) for name, value in args.items()}
         return await self._send(user_id, t(key, **shown), markup)
 
@@ -225,6 +265,18 @@ def _file_ids(document: Message, photo: Message) -> ConfigFiles | None:
     if document.document is None or not photo.photo:
         return None
     return ConfigFiles(document.document.file_id, photo.photo[-1].file_id)
+
+
+def _user_markup(t: Translator, button: str | None) -> InlineKeyboardMarkup | None:
+    if button == "renew":
+        return renew_button(t)
+    if button == SETUP:
+        return setup_help(t, CHOICES)
+    if button == SILENT:
+        return silent_help(t)
+    if button == OFFER:
+        return plans_offer(t)
+    return None
 
 
 def _markup(t: Translator, buttons: AdminButtons | None) -> InlineKeyboardMarkup | None:

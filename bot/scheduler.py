@@ -1,4 +1,5 @@
-"""Periodic work in the bot's own event loop: probes, reconcile, backups, money and reminders."""
+"""Periodic work in the bot's own event loop: probes, reconcile, backups, money, reminders,
+nudges and the round trips to games."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.container import Services
 from bot.database_watch import DatabaseWatch, is_outage
 from bot.joblock import exclusive_jobs
-from bot.metrics import record_probes, record_reconciles
+from bot.metrics import record_game_round_trips, record_probes, record_reconciles
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
 
     async def reconcile_nodes() -> None:
         record_reconciles(await services.reconcile.reconcile_all())
+
+    async def measure_games() -> None:
+        record_game_round_trips(await services.game_pings.measure_all())
 
     # the first probe runs at start: its connections reconcile every node with the database
     scheduler.add_job(
@@ -53,6 +57,15 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
         next_run_time=datetime.now(UTC),
         id="support_retry",
     )
+    scheduler.add_job(services.nudges.run, "interval", minutes=10, id="nudges")
+    if services.game_pings.enabled:
+        scheduler.add_job(
+            measure_games,
+            "interval",
+            seconds=settings.game_ping_interval,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=30),  # after the first probes
+            id="game_pings",
+        )
     # once at start: users moved by a /migrate or /drain cut short by a crash get their config
     scheduler.add_job(services.moves.send_due_notices, id="move_notices")
     if services.payments.enabled:

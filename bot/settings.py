@@ -22,6 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from payments.sources import YOOKASSA_NETWORKS, parse_networks
+from services.games import load_games
 from services.plans import DEFAULT_PLANS, AddonPrice, Plan, parse_addon, parse_plans
 from services.routes import load_presets
 
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
     yookassa_sbp: bool = False  # a button for SBP (the Faster Payments System) next to cards
     web_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     route_presets_file: Path | None = None  # the operator's split-tunnelling presets
+    games_file: Path | None = None  # the operator's game profiles, added to the shipped ones
+    game_ping_interval: int = Field(default=900, ge=0, le=86400)  # seconds; 0: no measuring
+    nudge_setup_hours: int = Field(default=24, ge=0, le=24 * 30)  # 0 turns the nudge off
+    nudge_silent_days: int = Field(default=14, ge=0, le=365)
+    nudge_trial_hours: int = Field(default=24, ge=0, le=24 * 30)
     public_url: str | None = None  # the https origin of the personal page; unset: no page
     page_session_hours: int = Field(default=168, ge=1, le=24 * 90)
     page_init_data_max_age: int = Field(default=3600, ge=60, le=86400)  # seconds
@@ -316,6 +322,22 @@ class Settings(BaseSettings):
             return None
         if isinstance(value, str | Path):
             load_presets(Path(value))  # PresetError (a ValueError) names the file and line
+        return value
+
+    @field_validator("games_file", mode="before")
+    @classmethod
+    def _games(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str | Path):
+            load_games(Path(value))  # PresetError (a ValueError) names the file and the game
+        return value
+
+    @field_validator("game_ping_interval")
+    @classmethod
+    def _game_ping_interval(cls, value: int) -> int:
+        if 0 < value < 60:
+            raise ValueError("must be 0 (no measuring) or at least 60 seconds")
         return value
 
     @model_validator(mode="after")

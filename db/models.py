@@ -669,3 +669,32 @@ class Addon(Base):
     amount: Mapped[int]
     until: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Nudge(Base):
+    """A nudge sent to a user once for one period: set-up help after a first config that never
+    connected, "is something wrong?" after a paying user's silence, an offer after a trial."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "period", name="uq_nudges_user_kind_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    period: Mapped[datetime] = mapped_column(UtcDateTime())  # what the nudge is about began
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class GameRoundTrip(Base):
+    """The round trip from a node to a game's nearest probed server, as last measured."""
+
+    __tablename__ = "game_round_trips"
+
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    game: Mapped[str] = mapped_column(String(24), primary_key=True)
+    rtt_ms: Mapped[float | None] = mapped_column()  # None: none of the game's targets answered
+    measured_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -130,11 +130,17 @@ def route_titles(t: Translator, devices: DeviceService) -> dict[str, str]:
 
 
 async def deliver(
-    notifier: Notifier, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+    notifier: Notifier,
+    user_id: int,
+    config: ClientConfig,
+    key: str | None = None,
+    *,
+    guide: bool = False,
+    **args: str,
 ) -> None:
-    """The config file and QR code; NotDelivered (the user gets an apology) when Telegram
-    refused them."""
-    if not await notifier.send_config(user_id, config, key, **args):
+    """The config file and QR code (with the set-up platforms when `guide`); NotDelivered
+    (the user gets an apology) when Telegram refused them."""
+    if not await notifier.send_config(user_id, config, key, guide=guide, **args):
         raise NotDelivered()
 
 
@@ -145,9 +151,11 @@ async def send_configs(
     for number, item in enumerate(configs, start=1):
         if len(configs) > 1:
             name = device_label(t, item.device, number)
-            await deliver(notifier, user_id, item.config, "devices-config-of", name=name)
+            await deliver(
+                notifier, user_id, item.config, "devices-config-of", guide=item.created, name=name
+            )
         else:
-            await deliver(notifier, user_id, item.config)
+            await deliver(notifier, user_id, item.config, guide=item.created)
 
 
 # --- /get_config and /regen -------------------------------------------------------------------
@@ -162,10 +170,11 @@ async def get_config(
     devices: DeviceService,
     notifier: Notifier,
 ) -> None:
-    """The first device's config; a user without a device gets one added."""
+    """The first device's config; a user without a device gets one added, and with it the
+    set-up steps per platform."""
     await acknowledge(event, t("config-preparing"))
     item = await devices.first(user.id)
-    await deliver(notifier, user.id, item.config)
+    await deliver(notifier, user.id, item.config, guide=item.created)
 
 
 @router.message(Command("regen"))
@@ -295,7 +304,7 @@ class Tap:
         return device, esc(device_label(self.t, device, number))
 
     async def config(self, item: DeviceConfig) -> None:
-        await deliver(self.notifier, self.user.id, item.config)
+        await deliver(self.notifier, self.user.id, item.config, guide=item.created)
 
 
 Action = Callable[[Tap, int], Awaitable[None]]

@@ -2,7 +2,8 @@
 
 A user on a plain WireGuard node also gets "My internet blocks the VPN" when an AmneziaWG or a
 VLESS node is there: AmneziaWG first (one tap moves their devices and sends the new configs),
-then VLESS with Reality (a link for v2rayNG, Hiddify, Streisand, Happ or the sing-box apps)."""
+then VLESS with Reality (a link for v2rayNG, Hiddify, Streisand, Happ or the sing-box apps).
+"Games" leads to the nodes ranked for a game (handlers/games.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,21 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from db.models import User
 from handlers.common import acknowledge
 from handlers.devices import send_configs
-from keyboards.callbacks import MenuAction, MenuCD, ServerCD, UnblockCD, VlessCD
+from keyboards.callbacks import (
+    GameAction,
+    GameCD,
+    MenuAction,
+    MenuCD,
+    ServerCD,
+    UnblockCD,
+    VlessCD,
+)
 from keyboards.menus import servers
 from locales import Translator
 from locales.format import esc
 from services.devices import DeviceService
 from services.errors import NoNodes
+from services.game_pings import GamePingService
 from services.notifier import Notifier
 from services.placement import Placement
 from services.targets import is_amnezia
@@ -36,12 +46,10 @@ def vless_offer(t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
-def with_unblock(t: Translator, markup: InlineKeyboardMarkup) -> InlineKeyboardMarkup:
-    """The server list with "My internet blocks the VPN" under it."""
+def with_button(markup: InlineKeyboardMarkup, text: str, data: str) -> InlineKeyboardMarkup:
+    """The server list with one more button under it."""
     builder = InlineKeyboardBuilder.from_markup(markup)
-    builder.row(
-        InlineKeyboardButton(text=t("server-unblock-button"), callback_data=UnblockCD().pack())
-    )
+    builder.row(InlineKeyboardButton(text=text, callback_data=data))
     return builder.as_markup()
 
 
@@ -54,6 +62,7 @@ async def server_screen(
     placement: Placement,
     devices: DeviceService,
     vless: VlessService,
+    game_pings: GamePingService,
     bot: Bot,
 ) -> None:
     await acknowledge(event)
@@ -66,9 +75,12 @@ async def server_screen(
     if current is not None:
         text = f"{t('server-current', node=esc(current.label))}\n{text}"
     markup = servers(t, choices, current.id if current else None)
+    if game_pings.enabled:
+        games = GameCD(action=GameAction.LIST).pack()
+        markup = with_button(markup, t("game-choose-button"), games)
     unblockable = current is not None and not is_amnezia(current)
     if unblockable and (await placement.amnezia_choice() or await vless.available()):
-        markup = with_unblock(t, markup)
+        markup = with_button(markup, t("server-unblock-button"), UnblockCD().pack())
     await bot.send_message(user.id, text, reply_markup=markup)
 
 

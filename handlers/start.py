@@ -15,12 +15,13 @@ from handlers.common import acknowledge, display_name
 from handlers.promos import redeem
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
 from keyboards.menus import languages, main_menu, with_page
+from keyboards.onboarding import setup_help
 from keyboards.subscribe import offer
-from keyboards.support import support_button
 from locales import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator_for
 from locales.format import format_date
 from services.campaigns import CampaignService
 from services.deeplinks import parse_start
+from services.onboarding import CHOICES
 from services.pages import PageService
 from services.payments import PaymentService
 from services.promos import PromoService
@@ -101,7 +102,7 @@ def welcome(user: User, t: Translator, now: datetime) -> str:
 @router.callback_query(MenuCD.filter(F.action == MenuAction.HELP))
 async def help_screen(event: Message | CallbackQuery, user: User, t: Translator, bot: Bot) -> None:
     await acknowledge(event)
-    await bot.send_message(user.id, t("help-text"), reply_markup=support_button(t))
+    await bot.send_message(user.id, t("help-text"), reply_markup=setup_help(t, CHOICES))
 
 
 @router.message(Command("language"))

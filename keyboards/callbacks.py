@@ -67,6 +67,23 @@ class UnblockCD(CallbackData, prefix="unb"):
     """'My internet blocks the VPN': move the user's devices to an AmneziaWG node."""
 
 
+class SetupCD(CallbackData, prefix="su"):
+    """The set-up steps for one platform (a services.onboarding platform key, checked)."""
+
+    platform: str
+
+
+class GameAction(enum.StrEnum):
+    LIST = "l"  # the games to choose from
+    PICK = "p"  # the nodes ranked for the game
+    ROUTES = "r"  # only the game's traffic through the tunnel, on every device
+
+
+class GameCD(CallbackData, prefix="gm"):
+    action: GameAction
+    game: str = ""  # a game key from the games file, checked by the service
+
+
 class VlessCD(CallbackData, prefix="vl"):
     """VLESS with Reality: the user's links (one made when they have none)."""
 

@@ -54,6 +54,11 @@ def format_bytes(t: Translator, count: int) -> str:
     return t("unit-gib", value=_short(value))
 
 
+def format_ms(milliseconds: float) -> str:
+    """A round trip as whole milliseconds, at least 1 (a sub-millisecond one is not 0)."""
+    return str(max(1, round(milliseconds)))
+
+
 def format_ago(t: Translator, seconds: float) -> str:
     if seconds < 60:
         return t("ago-seconds", value=str(int(seconds)))

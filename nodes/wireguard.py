@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 from typing import TypeVar
@@ -27,6 +27,7 @@ from nodes.errors import NodeError
 from nodes.keys import is_valid_key
 from nodes.output import OutputError
 from nodes.peers import PeerSpec, PeerState, parse_dump
+from nodes.ping import PING_TIMEOUT, parse_ping, ping_command
 from nodes.probe import Probe, probe
 from nodes.reconcile import ReconcilePlan, apply_reconcile, plan_reconcile
 from nodes.ssh import SshPool
@@ -240,6 +241,12 @@ class WireGuard:
     async def probe(self, target: NodeTarget) -> Probe:
         """Load, memory, interface state and peers in one round trip (see nodes.probe)."""
         return await probe(self._pool, target)
+
+    async def ping(self, target: NodeTarget, addresses: Sequence[str]) -> tuple[float | None, ...]:
+        """The average round trip in milliseconds from the node to each address (None: no
+        reply), all measured at once by one command (see nodes.ping)."""
+        out = await self._pool.run(target, ping_command(addresses), timeout=PING_TIMEOUT)
+        return _parsed(target, lambda text: parse_ping(text, len(addresses)), out)
 
     def set_down(self, name: str, reason: str | None) -> None:
         """Mark the node down (calls fail at once, except probes and reconciles) or, with None,

@@ -150,8 +150,8 @@ step_packages() {
     echo "ok packages"
     return
   fi
-  local wanted=(wireguard-tools iproute2 procps) missing=() package out
-  if amnezia; then wanted=(amneziawg-tools amneziawg iproute2 procps); fi
+  local wanted=(wireguard-tools iproute2 procps iputils-ping) missing=() package out
+  if amnezia; then wanted=(amneziawg-tools amneziawg iproute2 procps iputils-ping); fi
   command -v nft >/dev/null 2>&1 || command -v iptables >/dev/null 2>&1 || wanted+=(nftables)
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

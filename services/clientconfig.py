@@ -3,6 +3,7 @@ everything that needs a device's secrets lives here (services.qr draws the confi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -10,8 +11,11 @@ from db.cipher import SecretCipher
 from db.models import Device, Node
 from nodes import PeerSpec
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
+from services.amnezia_key import amnezia_key
 from services.routes import FULL_TUNNEL, RoutePreset, client_allowed_ips
 from services.targets import amnezia_of
+
+log = logging.getLogger(__name__)
 
 # What each encrypted value is for, bound into its ciphertext as associated data.
 PRIVATE_KEY = "device-private-key"
@@ -71,6 +75,26 @@ class ClientConfig:
     @property
     def filename(self) -> str:
         return f"{self.node_name}.conf"
+
+    @property
+    def amnezia_key(self) -> str | None:
+        """AmneziaVPN's one-tap `vpn://` key holding exactly this config; None for plain
+        WireGuard, and (with a line logged) for a config the key cannot carry."""
+        if not self.obfuscation:
+            return None
+        host, _, port = self.endpoint.rpartition(":")
+        try:
+            return amnezia_key(
+                self.text,
+                host=host,
+                port=int(port) if port.isdigit() else 0,
+                dns=tuple(part.strip() for part in self.dns.split(",") if part.strip()),
+                description=self.node_name,
+                obfuscation=dict(line.split(" = ", 1) for line in self.obfuscation),
+            )
+        except ValueError as error:  # its message names the field, never a key
+            log.warning("config for %s: no vpn:// key (%s)", self.node_name, error)
+            return None
 
     def __repr__(self) -> str:
         return f"ClientConfig(node={self.node_name!r}, addresses={self.addresses!r})"

@@ -91,10 +91,12 @@ class DeviceList:
 
 @dataclass(frozen=True, slots=True)
 class DeviceConfig:
-    """One device and its config, as the user imports it."""
+    """One device and its config, as the user imports it; `created`: the device is new (its
+    config comes with the set-up steps)."""
 
     device: Device
     config: ClientConfig
+    created: bool = False
 
 
 class DeviceService:
@@ -221,7 +223,7 @@ class DeviceService:
         device = Device(user_id=user.id, name=name, created_at=self._clock())
         self._configs.store_keys(device, DeviceKeys.fresh())
         await self._placement.place_new(device, node, trial=trial)
-        return DeviceConfig(device, self._configs.config(device, node))
+        return DeviceConfig(device, self._configs.config(device, node), created=True)
 
     async def _addressed(self, user: User, device: Device) -> Device:
         """The device with an address: the user's devices that gave theirs back (they were

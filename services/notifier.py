@@ -41,16 +41,24 @@ class Notifier(Protocol):
         """A file with a caption to the alerts chat or every admin; how many got it."""
 
     async def send_config(
-        self, user_id: int, config: ClientConfig, key: str | None = None, **args: str
+        self,
+        user_id: int,
+        config: ClientConfig,
+        key: str | None = None,
+        *,
+        guide: bool = False,
+        **args: str,
     ) -> bool:
-        """A user's config as a `.conf` file and a QR code, after a text when `key` is given;
-        False when it could not be delivered."""
+        """A user's config as a `.conf` file and a QR code (and, for AmneziaWG, its vpn:// key),
+        after a text when `key` is given, with the set-up platforms under it when `guide`
+        (a new device); False when it could not be delivered."""
 
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:
-        """A text in the user's language, with a named button ("renew") under it; moments are
-        shown as dates, None as a dash; False when it could not be delivered."""
+        """A text in the user's language, with named buttons under it: "renew", or a nudge's
+        (services.nudges: "setup", "silent", "offer"); moments are shown as dates, None
+        as a dash; False when it could not be delivered."""
 
     async def start_link(self, parameter: str) -> str:
         """The bot's deep link that opens the chat with /start `parameter`."""

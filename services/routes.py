@@ -11,6 +11,7 @@ from pathlib import Path
 
 PRESETS_FILE = Path(__file__).with_name("route_presets.toml")
 FULL_TUNNEL = ("0.0.0.0/0", "::/0")
+GAME_PREFIX = "game-"  # the keys of the presets made from game profiles (services/games.py)
 LANGUAGES = ("ru", "en")  # every preset has a title in each
 TITLE_MAX = 64
 NETWORKS_MAX_CHARS = 2000  # of "a, b, …": the whole config must still fit one QR code
@@ -64,7 +65,7 @@ def read_presets(path: Path) -> dict[str, RoutePreset]:
     if not isinstance(tables, dict) or not tables:
         raise PresetError(f"{path}: no presets; add a table such as [presets.games]")
     lines = text.splitlines()
-    return {key: _preset(_Place(path, lines, key), table) for key, table in tables.items()}
+    return {key: _preset(Place(path, lines, key), table) for key, table in tables.items()}
 
 
 def client_allowed_ips(preset: RoutePreset | None, dns: str) -> tuple[str, ...]:
@@ -90,15 +91,18 @@ def _collapse(networks: list[Network]) -> list[Network]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Place:
-    """Where a preset lives, to name it and its bad line in an error."""
+class Place:
+    """Where a preset (or, with table "games", a game profile) lives, to name it and its bad
+    line in an error."""
 
     path: Path
     lines: list[str]
     key: str
+    table: str = "presets"
 
     def error(self, problem: str, needle: str | None = None) -> PresetError:
-        where = f"{self.path}, preset {self.key!r}"
+        kind = "game" if self.table == "games" else "preset"
+        where = f"{self.path}, {kind} {self.key!r}"
         line = self._line_of(needle)
         if line is not None:
             text = self.lines[line].strip()
@@ -108,7 +112,8 @@ class _Place:
     def _line_of(self, needle: str | None) -> int | None:
         """The first line after the preset's header holding needle; the header without one."""
         key = re.escape(self.key)
-        header = re.compile(rf"""\s*\[\s*presets\s*\.\s*["']?{key}["']?\s*\]""")
+        table = re.escape(self.table)
+        header = re.compile(rf"""\s*\[\s*{table}\s*\.\s*["']?{key}["']?\s*\]""")
         start = next((i for i, line in enumerate(self.lines) if header.match(line)), None)
         if needle is None:
             return start
@@ -119,9 +124,11 @@ class _Place:
         return start
 
 
-def _preset(place: _Place, table: object) -> RoutePreset:
+def _preset(place: Place, table: object) -> RoutePreset:
     if not _KEY.fullmatch(place.key):
         raise place.error("the key must be 1-32 characters: a-z, 0-9, _ and -")
+    if place.key.startswith(GAME_PREFIX):
+        raise place.error(f"keys starting with {GAME_PREFIX} belong to the game profiles")
     if not isinstance(table, dict):
         raise place.error("must be a table with titles, networks and sources")
     unknown = sorted(set(table) - _FIELDS)
@@ -131,12 +138,12 @@ def _preset(place: _Place, table: object) -> RoutePreset:
     return RoutePreset(
         key=place.key,
         titles=_titles(place, table.get("titles")),
-        networks=_networks(place, table.get("networks")),
-        sources=_strings(place, "sources", table.get("sources")),
+        networks=preset_networks(place, table.get("networks")),
+        sources=strings_of(place, "sources", table.get("sources")),
     )
 
 
-def _titles(place: _Place, value: object) -> dict[str, str]:
+def _titles(place: Place, value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         raise place.error('titles must be a table, e.g. titles = {ru = "…", en = "…"}')
     titles: dict[str, str] = {}
@@ -151,9 +158,10 @@ def _titles(place: _Place, value: object) -> dict[str, str]:
     return titles
 
 
-def _networks(place: _Place, value: object) -> tuple[Network, ...]:
+def preset_networks(place: Place, value: object) -> tuple[Network, ...]:
+    """The `networks` field: CIDRs, merged; neither the full tunnel nor too long for a QR code."""
     networks: list[Network] = []
-    for text in _strings(place, "networks", value):
+    for text in strings_of(place, "networks", value):
         networks.append(_network(place, text))
     collapsed = _collapse(networks)
     if any(network.prefixlen == 0 for network in collapsed):
@@ -168,7 +176,7 @@ def _networks(place: _Place, value: object) -> tuple[Network, ...]:
     return tuple(collapsed)
 
 
-def _network(place: _Place, text: str) -> Network:
+def _network(place: Place, text: str) -> Network:
     needle = text.strip()
     try:
         network = ipaddress.ip_network(text.strip())
@@ -185,7 +193,8 @@ def _network(place: _Place, text: str) -> Network:
     return network
 
 
-def _strings(place: _Place, field: str, value: object) -> tuple[str, ...]:
+def strings_of(place: Place, field: str, value: object) -> tuple[str, ...]:
+    """A field that must be a non-empty list of non-empty strings, each stripped."""
     if not isinstance(value, list) or not value:
         raise place.error(f"{field} must be a non-empty list of strings")
     for item in value:

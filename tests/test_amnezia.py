@@ -43,12 +43,14 @@ from nodes.bootstrap import SCRIPT_SOURCE, InterfacePlan, bootstrap, step_comman
 from nodes.commands import lock_file
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from nodes.reconcile import ReconcilePlan, apply_reconcile
+from services.amnezia_key import decode_amnezia_key
 from services.clientconfig import DeviceConfigs, DeviceKeys
 from services.errors import InvalidInput, NodeSetupFailed
 from services.fleet import NewNode
 from services.qr import qr_png
 from tests.conftest import ADMIN_ID, App
 from tests.netlab import decode_qr, unavailable
+from tests.test_amnezia_key import awg_of
 
 USER = 3001
 FIELDS = {
@@ -506,7 +508,7 @@ async def test_one_tap_moves_a_wireguard_user_to_amneziawg(app: App) -> None:
     assert [b["text"] for b in rows[-1]] == ["🚫 Мой интернет блокирует VPN"]
     sent = await app.press(USER, screen, rows[-1][0]["callback_data"])
 
-    assert [m.method for m in sent] == ["sendMessage", "sendDocument", "sendPhoto"]
+    assert [m.method for m in sent] == ["sendMessage", "sendDocument", "sendPhoto", "sendMessage"]
     told = sent[0].text or ""
     assert told.startswith("Готово: вы на сервере aw1 с AmneziaWG")
     assert "AmneziaVPN" in told and "WireGuard такую конфигурацию не откроет" in told
@@ -517,6 +519,10 @@ async def test_one_tap_moves_a_wireguard_user_to_amneziawg(app: App) -> None:
     assert "AmneziaVPN" in (sent[1].text or "") and "AmneziaVPN" in (sent[2].text or "")
     if shutil.which("zbarimg") or os.environ.get("CI"):  # CI installs zbar-tools
         assert sent[2].photo is not None and decode_qr(sent[2].photo.content) == text
+    key = (sent[3].text or "").split()[-1]
+    assert key.startswith("vpn://")
+    _, last_config = awg_of(decode_amnezia_key(key))
+    assert last_config["config"] == text, "the vpn:// key holds the very config sent"
 
     moved = (await app.devices())[0]
     async with app.services.sessions() as session:

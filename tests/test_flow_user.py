@@ -131,7 +131,7 @@ async def test_server_lists_nodes_and_moves_the_device(app: App) -> None:
     screen = (await app.say(USER, "/server"))[0]
     assert screen.text.startswith("Сейчас ваш сервер: de1 · Frankfurt.")
     labels = [b["text"] for row in screen.reply_markup["inline_keyboard"] for b in row]
-    assert labels == ["nl1 · Amsterdam (0)", "✅ de1 · Frankfurt (1)"]
+    assert labels == ["nl1 · Amsterdam (0)", "✅ de1 · Frankfurt (1)", "🎮 Сервер для игры"]
     sent = await app.press(USER, screen, screen.button("nl1")["callback_data"])
     assert "Готово: вы на сервере nl1." in sent[0].text
     document = next(message for message in sent if message.method == "sendDocument")
@@ -183,8 +183,10 @@ async def test_english_user_gets_english(app: App) -> None:
     await grant(app)
     answer = await app.say(USER, "/start", language="en")
     assert answer[0].text.startswith("Hi, Test!")
-    help_text = (await app.say(USER, "/help", language="en"))[0].text
-    assert "Scan from QR code" in help_text
+    helped = (await app.say(USER, "/help", language="en"))[0]
+    assert "How to connect" in (helped.text or "")
+    steps = await app.press(USER, helped, helped.button("Android")["callback_data"], "en")
+    assert "Scan from QR code" in (steps[0].text or "")
 
 
 async def test_language_can_be_changed_in_the_chat(app: App) -> None:

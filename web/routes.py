@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from http import HTTPStatus
 
 from aiohttp import web
@@ -25,6 +24,7 @@ from services.errors import (
     ServiceError,
     TermsNotAccepted,
 )
+from services.onboarding import PLATFORMS, Platform
 from services.payments import Way
 from services.promos import PromoUnknown
 from services.qr import qr_png
@@ -75,30 +75,6 @@ STATUS: tuple[tuple[type[ServiceError], HTTPStatus], ...] = (
     (PaymentsOff, HTTPStatus.FORBIDDEN),
     (NodeUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
     (PaymentUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Platform:
-    name: str
-    link: str
-    steps_key: str
-
-
-PLATFORMS = (
-    Platform("iOS", "https://apps.apple.com/app/wireguard/id1441195209", "page-setup-ios"),
-    Platform(
-        "Android",
-        "https://play.google.com/store/apps/details?id=com.wireguard.android",
-        "page-setup-android",
-    ),
-    Platform(
-        "Windows",
-        "https://download.wireguard.com/windows-client/wireguard-installer.exe",
-        "page-setup-windows",
-    ),
-    Platform("macOS", "https://apps.apple.com/app/wireguard/id1451685025", "page-setup-macos"),
-    Platform("Linux", "https://www.wireguard.com/install/", "page-setup-linux"),
 )
 
 
@@ -171,8 +147,8 @@ def _discount(caller: Caller, account: Account) -> str | None:
 
 def _platform(caller: Caller, platform: Platform, account: Account) -> dict[str, object]:
     node = account.devices[0].node.name if account.devices else "vpn"
-    steps = caller.texts(platform.steps_key, file=f"{node}.conf", name=node)
-    return {"name": platform.name, "link": platform.link, "steps": steps.splitlines()}
+    steps = caller.texts(f"page-setup-{platform.key}", file=f"{node}.conf", name=node)
+    return {"name": platform.name, "link": platform.wireguard.url, "steps": steps.splitlines()}
 
 
 def refusals(route: Route) -> Route:

@@ -83,15 +83,7 @@ help-text =
     /support — write to support
     /help — this help
 
-    <b>Windows, macOS, Linux</b>
-    1. Install WireGuard from wireguard.com/install.
-    2. “Import tunnel(s) from file” → pick the .conf you received.
-    3. Press “Activate”.
-
-    <b>iPhone, iPad, Android</b>
-    1. Install the WireGuard app from the App Store or Google Play.
-    2. “+” → “Scan from QR code” → point the camera at the QR code in this chat.
-    3. Switch the tunnel on.
+    <b>How to connect</b>: choose your device below for the app's link and three steps.
 
     Not working? Send /status: if there was no connection, check the tunnel is on; if the server is not answering, pick another in /server.
 

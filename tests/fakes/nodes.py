@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from nodes import InterfaceInfo, NodeError, NodeTarget, PeerSpec, PeerState
@@ -24,6 +24,7 @@ class FakeNode:
     handshakes: dict[str, PeerState] = field(default_factory=dict)
     up: bool = True
     obfuscation: str = ""  # an AmneziaWG node's parameter lines, as `awg showconf` shows them
+    round_trips: dict[str, float | None] = field(default_factory=dict)  # ms by address: ping
 
 
 class FakeWireGuard:
@@ -120,6 +121,11 @@ class FakeWireGuard:
         node.peers.update((peer.public_key, peer) for peer in wanted)
         self.log.append((target.name, "reconcile", plan.summary()))
         return plan
+
+    async def ping(self, target: NodeTarget, addresses: Sequence[str]) -> tuple[float | None, ...]:
+        node = self._node(target)
+        self.log.append((target.name, "ping", ",".join(addresses)))
+        return tuple(node.round_trips.get(address) for address in addresses)
 
     async def probe(self, target: NodeTarget) -> Probe:
         peers = tuple(self._states(self._node(target, even_if_down=True)))
