@@ -1,9 +1,13 @@
-"""Game round trips for real: the lab's internet host stands for a game server, each node's
-uplink gets its own delay from `tc netem`, the bot pings it from every node over SSH, and
-/server shows the nodes for that game in the right order with the right figures."""
+"""Game round trips for real: a host on the lab's internet stands for a game server that answers
+each node's pings after that node's own delay (its kernel's echo replies off, a raw ICMP socket
+answering instead: this works on kernels without `sch_netem`), the bot pings it from every node
+over SSH, and /server shows the nodes for that game in the right order with the right figures."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +21,34 @@ from db.models import GameRoundTrip, Node
 from nodes import SshPool
 from tests.e2e import Operator
 from tests.fakes.telegram_api import FakeTelegram
-from tests.netlab import Lab, require_root_lab, unavailable
+from tests.netlab import Lab, require_root_lab
 from tests.nodes_support import live_app
 
 USER = 5401
 DELAYS_MS = {"slow": 120, "fast": 20, "mid": 60}  # added in this order: not the ranked one
 SLACK_MS = 25  # what the namespaces, wireguard-go and a loaded machine may add
+GAME_HOST = 200  # the game server's host number on the lab's bridge
+# Answers ICMP echo requests like a kernel would, but after the delay given for the source.
+GAME_SERVER = r"""
+import json, socket, struct, sys, threading
+delays = json.loads(sys.argv[1])
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+
+def checksum(data):
+    data += b"\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    return ~(total + (total >> 16)) & 0xFFFF
+
+while True:
+    packet, (source, _) = raw.recvfrom(65535)
+    icmp = packet[(packet[0] & 0x0F) * 4:]
+    if len(icmp) < 8 or icmp[0] != 8 or source not in delays:
+        continue
+    body = b"\0\0\0\0" + icmp[4:]
+    reply = b"\0\0" + struct.pack("!H", checksum(body)) + icmp[4:]
+    threading.Timer(delays[source] / 1000, raw.sendto, (reply, (source, 0))).start()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +68,7 @@ async def test_server_ranks_real_nodes_by_their_uplinks_delay_to_the_game(
     data_dir = tmp_path / "data"
     bot_key = SshPool.ensure_client_key(data_dir / "ssh_ed25519")
     operator = Operator(data_dir, telegram.base_url, telegram.token)
+    delays: dict[str, int] = {}
     for index, (name, delay) in enumerate(DELAYS_MS.items(), start=1):
         node = lab.add_node(
             name,
@@ -49,24 +76,28 @@ async def test_server_ranks_real_nodes_by_their_uplinks_delay_to_the_game(
             listen_port=51850 + index,
             authorized_key=bot_key,
         )
-        netem = node.exec(
-            "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", f"{delay}ms"
-        )
-        if "qdisc kind is unknown" in netem.stderr:
-            unavailable("tc netem: this kernel has no sch_netem (CONFIG_NET_SCH_NETEM)")
-        assert netem.returncode == 0, netem.stderr
+        delays[node.ip] = delay
         added = operator.cli(
             "node", "add", name, f"ssh://root@{node.ip}", "--interface", node.interface
         )
         assert added.returncode == 0, added.stderr
 
+    game_ip, game_ns = lab.ip(GAME_HOST), f"{lab.tag}-game"
+    lab.attach(game_ns, game_ip)
+    netns = ["ip", "netns", "exec", game_ns]
+    subprocess.run([*netns, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"], check=True)
+    subprocess.Popen(
+        [*netns, sys.executable, "-c", GAME_SERVER, json.dumps(delays)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     games_file = tmp_path / "games.toml"
     games_file.write_text(
         "[games.lab]\n"
         'name = "Lab Arena"\n'
-        f'networks = ["{lab.target_ip}/32"]\n'
-        f'targets = ["{lab.target_ip}"]\n'
-        'sources = ["this test: the lab\'s internet host"]\n'
+        f'networks = ["{game_ip}/32"]\n'
+        f'targets = ["{game_ip}"]\n'
+        'sources = ["this test: a host on the lab\'s internet"]\n'
     )
     async with live_app(tmp_path, telegram, None, games_file=str(games_file)) as app:
         await app.services.users.grant(USER, None, create=True)
