@@ -33,6 +33,7 @@ from services.devices import DeviceService
 from services.endpoints import EndpointService
 from services.fleet import FleetService
 from services.foreign import ForeignPeerService
+from services.grace import Grace
 from services.health import HealthService
 from services.hostkeys import HostKeyService
 from services.invites import InviteService
@@ -174,7 +175,10 @@ async def open_services(
         plans=settings.plans,
         default_limit=settings.device_limit,
     )
-    reconcile = ReconcileService(sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim)
+    grace = Grace(settings.grace_days, settings.grace_ranges, settings.public_url)
+    reconcile = ReconcileService(
+        sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim, grace=grace
+    )
     host_keys = HostKeyService(sessions, wireguard, clock)
     fleet = FleetService(
         sessions,
@@ -236,7 +240,9 @@ async def open_services(
             return_url_unset=settings.yookassa_return_url is None,
             clock=clock,
         ),
-        reminders=ReminderService(sessions, reconcile, clock),
+        reminders=ReminderService(
+            sessions, reconcile, clock, grace=grace, stars=settings.stars_enabled
+        ),
         traffic=TrafficService(sessions, reconcile, settings.plans, clock),
         endpoints=EndpointService(sessions, configs, clock),
         sshkeys=SshKeyService(

@@ -52,23 +52,26 @@ def lock_file(iface: str) -> str:
     return f"{LOCK_DIR}/wg-{iface}.lock"
 
 
-def save_command(iface: str, wg_quick: str = "wg-quick") -> str:
-    """`wg-quick save`, one at a time on the node.
-
-    wg-quick save writes IFACE.conf.tmp and renames it; the temporary name is fixed, so saves
-    on one node must not overlap: flock serialises them on the node. The lock lives in a
-    directory only root may enter (not world-writable /run/lock, where any local user could
-    take the lock first and stall every save): made 0700 if missing, refused if it is not
-    root's own directory, or if others may write to it."""
-    lock = shlex.quote(lock_file(iface))
+def lock_dir_check() -> str:
+    """A prefix that makes LOCK_DIR if missing and exits 9 unless it is a 0700 directory of the
+    login user: locks live where only root may enter (not world-writable /run/lock, where any
+    local user could take a lock first and stall the bot)."""
     return (
         f"{{ [ -d {LOCK_DIR} ] || mkdir -m 700 {LOCK_DIR} 2>/dev/null || [ -d {LOCK_DIR} ]; }} "
         f"&& [ ! -L {LOCK_DIR} ] && [ -O {LOCK_DIR} ] "
         f'&& case "$(stat -c %a {LOCK_DIR})" in 700) ;; *) false ;; esac '
         f"|| {{ echo 'unsafe or missing {LOCK_DIR}: it must be a 0700 directory of the "
         f"login user (root)' >&2; exit 9; }}; "
-        f"flock -w 20 {lock} {wg_quick} save {shlex.quote(iface)}"
     )
+
+
+def save_command(iface: str, wg_quick: str = "wg-quick") -> str:
+    """`wg-quick save`, one at a time on the node.
+
+    wg-quick save writes IFACE.conf.tmp and renames it; the temporary name is fixed, so saves
+    on one node must not overlap: flock serialises them on the node, in LOCK_DIR."""
+    lock = shlex.quote(lock_file(iface))
+    return lock_dir_check() + f"flock -w 20 {lock} {wg_quick} save {shlex.quote(iface)}"
 
 
 def interface_check(iface: str, wg: str) -> str:
