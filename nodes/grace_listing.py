@@ -49,10 +49,6 @@ class NodeGrace:
     sets: GraceSets = field(default_factory=GraceSets)
     problems: tuple[str, ...] = ()  # why the table is not exactly ours: rebuild it
 
-    @property
-    def ours(self) -> bool:
-        return self.present and not self.problems
-
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}

@@ -108,7 +108,7 @@ def test_apply_refuses_stdin_cut_short_before_nft_runs(tmp_path: Path) -> None:
 
 def test_real_listing_parses_to_what_was_written() -> None:
     node = parse_grace(LISTING, "wg0")
-    assert node.ours and node.installed and node.persisted is None
+    assert node.installed and node.present and node.problems == () and node.persisted is None
     assert node.sets == LISTED
     digest = hashlib.sha256(render("wg0", LISTED).encode()).hexdigest()
     assert plan_grace(LISTED, digest, node).action is Action.UPDATE  # no kept file yet
