@@ -29,6 +29,7 @@ from services.errors import (
     InvalidInput,
     NodeNotFound,
     NodeSetupFailed,
+    NodeUnavailable,
     NoHostKeyOffer,
     ServiceError,
 )
@@ -41,6 +42,7 @@ from services.fleet import (
     valid_endpoint,
 )
 from services.sshkeys import ADVICE, KeyFilesUnexpected
+from services.vless import InvalidReality
 
 EXIT_USAGE = 2
 HOST_KEY_HELP = (
@@ -105,6 +107,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     endpoint.add_argument("name")
     endpoint.add_argument("endpoint", help="HOST:PORT clients connect to")
     endpoint.set_defaults(run=node_set_endpoint)
+    vless = node.add_parser("vless", help="offer VLESS with Reality on the node (Xray)")
+    vless.add_argument("name")
+    vless.add_argument("--target", required=True, help="HOST:PORT of a real TLS site to imitate")
+    vless.add_argument("--sni", required=True, help="the server name clients send (the site's)")
+    vless.add_argument("--port", type=int, default=443, help="TCP port of the inbound")
+    vless.set_defaults(run=node_vless)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True
@@ -305,6 +313,29 @@ async def node_set_endpoint(settings: Settings, args: argparse.Namespace) -> int
     print(
         f"node {report.node}: endpoint {report.old} -> {report.new}; new config sent for "
         f"{report.delivered} devices, not delivered {report.undelivered}"
+    )
+    return 0
+
+
+async def node_vless(settings: Settings, args: argparse.Namespace) -> int:
+    services = await open_services(settings)
+    try:
+        node = await services.vless.enable(
+            args.name, args.target, args.sni, port=args.port, actor_id=OPERATOR
+        )
+    except NodeNotFound:
+        print(f"error: no node {args.name}: see python main.py node list", file=sys.stderr)
+        return 1
+    except InvalidReality as error:
+        print(f"error: {error.args_for_text.get('reason', 'invalid settings')}", file=sys.stderr)
+        return 1
+    except NodeUnavailable:
+        print(f"node {args.name}: VLESS stored, but the node did not take it yet", file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    print(
+        f"node {node.name}: VLESS with Reality on port {node.xray_port}, via {node.reality_target}"
     )
     return 0
 

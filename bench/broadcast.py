@@ -17,6 +17,7 @@ from bot.broadcast_sender import TelegramBroadcastSender
 from bot.container import open_services
 from bot.settings import load_settings
 from db.models import AccessKind, BroadcastAudience, Role, User
+from services.broadcasts import Audience, BroadcastMessage
 from tests.fakes.telegram_api import FakeTelegram
 
 COMMAND = "uv run python -m bench.broadcast"
@@ -59,7 +60,9 @@ async def run(users: int, rate: int, workdir: Path) -> dict[str, float | int]:
                         last_seen_at=now,
                     )
                 )
-        broadcast = await services.broadcasts.create(ADMIN_ID, TEXT, PLAIN, BroadcastAudience.ALL)
+        broadcast = await services.broadcasts.create(
+            ADMIN_ID, BroadcastMessage(TEXT), PLAIN, Audience(BroadcastAudience.ALL)
+        )
         assert broadcast is not None and broadcast.total == users
         started = time.monotonic()
         await services.broadcasts.start(broadcast.id, TelegramBroadcastSender(bot, services.users))

@@ -75,12 +75,19 @@ class BotUnderTest:
 
 
 async def open_bot(
-    variant: str, lab_node: LabNode, workdir: Path, client_key: Path
+    variant: str,
+    lab_node: LabNode,
+    workdir: Path,
+    client_key: Path,
+    name: str = "",
+    **settings_overrides: Any,
 ) -> BotUnderTest:
-    """A fresh DATA_DIR and fake Bot API; the node adopted the way `node add` does it."""
+    """A fresh DATA_DIR and fake Bot API; the node adopted the way `node add` does it, named
+    `name` (else the variant's name); `settings_overrides` as load_settings takes them."""
     telegram = FakeTelegram()
     await telegram.start()
-    data_dir = workdir / variant
+    name = name or variant
+    data_dir = workdir / name
     data_dir.mkdir(parents=True)
     shutil.copy2(client_key, data_dir / SSH_KEY_FILE)  # the key the lab node authorises
     settings = load_settings(
@@ -89,6 +96,7 @@ async def open_bot(
         telegram_api_url=telegram.base_url,
         data_dir=data_dir,
         admin_ids="",
+        **settings_overrides,
     )
     own_pool: SshPool | None = None
     wireguard: WireGuard
@@ -109,7 +117,7 @@ async def open_bot(
     node = await services.fleet.add(
         OPERATOR,
         NewNode(
-            name=variant,
+            name=name,
             ssh_host=lab_node.ip,
             interface=lab_node.interface,
             endpoint=lab_node.endpoint,

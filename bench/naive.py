@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.probe import PROBE
 from nodes import NodeError, NodeTarget, PeerSpec, SshPool, WireGuard
-from nodes.commands import add_peer_command, interface_name, remove_peer_command, save_command
+from nodes.commands import add_peer_command, interface_name, remove_peer_command
 
 STDERR_LIMIT = 300
 
@@ -95,6 +95,13 @@ class SshPerCommand(SshPool):
         return out.decode()
 
 
+def wg_quick_save(iface: str) -> str:
+    """`wg-quick save`, as such bots run it; one at a time per node (it writes a fixed
+    temporary file), under a lock of the naive side's own."""
+    quoted = shlex.quote(iface)
+    return f"flock -w 120 /run/lock/naive-wg-{quoted}.lock wg-quick save {quoted}"
+
+
 class NaiveWireGuard(WireGuard):
     """nodes.WireGuard's methods and exact command strings, each run by its own `ssh` process;
     a peer change is `wg set ... && wg-quick save` in one command, one save per change."""
@@ -108,10 +115,10 @@ class NaiveWireGuard(WireGuard):
         return shlex.join(self.transport.argv(target, "wg show IFACE dump"))
 
     async def add_peer(self, target: NodeTarget, peer: PeerSpec) -> None:
-        command = f"{add_peer_command(target, peer)} && {save_command(interface_name(target))}"
+        command = f"{add_peer_command(target, peer)} && {wg_quick_save(interface_name(target))}"
         await self.transport.run(target, command, stdin=peer.preshared_key + "\n")
 
     async def remove_peer(self, target: NodeTarget, public_key: str) -> None:
-        save = save_command(interface_name(target))
+        save = wg_quick_save(interface_name(target))
         command = f"{remove_peer_command(target, public_key)} && {save}"
         await self.transport.run(target, command)

@@ -17,8 +17,8 @@ from aiogram.methods.base import TelegramType
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import handlers.common
-import services.clientconfig
+import bot.notifier
+import services.qr
 from nodes import NodeTarget, SshPool
 
 SPLITS = ("ssh", "qr", "http", "db")
@@ -87,12 +87,12 @@ class HttpTimer(BaseRequestMiddleware):
 
 def _timed_qr(text: str) -> bytes:
     with PROBE.timing("qr"):
-        return services.clientconfig.qr_png(text)
+        return services.qr.qr_png(text)
 
 
 def install_qr_timer() -> None:
-    """Route the handlers' QR rendering through the probe (same function inside)."""
-    setattr(handlers.common, "qr_png", _timed_qr)  # noqa: B010 - not re-exported there
+    """Route the notifier's QR drawing through the probe (same function inside)."""
+    setattr(bot.notifier, "qr_png", _timed_qr)  # noqa: B010 - not re-exported there
 
 
 def install_db_timer(engine: AsyncEngine) -> None:

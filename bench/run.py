@@ -21,6 +21,7 @@ from bench.nodes import NodeFigures, node_checks, node_rows, run_nodes
 from bench.probe import SPLITS, install_qr_timer
 from bench.scenarios import get_config_all_at_once, get_config_one_by_one, status_one_by_one
 from bench.stats import Row, median, p95, table
+from bench.status import StatusFigures, run_status, status_rows
 from nodes import SshPool
 from services.targets import target_of
 from tests.netlab import Lab
@@ -149,12 +150,14 @@ def _rows(project: Figures, naive: Figures, args: argparse.Namespace) -> list[Ro
     return rows
 
 
-async def _run(
-    lab: Lab, args: argparse.Namespace
-) -> tuple[tuple[Figures, Figures] | None, NodeFigures | None]:
+Measured = tuple[tuple[Figures, Figures] | None, NodeFigures | None, StatusFigures | None]
+
+
+async def _run(lab: Lab, args: argparse.Namespace) -> Measured:
     install_qr_timer()
     bot: tuple[Figures, Figures] | None = None
     nodes: NodeFigures | None = None
+    status: StatusFigures | None = None
     with tempfile.TemporaryDirectory(prefix="vpnservice-bench-") as tmp:
         workdir = Path(tmp)
         key = workdir / "client_ed25519"
@@ -172,7 +175,9 @@ async def _run(
                 as_is=args.node_home_as_is,
                 reconcile=args.only != "add",
             )
-    return bot, nodes
+        if args.only in (None, "status"):
+            status = await run_status(lab, workdir, key, public, args.status)
+    return bot, nodes, status
 
 
 def main() -> None:
@@ -187,9 +192,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("bot", "nodes", "add"),
+        choices=("bot", "nodes", "add", "status"),
         help="bot: /get_config and /status; nodes: 1,000 adds and the 10,000-peer reconcile; "
-        "add: only the 1,000 adds",
+        "add: only the 1,000 adds; status: /status at 10 and at 10,000 peers on the node, from "
+        "the stored probe and from a dump per tap",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args()
@@ -197,11 +203,12 @@ def main() -> None:
     started = time.perf_counter()
     try:
         with Lab() as lab:
-            bot, nodes = asyncio.run(_run(lab, args))
+            bot, nodes, status = asyncio.run(_run(lab, args))
     except pytest.skip.Exception as skipped:
         sys.exit(f"bench: {skipped.msg}")
     rows = _rows(*bot, args) if bot else []
     rows += node_rows(nodes) if nodes else []
+    rows += status_rows(status, args.status) if status else []
     command = COMMAND + (f" --only {args.only}" if args.only else "")
     print(f"$ {command}   ({os.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s)")
     print(table(rows))
@@ -232,6 +239,10 @@ def main() -> None:
             print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in check.items()))
         if "project" in nodes.sync:
             failed |= not nodes.sync["project"].handshake_kept
+    if status:
+        checks["status"] = {"wrong_answers": status.wrong}
+        failed |= bool(status.wrong)
+        print(f"status: wrong answers {status.wrong}")
     report = {
         "command": command,
         "cpus": os.cpu_count(),

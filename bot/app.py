@@ -33,12 +33,15 @@ from bot.backoff import backoff
 from bot.broadcast_sender import TelegramBroadcastSender, setup_broadcasts
 from bot.container import DatabaseUnreachable, Services, open_services
 from bot.fsm_storage import DatabaseStorage
+from bot.instruments import time_handlers
+from bot.metrics import record_database, record_intervals
 from bot.middlewares import UserContextMiddleware, UserTouchMiddleware
 from bot.notifier import TelegramNotifier
 from bot.outages import PollingWaitsForDatabase, register_outage_errors
 from bot.page import register_page, set_menu_button
 from bot.scheduler import create_scheduler
 from bot.settings import Settings, SettingsError
+from bot.support_relay import TelegramSupportRelay
 from bot.telegram_calls import create_session, flow_control
 from bot.telegram_webhook import TelegramWebhook
 from bot.throttle import ThrottleMiddleware
@@ -70,11 +73,12 @@ def create_bot(settings: Settings) -> Bot:
 
 def connect(services: Services, bot: Bot) -> TelegramNotifier:
     """Give the services the Telegram adapters they call back through: the notifier (alerts,
-    texts and configs), the broadcast sender, and the bot's pacer, so that broadcasts take
-    only what answers to users leave."""
+    texts and configs), the broadcast sender, the support relay, and the bot's pacer, so that
+    broadcasts take only what answers to users leave."""
     notifier = TelegramNotifier(bot, services.users, services.settings.alerts_chat_id)
     services.set_notifier(notifier)
     services.broadcasts.sender = TelegramBroadcastSender(bot, services.users)
+    services.support.relay = TelegramSupportRelay(bot)
     services.broadcasts.pacer = flow_control(bot).pacer
     return notifier
 
@@ -112,9 +116,16 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         payments=services.payments,
         endpoints=services.endpoints,
         pages=services.pages,
+        promos=services.promos,
+        campaigns=services.campaigns,
+        gifts=services.gifts,
+        support=services.support,
+        vless=services.vless,
     )
     # Read, refuse the banned, throttle, and only then write: a flood costs no write.
-    dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
+    dispatcher.update.outer_middleware(
+        UserContextMiddleware(services.users, services.settings.support_chat_id)
+    )
     dispatcher.update.outer_middleware(
         ThrottleMiddleware(
             services.settings.throttle_rate,
@@ -126,6 +137,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
     dispatcher.update.outer_middleware(UserTouchMiddleware(services.users))
     register_outage_errors(dispatcher, services.database)
     handlers.setup(dispatcher)
+    time_handlers(dispatcher)
     setup_broadcasts(dispatcher, services.broadcasts)
     return dispatcher
 
@@ -156,7 +168,10 @@ async def _serve(settings: Settings, services: Services, stop: asyncio.Event) ->
     bot = create_bot(settings)
     try:
         dispatcher = create_dispatcher(services, bot)
-        web_app = create_web_app(services.engine)
+        record_intervals(settings.health_interval, settings.backup_interval_hours)
+        web_app = create_web_app(
+            services.engine, lambda: record_database(services.stats, services.backups)
+        )
         yookassa_webhook.register(
             web_app, services.payments, settings.yookassa_allowed_ips, settings.web_trusted_proxies
         )

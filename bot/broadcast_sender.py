@@ -1,4 +1,5 @@
-"""Telegram side of services.broadcasts.Sender: one text per chat, progress in the admin's chat."""
+"""Telegram side of services.broadcasts.Sender: one message per chat (a text, or a photo,
+video or document with its caption, and its buttons), progress in the admin's chat."""
 
 from __future__ import annotations
 
@@ -14,10 +15,20 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import InlineKeyboardMarkup
 
 from bot.telegram_calls import bulk_calls
+from db.models import BroadcastStatus
+from keyboards.broadcast import broadcast_buttons, broadcast_stop
 from locales import Translator, translator_for
-from services.broadcasts import BroadcastService, Progress, SendOutcome, SendResult
+from services.broadcasts import (
+    BroadcastMessage,
+    BroadcastService,
+    MediaKind,
+    Progress,
+    SendOutcome,
+    SendResult,
+)
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -49,24 +60,49 @@ class TelegramBroadcastSender:
         self._users = users
         self._languages: dict[int, str] = {}
 
-    async def send(self, chat_id: int, text: str) -> SendResult:
+    async def send(self, chat_id: int, message: BroadcastMessage) -> SendResult:
         try:
             with bulk_calls():
-                await self._bot.send_message(chat_id, text)
+                sent = await self._send(chat_id, message)
         except TelegramAPIError as error:
             return _result(error)
-        return SendResult(SendOutcome.SENT)
+        return SendResult(SendOutcome.SENT, message_id=sent)
+
+    async def _send(self, chat_id: int, message: BroadcastMessage) -> int:
+        markup = broadcast_buttons(message.buttons)
+        caption = message.text or None
+        if message.media is MediaKind.PHOTO:
+            sent = await self._bot.send_photo(
+                chat_id, message.file_id, caption=caption, reply_markup=markup
+            )
+        elif message.media is MediaKind.VIDEO:
+            sent = await self._bot.send_video(
+                chat_id, message.file_id, caption=caption, reply_markup=markup
+            )
+        elif message.media is MediaKind.DOCUMENT:
+            sent = await self._bot.send_document(
+                chat_id, message.file_id, caption=caption, reply_markup=markup
+            )
+        else:
+            sent = await self._bot.send_message(chat_id, message.text, reply_markup=markup)
+        return sent.message_id
 
     async def show_progress(self, progress: Progress) -> SendResult:
         t = await self._translator(progress.admin_id)
+        markup = None if progress.finished else broadcast_stop(t, progress.broadcast_id)
         with bulk_calls():
-            return await self._show(progress, progress_text(t, progress))
+            return await self._show(progress, progress_text(t, progress), markup)
 
-    async def _show(self, progress: Progress, text: str) -> SendResult:
+    async def _show(
+        self, progress: Progress, text: str, markup: InlineKeyboardMarkup | None
+    ) -> SendResult:
         if progress.message_id is not None:
             try:
                 await self._bot.edit_message_text(
-                    text, chat_id=progress.admin_id, message_id=progress.message_id
+                    text,
+                    chat_id=progress.admin_id,
+                    message_id=progress.message_id,
+                    reply_markup=markup,
                 )
                 return SendResult(SendOutcome.SENT, message_id=progress.message_id)
             except TelegramBadRequest as error:
@@ -76,7 +112,7 @@ class TelegramBroadcastSender:
             except TelegramAPIError as error:
                 return _result(error)
         try:
-            message = await self._bot.send_message(progress.admin_id, text)
+            message = await self._bot.send_message(progress.admin_id, text, reply_markup=markup)
         except TelegramAPIError as error:
             return _result(error)
         return SendResult(SendOutcome.SENT, message_id=message.message_id)
@@ -88,8 +124,15 @@ class TelegramBroadcastSender:
         return translator_for(self._languages[user_id] or None)
 
 
+PROGRESS_TITLES = {
+    BroadcastStatus.RUNNING: "broadcast-progress-running",
+    BroadcastStatus.DONE: "broadcast-progress-done",
+    BroadcastStatus.CANCELLED: "broadcast-progress-stopped",
+}
+
+
 def progress_text(t: Translator, progress: Progress) -> str:
-    key = "broadcast-progress-done" if progress.finished else "broadcast-progress-running"
+    key = PROGRESS_TITLES[progress.status]
     lines = [
         t(key, id=str(progress.broadcast_id), total=str(progress.total)),
         t(
@@ -102,6 +145,8 @@ def progress_text(t: Translator, progress: Progress) -> str:
     ]
     if progress.unknown:
         lines.append(t("broadcast-progress-unknown", unknown=str(progress.unknown)))
+    if progress.cancelled:
+        lines.append(t("broadcast-progress-cancelled", cancelled=str(progress.cancelled)))
     return "\n".join(lines)
 
 

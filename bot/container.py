@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import logging
 import stat
@@ -15,17 +16,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.database_watch import DatabaseWatch
+from bot.metrics import MeasuredSshPool
 from bot.settings import Settings, SettingsError
 from db.cipher import SecretCipher, load_cipher
 from db.engine import create_engine, create_session_factory, keep_sqlite_private, safe_url
 from db.migrate import upgrade
 from nodes import NodeTarget, SshPool, WireGuard
+from nodes.xray import Xray
 from payments.yookassa import YooKassaProvider
 from services.account import AccountService
 from services.alerts import AlertGate
 from services.audit import AuditService
 from services.backups import BackupService
 from services.broadcasts import BroadcastService
+from services.campaigns import CampaignService
 from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
 from services.console import ConsoleService
@@ -33,6 +37,7 @@ from services.devices import DeviceService
 from services.endpoints import EndpointService
 from services.fleet import FleetService
 from services.foreign import ForeignPeerService
+from services.gifts import GiftService
 from services.grace import Grace
 from services.health import HealthService
 from services.hostkeys import HostKeyService
@@ -43,21 +48,27 @@ from services.notifier import Notifier
 from services.pages import PageService
 from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
+from services.plans import Addons
+from services.promos import PromoService
 from services.reclaim import AddressReclaim
 from services.reconcile import ReconcileService
 from services.reminders import ReminderService
 from services.routes import load_presets
 from services.sshkeys import SshKeyService
 from services.stats import StatsService
-from services.subscriptions import SubscriptionService
+from services.subscriptions import SubscriptionService, TrialChannel
+from services.support import SupportService
+from services.terms import TermsService
 from services.traffic import TrafficService
 from services.users import UserService
+from services.vless import VlessService
 
 log = logging.getLogger(__name__)
 
 SSH_KEY_FILE = "ssh_ed25519"
 PRIVATE_DIR = 0o700
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
+SAVE_ON_CLOSE_TIMEOUT = 30.0
 
 
 class DatabaseUnreachable(SettingsError):
@@ -72,6 +83,7 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     pool: SshPool
+    wireguard: WireGuard
     users: UserService
     configs: DeviceConfigs
     placement: Placement
@@ -97,7 +109,12 @@ class Services:
     endpoints: EndpointService
     sshkeys: SshKeyService
     pages: PageService
+    support: SupportService
+    vless: VlessService
     database: DatabaseWatch
+    promos: PromoService
+    campaigns: CampaignService
+    gifts: GiftService
     notifier: Notifier | None = None
     account: AccountService = field(init=False)
 
@@ -121,12 +138,19 @@ class Services:
             self.reminders,
             self.traffic,
             self.endpoints,
+            self.subscriptions,
+            self.gifts,
         ):
             service.notifier = notifier
 
     async def close(self) -> None:
         await self.broadcasts.stop()
         await self.database.close()
+        try:  # the nodes' configs saved after the last changes, before the connections go
+            async with asyncio.timeout(SAVE_ON_CLOSE_TIMEOUT):
+                await self.wireguard.saved()
+        except TimeoutError:
+            log.warning("closing with config saves still running: reconcile redoes them")
         await self.pool.close()
         await self.engine.dispose()
 
@@ -148,7 +172,7 @@ async def open_services(
         if reconcile is not None:
             await reconcile.on_connect(target)
 
-    pool = SshPool(
+    pool = MeasuredSshPool(
         key_path,
         connect_timeout=settings.node_connect_timeout,
         command_timeout=settings.node_command_timeout,
@@ -176,8 +200,9 @@ async def open_services(
         default_limit=settings.device_limit,
     )
     grace = Grace(settings.grace_days, settings.grace_ranges, settings.public_url)
+    vless = VlessService(sessions, Xray(pool), cipher, locks, devices, clock)
     reconcile = ReconcileService(
-        sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim, grace=grace
+        sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim, vless=vless, grace=grace
     )
     host_keys = HostKeyService(sessions, wireguard, clock)
     fleet = FleetService(
@@ -202,12 +227,19 @@ async def open_services(
         placement=placement,
         trials_per_hour=settings.trials_per_hour,
         alerts=alerts,
+        addons=Addons(settings.addon_device, settings.addon_traffic),
+        trial_channel=(
+            TrialChannel(settings.trial_channel, settings.trial_channel_link)
+            if settings.trial_channel and settings.trial_channel_link
+            else None
+        ),
     )
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
         pool=pool,
+        wireguard=wireguard,
         users=users,
         configs=configs,
         placement=placement,
@@ -217,6 +249,7 @@ async def open_services(
         fleet=fleet,
         foreign=ForeignPeerService(sessions, reconcile, clock),
         reconcile=reconcile,
+        vless=vless,
         health=HealthService(sessions, wireguard, settings.health_failures, host_keys, clock=clock),
         host_keys=host_keys,
         moves=MoveService(sessions, placement, configs, reconcile, locks, clock),
@@ -239,6 +272,8 @@ async def open_services(
             ),
             return_url_unset=settings.yookassa_return_url is None,
             clock=clock,
+            sbp=settings.yookassa_sbp,
+            terms=TermsService(sessions, settings.offer_url, settings.privacy_url, clock),
         ),
         reminders=ReminderService(
             sessions, reconcile, clock, grace=grace, stars=settings.stars_enabled
@@ -263,7 +298,11 @@ async def open_services(
             init_data_max_age=timedelta(seconds=settings.page_init_data_max_age),
             clock=clock,
         ),
+        support=SupportService(sessions, users, settings.support_chat_id, alerts, clock),
         database=DatabaseWatch(engine, safe_url(settings.effective_database_url)),
+        promos=PromoService(sessions, lambda: subscriptions.plans, reconcile, clock),
+        campaigns=CampaignService(sessions, clock),
+        gifts=GiftService(sessions, reconcile, clock),
     )
 
 

@@ -1,6 +1,6 @@
-"""Update middlewares: private chats only, the sender read without a write, banned users and
-floods dropped before anything is written, then the user row refreshed; role and translator
-handed on."""
+"""Update middlewares: private chats only (and the staff's messages in the support forum), the
+sender read without a write, banned users and floods dropped before anything is written, then
+the user row refreshed; role and translator handed on."""
 
 from __future__ import annotations
 
@@ -29,20 +29,24 @@ def _chat_type(update: Update) -> str | None:
 
 
 class UserContextMiddleware(BaseMiddleware):
-    """Drops updates from groups and bots. Reads the sender's row, writing nothing, and gives
-    the next middlewares and handlers `user` (None for someone new), `role`, `is_admin`,
-    `is_staff` and `t`. A banned user gets one line and nothing else, no write at all, except
-    that Stars Telegram has already taken are recorded (a banned payer's are held). Staff are
-    known from the settings' ids and this read, so the throttle that comes next needs no write
-    either."""
+    """Drops updates from bots and from groups, except the staff's messages in the support
+    forum (`support_chat_id`). Reads the sender's row, writing nothing, and gives the next
+    middlewares and handlers `user` (None for someone new), `role`, `is_admin`, `is_staff`
+    and `t`. A banned user gets one line and nothing else, no write at all, except that Stars
+    Telegram has already taken are recorded (a banned payer's are held). Staff are known from
+    the settings' ids and this read, so the throttle that comes next needs no write either."""
 
-    def __init__(self, users: UserService) -> None:
+    def __init__(self, users: UserService, support_chat_id: int | None = None) -> None:
         self._users = users
+        self._support_chat_id = support_chat_id
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         sender: TelegramUser | None = data.get("event_from_user")
-        if sender is None or sender.is_bot or _chat_type(event) not in (None, "private"):
+        if sender is None or sender.is_bot:
+            return None
+        in_forum = self._in_support_chat(event)
+        if not in_forum and _chat_type(event) not in (None, "private"):
             return None
         user = await self._users.get(sender.id)
         if user is None:
@@ -50,11 +54,22 @@ class UserContextMiddleware(BaseMiddleware):
             language = pick_language(sender.language_code)
         else:
             role, language = self._users.role_of(user), user.language
+        if in_forum and role not in (Role.ADMIN, Role.SUPPORT):
+            return None
         _hand_on(data, user, role, language)
         if user is not None and user.banned and role is not Role.ADMIN and not _is_payment(event):
             await _refuse_banned(event, data["t"]("user-banned"))
             return None
         return await handler(event, data)
+
+    def _in_support_chat(self, update: Update) -> bool:
+        """A message in the support forum: only those reach the handlers from a group."""
+        message = update.message
+        return (
+            self._support_chat_id is not None
+            and message is not None
+            and message.chat.id == self._support_chat_id
+        )
 
 
 class UserTouchMiddleware(BaseMiddleware):

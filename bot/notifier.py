@@ -4,24 +4,72 @@ users. It is also how handlers send a config, so a config looks the same whereve
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup
+from aiogram.enums import ChatMemberStatus
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup, Message
 
 from keyboards.menus import grant_access
 from keyboards.nodes import accept_host_key
 from keyboards.subscribe import renew_button
 from locales import DEFAULT_LANGUAGE, Translator, translator_for
 from locales.format import esc, format_date
-from services.clientconfig import ClientConfig, qr_png
+from services.clientconfig import ClientConfig
 from services.notifier import AdminButtons, GrantButtons, HostKeyButton
+from services.qr import qr_png
 from services.users import UserService
 
 log = logging.getLogger(__name__)
+
+IN_CHAT = (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER)
+
+CONFIGS_REMEMBERED = 10_000  # configs whose Telegram files are kept for sending again
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFiles:
+    """Telegram's file_ids of one config's `.conf` document and QR photo, as sent before."""
+
+    document: str
+    photo: str
+
+
+class SentConfigs:
+    """The files of the configs this process sent lately, by a hash of the config text (never
+    the text: it holds the private key). The same config goes again by file_id, so its QR code
+    is drawn once and nothing is uploaded twice; new keys or routes make a new text, a new hash.
+    Bounded: the oldest are forgotten first, and a restart forgets all (each is then sent once
+    more as a file)."""
+
+    def __init__(self, most: int = CONFIGS_REMEMBERED) -> None:
+        self._most = most
+        self._files: OrderedDict[bytes, ConfigFiles] = OrderedDict()
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.sha256(text.encode()).digest()
+
+    def get(self, key: bytes) -> ConfigFiles | None:
+        files = self._files.get(key)
+        if files is not None:
+            self._files.move_to_end(key)
+        return files
+
+    def put(self, key: bytes, files: ConfigFiles) -> None:
+        self._files[key] = files
+        self._files.move_to_end(key)
+        while len(self._files) > self._most:
+            self._files.popitem(last=False)
+
+    def forget(self, key: bytes) -> None:
+        self._files.pop(key, None)
 
 
 class TelegramNotifier:
@@ -29,6 +77,7 @@ class TelegramNotifier:
         self._bot = bot
         self._users = users
         self._alerts_chat_id = alerts_chat_id
+        self.sent_configs = SentConfigs()
 
     async def to_admins(
         self, key: str, *, buttons: AdminButtons | None = None, **args: str
@@ -79,22 +128,43 @@ class TelegramNotifier:
         return True
 
     async def _send_config_files(self, chat_id: int, config: ClientConfig, t: Translator) -> None:
+        """The document, then the photo: by the file_ids of an earlier send of this very
+        config when there was one (Telegram refusing one means it is sent as a file again),
+        else as files, the QR code drawn in a thread while the document goes out."""
         text = config.text
         amnezia = bool(config.obfuscation)
-        await self._bot.send_document(
-            chat_id,
-            BufferedInputFile(text.encode(), filename=config.filename),
-            caption=t(
-                "config-document-caption-awg" if amnezia else "config-document-caption",
-                node=esc(config.node_name),
-            ),
+        document_caption = t(
+            "config-document-caption-awg" if amnezia else "config-document-caption",
+            node=esc(config.node_name),
         )
-        png = await asyncio.to_thread(qr_png, text)
-        await self._bot.send_photo(
-            chat_id,
-            BufferedInputFile(png, filename=f"{config.node_name}.png"),
-            caption=t("config-qr-caption-awg" if amnezia else "config-qr-caption"),
-        )
+        photo_caption = t("config-qr-caption-awg" if amnezia else "config-qr-caption")
+        key = self.sent_configs.key(text)
+        before = self.sent_configs.get(key)
+        if before is not None:
+            try:
+                await self._bot.send_document(chat_id, before.document, caption=document_caption)
+                await self._bot.send_photo(chat_id, before.photo, caption=photo_caption)
+                return
+            except TelegramBadRequest as error:
+                log.info("config files sent before were refused (%s): sent anew", error.message)
+                self.sent_configs.forget(key)
+        png = asyncio.create_task(asyncio.to_thread(qr_png, text))
+        try:
+            document = await self._bot.send_document(
+                chat_id,
+                BufferedInputFile(text.encode(), filename=config.filename),
+                caption=document_caption,
+            )
+            photo = await self._bot.send_photo(
+                chat_id,
+                BufferedInputFile(await png, filename=f"{config.node_name}.png"),
+                caption=photo_caption,
+            )
+        finally:
+            png.cancel()  # done already, unless the document failed
+        files = _file_ids(document, photo)
+        if files is not None:
+            self.sent_configs.put(key, files)
 
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
@@ -103,6 +173,37 @@ class TelegramNotifier:
         markup = renew_button(t) if button == "renew" else None
         shown = {name: _shown(value) for name, value in args.items()}
         return await self._send(user_id, t(key, **shown), markup)
+
+    async def start_link(self, parameter: str) -> str:
+        me = await self._bot.me()
+        return f"https://t.me/{me.username}?start={parameter}"
+
+    async def is_member(self, chat: str, user_id: int) -> bool | None:
+        chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+        try:
+            member = await self._bot.get_chat_member(chat_id, user_id)
+        except TelegramAPIError as error:
+            log.warning("membership in %s not readable: %s", chat, error.message)
+            return None
+        if member.status == ChatMemberStatus.RESTRICTED:
+            return bool(getattr(member, "is_member", False))
+        return member.status in IN_CHAT
+
+    async def refund_stars(self, user_id: int, charge_id: str) -> str | None:
+        try:
+            await self._bot.refund_star_payment(user_id, charge_id)
+        except TelegramAPIError as error:
+            log.warning("refund of a charge of %s refused: %s", user_id, error.message)
+            return error.message
+        return None
+
+    async def set_stars_subscription(self, user_id: int, charge_id: str, *, renewing: bool) -> bool:
+        try:
+            await self._bot.edit_user_star_subscription(user_id, charge_id, not renewing)
+        except TelegramAPIError as error:
+            log.warning("Stars subscription of %s not changed: %s", user_id, error.message)
+            return False
+        return True
 
     async def _translator(self, user_id: int) -> Translator:
         user = await self._users.get(user_id)
@@ -117,6 +218,13 @@ class TelegramNotifier:
             log.info("message to %s not delivered: %s", chat_id, error.message)
             return False
         return True
+
+
+def _file_ids(document: Message, photo: Message) -> ConfigFiles | None:
+    """The file_ids Telegram gave the sent document and photo (the largest size)."""
+    if document.document is None or not photo.photo:
+        return None
+    return ConfigFiles(document.document.file_id, photo.photo[-1].file_id)
 
 
 def _markup(t: Translator, buttons: AdminButtons | None) -> InlineKeyboardMarkup | None:

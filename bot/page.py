@@ -29,7 +29,9 @@ class TelegramStarsInvoices:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
 
-    async def link(self, *, title: str, description: str, payload: str, stars: int) -> str:
+    async def link(
+        self, *, title: str, description: str, payload: str, stars: int, period: int | None
+    ) -> str:
         try:
             return await self._bot.create_invoice_link(
                 title=title,
@@ -37,6 +39,7 @@ class TelegramStarsInvoices:
                 payload=payload,
                 currency=STARS_CURRENCY,
                 prices=[LabeledPrice(label=title, amount=stars)],
+                subscription_period=period,
             )
         except TelegramAPIError as error:
             log.warning("Stars invoice link not made: %s", error.message)
@@ -56,7 +59,9 @@ def register_page(app: web.Application, services: Services, bot: Bot) -> None:
             devices=services.devices,
             subscriptions=services.subscriptions,
             payments=services.payments,
+            promos=services.promos,
             stars=TelegramStarsInvoices(bot),
+            vless=services.vless,
             client_address=partial(
                 client_address, trusted_proxies=services.settings.web_trusted_proxies
             ),

@@ -26,6 +26,7 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
 
     async def probe_nodes() -> None:
         record_probes(await services.health.probe_all())
+        await services.vless.count_traffic()
         await services.traffic.enforce()  # the probes just refreshed the traffic counters
 
     async def reconcile_nodes() -> None:
@@ -44,6 +45,14 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
     )
     scheduler.add_job(services.reminders.run, "interval", seconds=60, id="reminders")
     scheduler.add_job(services.reclaim.run, "interval", hours=1, id="reclaim")
+    # support copies Telegram did not take (an outage, a restart): from the start, then again
+    scheduler.add_job(
+        services.support.retry,
+        "interval",
+        seconds=60,
+        next_run_time=datetime.now(UTC),
+        id="support_retry",
+    )
     # once at start: users moved by a /migrate or /drain cut short by a crash get their config
     scheduler.add_job(services.moves.send_due_notices, id="move_notices")
     if services.payments.enabled:

@@ -10,13 +10,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from payments.sources import YOOKASSA_NETWORKS, parse_networks
 from services.grace import TELEGRAM_NETWORKS, parse_ranges
-from services.plans import DEFAULT_PLANS, Plan, parse_plans
+from services.plans import DEFAULT_PLANS, AddonPrice, Plan, parse_addon, parse_plans
 from services.routes import load_presets
 
 
@@ -42,6 +49,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     alerts_chat_id: int | None = None
+    support_chat_id: int | None = None  # a forum supergroup: a topic per user; unset: staff DMs
     health_interval: int = Field(default=60, ge=2, le=3600)
     health_failures: int = Field(default=3, ge=1, le=100)
     reconcile_interval: int = Field(default=600, ge=60, le=86400)
@@ -61,6 +69,12 @@ class Settings(BaseSettings):
     device_limit: int = Field(default=2, ge=1, le=20)  # with invite access (a trial: one)
     plans: Annotated[tuple[Plan, ...], NoDecode] = parse_plans(DEFAULT_PLANS)
     referral_bonus_days: int = Field(default=7, ge=0, le=365)
+    addon_device: Annotated[AddonPrice | None, NoDecode] = None  # rub:stars per 30 days
+    addon_traffic: Annotated[AddonPrice | None, NoDecode] = None  # gb:rub:stars per 30 days
+    offer_url: str | None = None  # the offer users accept before their first payment
+    privacy_url: str | None = None
+    trial_channel: str | None = None  # @username or -100…: the trial is for its members
+    trial_channel_url: str | None = None  # where users join it (t.me/<username> by default)
     stars_enabled: bool = False
     yookassa_shop_id: str | None = None
     yookassa_secret_key: SecretStr | None = None
@@ -70,6 +84,7 @@ class Settings(BaseSettings):
     yookassa_timeout: float = Field(default=15.0, gt=0, le=120)
     yookassa_receipt_email: str | None = None
     yookassa_vat_code: int = Field(default=1, ge=1, le=6)
+    yookassa_sbp: bool = False  # a button for SBP (the Faster Payments System) next to cards
     web_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     route_presets_file: Path | None = None  # the operator's split-tunnelling presets
     public_url: str | None = None  # the https origin of the personal page; unset: no page
@@ -166,6 +181,16 @@ class Settings(BaseSettings):
         host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
         return f"{parts.scheme}://{host}:{parts.port}"
 
+    @field_validator("support_chat_id")
+    @classmethod
+    def _support_chat(cls, value: int | None) -> int | None:
+        if value is not None and not str(value).startswith("-100"):
+            raise ValueError(
+                "must be the id of a supergroup with topics, such as -1001234567890 "
+                "(a group's id starts with -100 once it is a supergroup)"
+            )
+        return value
+
     @field_validator("admin_ids", "support_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: object) -> object:
@@ -185,6 +210,51 @@ class Settings(BaseSettings):
                 raise ValueError("name at least one plan, e.g. 1m:30:199:150:3")
             return plans
         return value
+
+    @field_validator("addon_device", "addon_traffic", mode="before")
+    @classmethod
+    def _parse_addon(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            return parse_addon(value, traffic=info.field_name == "addon_traffic")
+        return value
+
+    @field_validator("offer_url", "privacy_url", "trial_channel_url", mode="before")
+    @classmethod
+    def _document_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and not (
+            value.strip().startswith("https://") and urlsplit(value.strip()).hostname
+        ):
+            raise ValueError("must be an https:// address")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("trial_channel", mode="before")
+    @classmethod
+    def _channel(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and not re.fullmatch(
+            r"@[A-Za-z][A-Za-z0-9_]{3,31}|-100[0-9]{6,16}", value.strip()
+        ):
+            raise ValueError("must be a channel's @username or its id (-100…)")
+        return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _selling_pairs(self) -> Settings:
+        if (self.offer_url is None) != (self.privacy_url is None):
+            raise ValueError("OFFER_URL and PRIVACY_URL: set both or neither")
+        by_id = self.trial_channel is not None and not self.trial_channel.startswith("@")
+        if by_id and self.trial_channel_url is None:
+            raise ValueError("TRIAL_CHANNEL_URL is required for a channel given by its id")
+        return self
+
+    @property
+    def trial_channel_link(self) -> str | None:
+        """Where users join TRIAL_CHANNEL: TRIAL_CHANNEL_URL, else t.me/<username>."""
+        if self.trial_channel is None:
+            return None
+        return self.trial_channel_url or f"https://t.me/{self.trial_channel.removeprefix('@')}"
 
     @field_validator("yookassa_allowed_ips", "web_trusted_proxies", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from aiogram.methods.base import TelegramType
 from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
 from bot.backoff import backoff
+from bot.instruments import CallTimer
 from services.pacing import Pacer, Ticket
 
 if TYPE_CHECKING:
@@ -62,10 +63,12 @@ def create_session(
     api_url: str, pacer: Pacer, proxy: str | None = None, proxy_shown: str = ""
 ) -> AiohttpSession:
     """The HTTP session to the Bot API, direct or through an HTTP or SOCKS5 proxy (shown in
-    logs as `proxy_shown`, without its password), with FlowControl over the pacer."""
+    logs as `proxy_shown`, without its password), with FlowControl over the pacer and, inside
+    it, each attempt timed."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), proxy=proxy)
     where = f"{api_url} through the proxy {proxy_shown}" if proxy else api_url
     session.middleware(FlowControl(pacer, Outage(where)))
+    session.middleware(CallTimer())
     return session
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -9,8 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.metrics import REGISTRY
 
+log = logging.getLogger(__name__)
 
-def create_web_app(engine: AsyncEngine) -> web.Application:
+
+def create_web_app(
+    engine: AsyncEngine, refresh: Callable[[], Awaitable[None]] | None = None
+) -> web.Application:
+    """/healthz, and /metrics, which first awaits `refresh` (the totals read from the
+    database); the other metrics are still served when that fails."""
+
     async def healthz(_: web.Request) -> web.Response:
         try:
             async with engine.connect() as connection:
@@ -20,6 +30,11 @@ def create_web_app(engine: AsyncEngine) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def metrics(_: web.Request) -> web.Response:
+        if refresh is not None:
+            try:
+                await refresh()
+            except Exception as error:  # the database is away: the rest is still worth a scrape
+                log.warning("metrics: the database totals were not read (%s)", type(error).__name__)
         body = generate_latest(REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -1,5 +1,6 @@
-"""The async engine, session factory and named locks; SQLite gets WAL, a busy timeout and
-BEGIN IMMEDIATE; on PostgreSQL services lock the rows they read to change."""
+"""The async engine, session factory and named locks. SQLite gets WAL and a busy timeout; a
+write transaction (`sessions.begin()`) opens with BEGIN IMMEDIATE, a read (`sessions()`) with a
+plain BEGIN that takes no write lock. On PostgreSQL services lock the rows they read to change."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -21,6 +22,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio.session import _AsyncSessionContextManager
+
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -29,6 +33,7 @@ SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 APPLICATION_NAME = "vpnservice"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 LOCK_NAMESPACE = "vpnservice:"
+WRITES = "vpnservice_writes"  # execution option of the connections of `sessions.begin()`
 
 
 def async_url(url: str) -> URL:
@@ -40,7 +45,8 @@ def async_url(url: str) -> URL:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine for `url`; for SQLite every transaction takes the write lock up front."""
+    """An engine for `url`; on SQLite a write transaction takes the write lock up front, and a
+    read runs on a snapshot beside the writer (WAL) without waiting for it."""
     parsed = async_url(url)
     if parsed.get_backend_name() == "postgresql":
         return create_async_engine(
@@ -67,7 +73,8 @@ def create_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get(WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
@@ -94,8 +101,23 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+class Sessions(async_sessionmaker[AsyncSession]):
+    """`sessions()` for reading: SQLite lets it run beside a writer, it never commits;
+    `sessions.begin()` for writing (and reading what is about to change): SQLite gives it the
+    write lock before its first statement, so two writers never deadlock half-way."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            engine, expire_on_commit=False, execution_options={WRITES: True}
+        )
+
+    def begin(self) -> _AsyncSessionContextManager[AsyncSession]:
+        return self._writer.begin()
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return Sessions(engine)
 
 
 def safe_url(url: str) -> str:

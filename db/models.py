@@ -124,6 +124,15 @@ class User(Base):
     link_nonce: Mapped[str | None] = mapped_column(String(32), unique=True)
     # when the reclaim pass first saw the user without access (their devices still addressed)
     no_access_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # the campaign link (start=c_NAME) the user first came by
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    # when the user accepted the offer and the privacy policy (OFFER_URL, PRIVACY_URL)
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # a Telegram Stars subscription: its first charge id, the end of the period paid, whether
+    # the user (through the bot) turned its renewal off
+    stars_subscription: Mapped[str | None] = mapped_column(String(128))
+    stars_subscription_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    stars_subscription_canceled: Mapped[bool] = mapped_column(default=False)
 
     def has_access(self, now: datetime) -> bool:
         if self.banned or self.access_kind is AccessKind.NONE:
@@ -170,6 +179,13 @@ class Node(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     protocol: Mapped[str] = mapped_column(String(16), default="wireguard")
     obfuscation: Mapped[str | None] = mapped_column(Text)  # AmneziaWG parameters as JSON
+    # VLESS with Reality on the node's Xray next to WireGuard; no port: the node has none
+    xray_port: Mapped[int | None] = mapped_column()
+    reality_private_key_enc: Mapped[str | None] = mapped_column(Text)
+    reality_public_key: Mapped[str | None] = mapped_column(String(43))
+    reality_short_ids_enc: Mapped[str | None] = mapped_column(Text)  # comma-separated
+    reality_target: Mapped[str | None] = mapped_column(String(261))  # the TLS site HOST:PORT
+    reality_server_name: Mapped[str | None] = mapped_column(String(253))
 
     @property
     def label(self) -> str:
@@ -255,20 +271,44 @@ class Device(Base):
         self.rx_base, self.tx_base = self.rx_total, self.tx_total
         self.rx_seen, self.tx_seen = 0, 0
 
-    def count_traffic(self, rx: int, tx: int) -> None:
-        """Take the node's counters; a counter that went down means the node restarted."""
-        self.rx_base, self.tx_base = self.traffic_bases(rx, tx)
-        self.rx_seen, self.tx_seen = rx, tx
 
-    def traffic_bases(self, rx: int, tx: int) -> tuple[int, int]:
-        if rx < self.rx_seen or tx < self.tx_seen:
-            return self.rx_base + self.rx_seen, self.tx_base + self.tx_seen
-        return self.rx_base, self.tx_base
+def traffic_bases(
+    bases: tuple[int, int], seen: tuple[int, int], counters: tuple[int, int]
+) -> tuple[int, int]:
+    """A device's (rx, tx) bases once the node reports `counters`: a counter lower than the
+    one `seen` last means the node counts from zero again, so what it had counted joins the
+    bases."""
+    if counters[0] < seen[0] or counters[1] < seen[1]:
+        return bases[0] + seen[0], bases[1] + seen[1]
+    return bases
 
-    def traffic_with(self, rx: int, tx: int) -> tuple[int, int]:
-        """Total (received, sent) by the node for this device, given its live counters."""
-        rx_base, tx_base = self.traffic_bases(rx, tx)
-        return rx_base + rx, tx_base + tx
+
+class VlessDevice(Base):
+    """A device that connects with VLESS + Reality to its node's Xray: its id (a UUID) is what
+    the node lets in, kept while access lapses so the same link works again after a renewal."""
+
+    __tablename__ = "vless_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    uplink_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # from the device
+    downlink_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # to the device
+
+    user: Mapped[User] = relationship(lazy="raise")
+    node: Mapped[Node] = relationship(lazy="raise")
+
+    @property
+    def email(self) -> str:
+        """The name the node's Xray knows this device by (API calls and traffic counters)."""
+        return f"v{self.id}"
+
+    @property
+    def total_bytes(self) -> int:
+        return self.uplink_bytes + self.downlink_bytes
 
 
 class ForeignPeer(Base):
@@ -343,11 +383,18 @@ class BroadcastAudience(enum.StrEnum):
     ALL = "all"
     ACCESS = "access"
     NO_ACCESS = "no_access"
+    EXPIRED = "expired"  # access ended in the last N days (the audience's value)
+    TRIAL = "trial"  # on a trial now
+    NEVER_CONNECTED = "never_connected"  # a device, but no handshake ever
+    NODE = "node"  # a device on the node whose id is the value
+    REGION = "region"  # a device on a node of the region that is the value
+    LANGUAGE = "language"  # the bot speaks the value to them
 
 
 class BroadcastStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
+    CANCELLED = "cancelled"  # stopped by an admin: what was not claimed yet is not sent
 
 
 class DeliveryState(enum.StrEnum):
@@ -357,19 +404,27 @@ class DeliveryState(enum.StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"
     UNKNOWN = "unknown"  # was in flight when the process died: maybe delivered, never resent
+    CANCELLED = "cancelled"  # the broadcast was stopped before this row was claimed
 
 
 class Broadcast(Base):
-    """A text from an admin to a group of users; its deliveries are the queue."""
+    """A message from an admin to a group of users: an HTML text, or a photo, video or
+    document (a Telegram file id) with the text as its caption, and up to 3 buttons; its
+    deliveries are the queue."""
 
     __tablename__ = "broadcasts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     admin_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(16))  # photo, video, document
+    media_file_id: Mapped[str | None] = mapped_column(String(255))
+    # [{"title": …, "kind": "url" | "config" | "renew", "url": …}], in order
+    buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     audience: Mapped[BroadcastAudience] = mapped_column(
         _enum(BroadcastAudience, "broadcast_audience")
     )
+    audience_value: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[BroadcastStatus] = mapped_column(
         _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.RUNNING, index=True
     )
@@ -406,6 +461,15 @@ class PaymentStatus(enum.StrEnum):
     HELD = "held"  # charged (Stars) but not credited: the admins refund it or grant by hand
 
 
+class Purpose(enum.StrEnum):
+    """What a payment buys: a plan for the payer, a plan as a gift, or an add-on."""
+
+    PLAN = "plan"
+    GIFT = "gift"
+    DEVICE = "dev"  # one more device slot until the plan's end
+    TRAFFIC = "gb"  # more traffic per 30 days until the plan's end
+
+
 class Payment(Base):
     """One attempt to pay for a plan; credited exactly once, keyed by the provider's id."""
 
@@ -433,6 +497,11 @@ class Payment(Base):
     access_until: Mapped[datetime | None] = mapped_column(UtcDateTime())  # set by the credit
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    purpose: Mapped[Purpose] = mapped_column(_enum(Purpose, "purpose"), default=Purpose.PLAN)
+    # the way asked for: "sbp" (YooKassa's SBP), "subscription" (a Stars subscription);
+    # None: a card or a one-off Stars invoice
+    method: Mapped[str | None] = mapped_column(String(16))
+    promo_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id", ondelete="SET NULL"))
 
 
 class Reminder(Base):
@@ -451,6 +520,57 @@ class Reminder(Base):
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class SupportThread(Base):
+    """A user's conversation with support: whether their messages go to the staff now, and
+    their topic in the support forum (SUPPORT_CHAT_ID) once one was made."""
+
+    __tablename__ = "support_threads"
+    __table_args__ = (UniqueConstraint("chat_id", "topic_id", name="uq_support_threads_topic"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    open: Mapped[bool] = mapped_column(default=False)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)  # the forum the topic is in
+    topic_id: Mapped[int | None] = mapped_column(BigInteger)  # its message_thread_id
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the user's
+
+
+class RelayState(enum.StrEnum):
+    PENDING = "pending"  # written before the copy is made: retried until it is sent
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (the message deleted, the bot blocked), or too old
+
+
+class SupportMessage(Base):
+    """One copy the support relay makes: a user's message to the forum or to one staff
+    member, or a staff reply to the user. Written before the copy, so a restart retries it;
+    the copy's id tells whose conversation a staff member's reply belongs to."""
+
+    __tablename__ = "support_messages"
+    __table_args__ = (
+        UniqueConstraint("to_chat_id", "to_message_id", name="uq_support_messages_copy"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)  # a reply's author; None: the user's
+    from_chat_id: Mapped[int] = mapped_column(BigInteger)
+    from_message_id: Mapped[int] = mapped_column(BigInteger)
+    to_chat_id: Mapped[int] = mapped_column(BigInteger)
+    to_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # a staff member's private chat: a line first saying who writes and how to reply
+    with_header: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[RelayState] = mapped_column(
+        _enum(RelayState, "relay_state"), default=RelayState.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
 class ConversationState(Base):
     """Where one chat stands in a multi-step flow (aiogram's FSM state and its data), kept here
     so that every bot process sees it."""
@@ -461,3 +581,92 @@ class ConversationState(Base):
     state: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PromoKind(enum.StrEnum):
+    PERCENT = "percent"  # off the plan's price
+    FIXED = "fixed"  # roubles off (Stars in proportion)
+    DAYS = "days"  # free days, given at once
+
+
+class PromoCode(Base):
+    """A code admins made: a discount on some plans or free days, for `max_uses` people until
+    `valid_until`, once per user."""
+
+    __tablename__ = "promo_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[PromoKind] = mapped_column(_enum(PromoKind, "promo_kind"))
+    value: Mapped[int]  # percent, roubles or days
+    plans: Mapped[str] = mapped_column(String(200), default="")  # comma-separated; "": all
+    max_uses: Mapped[int]
+    used: Mapped[int] = mapped_column(default=0)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    @property
+    def plan_codes(self) -> frozenset[str]:
+        return frozenset(code for code in self.plans.split(",") if code)
+
+
+class PromoRedemption(Base):
+    """One use of a code by one user; a discount's use is spent by the payment that took it."""
+
+    __tablename__ = "promo_redemptions"
+    __table_args__ = (
+        UniqueConstraint("promo_id", "user_id", name="uq_promo_redemptions_promo_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    promo_id: Mapped[int] = mapped_column(ForeignKey("promo_codes.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    redeemed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+
+
+class Campaign(Base):
+    """An advertising link (start=c_NAME): who came by it is counted in /stats."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Gift(Base):
+    """A plan paid for someone else: a one-time link; the first person to open it gets the days."""
+
+    __tablename__ = "gifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), unique=True
+    )
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    plan_code: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    redeemed_by: Mapped[int | None] = mapped_column(BigInteger)
+    canceled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # its payment refunded
+
+
+class Addon(Base):
+    """An add-on bought: `amount` device slots or GB per 30 days, until the plan's end."""
+
+    __tablename__ = "addons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[Purpose] = mapped_column(_enum(Purpose, "purpose"))  # DEVICE or TRAFFIC
+    amount: Mapped[int]
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -11,12 +11,16 @@ from handlers import (
     audit,
     backups,
     broadcast,
+    campaigns,
+    checkout,
     console,
     devices,
     errors,
     fallback,
+    gifts,
     invites,
     link,
+    promos,
     refunds,
     roles,
     server,
@@ -24,16 +28,25 @@ from handlers import (
     stats,
     status,
     subscribe,
+    support,
+    support_desk,
+    vless,
 )
 from services.errors import ServiceError
 
 ROUTERS = (
-    devices.router,  # first: its rename state lets go on any command or button
+    support_desk.router,  # first: the support forum's messages, and staff replies to users
+    devices.router,  # its rename state lets go on any command or button
     invites.router,  # before start: it takes /start inv_<code>
+    gifts.router,  # before start: it takes /start gift_<code>
     start.router,
     server.router,
+    vless.router,
     status.router,
     subscribe.router,
+    checkout.router,
+    promos.router,
+    campaigns.router,
     link.router,
     refunds.router,
     admin.router,
@@ -44,6 +57,7 @@ ROUTERS = (
     roles.router,
     audit.router,
     broadcast.router,
+    support.router,  # after every flow that takes text: in support, other text goes to staff
     fallback.router,
 )
 

@@ -22,10 +22,12 @@ USER_COMMANDS = (
     "server",
     "status",
     "subscribe",
+    "promo",
     "referral",
     "link",
     "regen",
     "language",
+    "support",
     "help",
 )
 

@@ -3,6 +3,7 @@ confirmed actions, and a message to a user."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from aiogram import Bot, F, Router
@@ -29,14 +30,16 @@ from locales.format import esc, format_ago, format_amount, format_bytes, format_
 from services.audit import AuditAction
 from services.console import (
     Applied,
+    CardDevice,
     ConsoleService,
     SearchTooLong,
     UserCard,
     UserFilter,
     UserRow,
 )
-from services.devices import DeviceService, LivePeers, handshake_age
+from services.devices import handshake_age, probe_age
 from services.errors import InvalidInput, UserNotFound
+from services.support import topic_link
 from services.users import UserService
 
 router = Router(name=__name__)
@@ -66,10 +69,8 @@ async def refuse_button(query: CallbackQuery, t: Translator) -> None:
 
 
 @router.message(Command("users"), IsStaff())
-async def users_command(
-    message: Message, t: Translator, console: ConsoleService, devices: DeviceService
-) -> None:
-    text, markup = await users_page(UserFilter.ALL, 0, t, console, devices)
+async def users_command(message: Message, t: Translator, console: ConsoleService) -> None:
+    text, markup = await users_page(UserFilter.ALL, 0, t, console)
     await message.answer(text, reply_markup=markup)
 
 
@@ -79,17 +80,16 @@ async def users_button(
     callback_data: UsersCD,
     t: Translator,
     console: ConsoleService,
-    devices: DeviceService,
     bot: Bot,
 ) -> None:
     await query.answer()
     kind = UserFilter(callback_data.kind)
-    text, markup = await users_page(kind, callback_data.page, t, console, devices)
+    text, markup = await users_page(kind, callback_data.page, t, console)
     await replace(bot, query, text, markup)
 
 
 async def users_page(
-    kind: UserFilter, page: int, t: Translator, console: ConsoleService, devices: DeviceService
+    kind: UserFilter, page: int, t: Translator, console: ConsoleService
 ) -> tuple[str, InlineKeyboardMarkup]:
     total = await console.count(kind)
     if total == 0:
@@ -97,7 +97,6 @@ async def users_page(
         return empty, users_list(t, list(UserFilter), kind, 0, False, [])
     page = min(page, (total - 1) // USERS_PER_PAGE)
     rows = await console.page(kind, page * USERS_PER_PAGE, USERS_PER_PAGE)
-    live, failed = await devices.live_peers(item.node for row in rows for item in row.devices)
     now = console.now()
     bounds = {
         "from": str(page * USERS_PER_PAGE + 1),
@@ -109,7 +108,7 @@ async def users_page(
     else:
         lines = [t("users-header-filter", filter=kind.value, **bounds)]
     for row in rows:
-        parts = [access_word(t, row.user, now), *devices_summary(t, row, live, failed, now)]
+        parts = [access_word(t, row.user, now), *devices_summary(t, row, now)]
         lines.append(
             t(
                 "users-line",
@@ -118,38 +117,28 @@ async def users_page(
                 details=" · ".join(part for part in parts if part),
             )
         )
+    lines += probed_line(t, [item for row in rows for item in row.devices], now)
     has_next = (page + 1) * USERS_PER_PAGE < total
     user_ids = [row.user.id for row in rows]
     return "\n".join(lines), users_list(t, list(UserFilter), kind, page, has_next, user_ids)
 
 
-def devices_summary(
-    t: Translator, row: UserRow, live: LivePeers, failed: set[int], now: datetime
-) -> list[str]:
+def devices_summary(t: Translator, row: UserRow, now: datetime) -> list[str]:
     """A user's devices in a few words: their nodes (and how many when more than one), the
-    newest handshake among them ("?" when a node did not answer), and their traffic summed."""
+    newest handshake among them ("?" when a node's latest probe failed), and their traffic
+    summed, as the nodes' latest probes read them."""
     if not row.devices:
         return [t("users-no-node")]
     nodes = ", ".join(dict.fromkeys(esc(item.node.name) for item in row.devices))
     where = (
         nodes if len(row.devices) == 1 else t("users-devices", count=len(row.devices), nodes=nodes)
     )
-    ages: list[float] = []
-    received = sent = 0
-    for item in row.devices:
-        peer = live.get(item.device.public_key)
-        age = handshake_age(peer, now)
-        if age is not None:
-            ages.append(age)
-        node_received, node_sent = (
-            item.device.traffic_with(peer.rx_bytes, peer.tx_bytes)
-            if peer
-            else (item.device.rx_total, item.device.tx_total)
-        )
-        received, sent = received + node_received, sent + node_sent
+    ages = [age for item in row.devices if (age := handshake_age(item.device, now)) is not None]
+    received = sum(item.device.rx_total for item in row.devices)
+    sent = sum(item.device.tx_total for item in row.devices)
     if ages:
         handshake = t("users-handshake-ago", ago=format_ago(t, min(ages)))
-    elif any(item.node.id in failed for item in row.devices):
+    elif any(not item.probe.answered for item in row.devices):
         handshake = t("users-handshake-unknown")
     else:
         handshake = t("users-handshake-never")
@@ -159,6 +148,12 @@ def devices_summary(
         else ""
     )
     return [where, handshake, traffic]
+
+
+def probed_line(t: Translator, devices: Sequence[CardDevice], now: datetime) -> list[str]:
+    """When the shown devices' nodes were read: the oldest of their latest probes."""
+    ages = [age for item in devices if (age := probe_age(item.probe, now)) is not None]
+    return [t("probed-ago", ago=format_ago(t, max(ages)))] if ages else []
 
 
 # --- /find ------------------------------------------------------------------------------------
@@ -250,6 +245,21 @@ def money_lines(card: UserCard, t: Translator) -> list[str]:
     return lines
 
 
+def support_line(card: UserCard, t: Translator) -> list[str]:
+    """Whether the user's conversation with support is open, and a link to their topic."""
+    thread = card.support
+    if thread is None:
+        return []
+    link = (
+        topic_link(thread.chat_id, thread.topic_id)
+        if thread.chat_id is not None and thread.topic_id is not None
+        else None
+    )
+    last = format_date(thread.last_message_at) if thread.last_message_at else "-"
+    line = t("card-support", open="yes" if thread.open else "no", last=last)
+    return [f"{line} · {t('card-support-topic', url=esc(link))}" if link else line]
+
+
 async def card_view(
     user_id: int, t: Translator, is_admin: bool, console: ConsoleService, note: str = ""
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -279,15 +289,16 @@ async def card_view(
     if user.bot_blocked_at is not None:
         lines.append(t("card-bot-blocked", at=format_date(user.bot_blocked_at)))
     lines.extend(money_lines(card, t))
+    lines.extend(support_line(card, t))
     if not card.devices:
         lines.append(t("card-no-devices"))
     for item in card.devices:
         device = item.device
-        seen = device.last_handshake_at
+        age = handshake_age(device, now)
         handshake = (
             t("users-handshake-never")
-            if seen is None
-            else t("users-handshake-ago", ago=format_ago(t, max((now - seen).total_seconds(), 0)))
+            if age is None
+            else t("users-handshake-ago", ago=format_ago(t, age))
         )
         lines.append(
             t(
@@ -299,6 +310,7 @@ async def card_view(
                 sent=format_bytes(t, device.rx_total),
             )
         )
+    lines += probed_line(t, card.devices, now)
     markup = user_card(
         t,
         user.id,
@@ -310,7 +322,7 @@ async def card_view(
     return "\n".join(lines), markup
 
 
-@router.callback_query(CardCD.filter(F.action == CardAction.SHOW), IsStaff())
+@router.callback_query(CardCD.filter(F.action.in_({CardAction.SHOW, CardAction.OPEN})), IsStaff())
 async def card_button(
     query: CallbackQuery,
     callback_data: CardCD,
@@ -321,7 +333,10 @@ async def card_button(
 ) -> None:
     await query.answer()
     text, markup = await card_view(callback_data.user_id, t, is_admin, console)
-    await replace(bot, query, text, markup)
+    if callback_data.action is CardAction.OPEN:  # under a relayed message, which stays
+        await bot.send_message(query.from_user.id, text, reply_markup=markup)
+    else:
+        await replace(bot, query, text, markup)
 
 
 @router.callback_query(CardCD.filter(F.action == CardAction.MESSAGE), IsStaff())

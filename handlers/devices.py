@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -36,6 +37,7 @@ from services.devices import (
     DeviceStatus,
     InvalidDeviceName,
     handshake_age,
+    probe_age,
 )
 from services.errors import NoDevice, NotDelivered, ServiceError
 from services.notifier import Notifier
@@ -56,21 +58,25 @@ def device_label(t: Translator, device: Device, number: int) -> str:
 
 
 def activity(t: Translator, status: DeviceStatus, overview: DeviceList) -> str:
-    """Last handshake and traffic as the node tells them, or why they are unknown."""
+    """Last handshake and traffic as the node's latest probe read them, or why they are
+    unknown."""
     if not status.node_reachable:
         return t("devices-node-unreachable")
-    age = handshake_age(status.peer, overview.now)
-    if age is None or status.peer is None:
+    age = handshake_age(status.device, overview.now)
+    if age is None:
         return t("devices-never-connected")
-    node_received, node_sent = status.device.traffic_with(
-        status.peer.rx_bytes, status.peer.tx_bytes
-    )
     return t(
         "devices-activity",
         ago=format_ago(t, age),
-        received=format_bytes(t, node_sent),
-        sent=format_bytes(t, node_received),
+        received=format_bytes(t, status.device.tx_total),
+        sent=format_bytes(t, status.device.rx_total),
     )
+
+
+def probed_line(t: Translator, statuses: Sequence[DeviceStatus], now: datetime) -> list[str]:
+    """When the nodes were read: the oldest of the shown devices' latest probes."""
+    ages = [age for status in statuses if (age := probe_age(status.probe, now)) is not None]
+    return ["", t("probed-ago", ago=format_ago(t, max(ages)))] if ages else []
 
 
 def list_screen(
@@ -91,6 +97,7 @@ def list_screen(
         buttons.append((status.device.id, label))
         line = t("devices-line", number=str(number), name=esc(label), node=esc(status.node.label))
         lines += ["", line, activity(t, status, overview)]
+    lines += probed_line(t, overview.devices, overview.now)
     return "\n".join(lines), device_list(t, buttons, can_add=count < limit)
 
 
@@ -114,6 +121,7 @@ def device_screen(
         title = routes.get(device.route_preset) or t("devices-routes-all")
         lines.append(t("devices-routes-line", routes=esc(title)))
     lines.append(activity(t, status, overview))
+    lines += probed_line(t, [status], overview.now)
     return "\n".join(lines), device_actions(t, device.id, routes=bool(routes))
 
 

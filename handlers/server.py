@@ -1,7 +1,8 @@
 """/server: the nodes that take devices, with their load; picking one moves the user's devices.
 
-A user on a plain WireGuard node also gets "My internet blocks the VPN" when an AmneziaWG node
-takes devices: one tap moves their devices there and sends the new configs."""
+A user on a plain WireGuard node also gets "My internet blocks the VPN" when an AmneziaWG or a
+VLESS node is there: AmneziaWG first (one tap moves their devices and sends the new configs),
+then VLESS with Reality (a link for v2rayNG, Hiddify, Streisand, Happ or the sing-box apps)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from db.models import User
 from handlers.common import acknowledge
 from handlers.devices import send_configs
-from keyboards.callbacks import MenuAction, MenuCD, ServerCD, UnblockCD
+from keyboards.callbacks import MenuAction, MenuCD, ServerCD, UnblockCD, VlessCD
 from keyboards.menus import servers
 from locales import Translator
 from locales.format import esc
@@ -22,8 +23,17 @@ from services.errors import NoNodes
 from services.notifier import Notifier
 from services.placement import Placement
 from services.targets import is_amnezia
+from services.vless import VlessService
 
 router = Router(name=__name__)
+
+
+def vless_offer(t: Translator) -> InlineKeyboardMarkup:
+    """The button that gives the user their VLESS link."""
+    button = InlineKeyboardButton(
+        text=t("server-unblock-vless-button"), callback_data=VlessCD().pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
 def with_unblock(t: Translator, markup: InlineKeyboardMarkup) -> InlineKeyboardMarkup:
@@ -43,6 +53,7 @@ async def server_screen(
     t: Translator,
     placement: Placement,
     devices: DeviceService,
+    vless: VlessService,
     bot: Bot,
 ) -> None:
     await acknowledge(event)
@@ -55,7 +66,8 @@ async def server_screen(
     if current is not None:
         text = f"{t('server-current', node=esc(current.label))}\n{text}"
     markup = servers(t, choices, current.id if current else None)
-    if current is not None and not is_amnezia(current) and await placement.amnezia_choice():
+    unblockable = current is not None and not is_amnezia(current)
+    if unblockable and (await placement.amnezia_choice() or await vless.available()):
         markup = with_unblock(t, markup)
     await bot.send_message(user.id, text, reply_markup=markup)
 
@@ -92,22 +104,31 @@ async def unblock(
     t: Translator,
     placement: Placement,
     devices: DeviceService,
+    vless: VlessService,
     notifier: Notifier,
     bot: Bot,
 ) -> None:
-    """One tap: the user's devices move to the least loaded AmneziaWG node."""
+    """One tap: the user's devices move to the least loaded AmneziaWG node; VLESS is offered
+    next (or at once, when no AmneziaWG node is there or the user is on one already)."""
     await devices.require_access(user.id)
+    offer = vless_offer(t) if await vless.available() else None
     current = await devices.current_node(user.id)
     if current is not None and is_amnezia(current):
         await query.answer()
-        await bot.send_message(user.id, t("server-unblock-already", node=esc(current.label)))
+        text = t("server-unblock-already", node=esc(current.label))
+        if offer is not None:
+            text = f"{text}\n\n{t('server-unblock-try-vless')}"
+        await bot.send_message(user.id, text, reply_markup=offer)
         return
     target = await placement.amnezia_choice()
     if target is None:
         await query.answer()
-        await bot.send_message(user.id, t("server-unblock-none"))
+        text = t("server-unblock-try-vless") if offer is not None else t("server-unblock-none")
+        await bot.send_message(user.id, text, reply_markup=offer)
         return
     await query.answer(t("config-preparing"))
     configs = await devices.move(user.id, target.id)
     await bot.send_message(user.id, t("server-unblocked", node=esc(configs[0].config.node_name)))
     await send_configs(notifier, user.id, configs, t)
+    if offer is not None:
+        await bot.send_message(user.id, t("server-unblock-try-vless"), reply_markup=offer)

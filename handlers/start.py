@@ -1,4 +1,5 @@
-"""/start, the main menu, /help and the language switch."""
+"""/start (with a referral, a campaign and a promo code in its link), the main menu, /help and
+the language switch."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from aiogram.types import CallbackQuery, Message
 from db.models import User
 from handlers.commands import set_admin_commands, set_page_menu
 from handlers.common import acknowledge, display_name
+from handlers.promos import redeem
 from keyboards.callbacks import LanguageCD, MenuAction, MenuCD
 from keyboards.menus import languages, main_menu, with_page
 from keyboards.subscribe import offer
+from keyboards.support import support_button
 from locales import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator_for
 from locales.format import format_date
+from services.campaigns import CampaignService
+from services.deeplinks import parse_start
 from services.pages import PageService
 from services.payments import PaymentService
+from services.promos import PromoService
 from services.subscriptions import SubscriptionService
 from services.users import UserService
-
-REFERRAL_PREFIX = "ref_"
 
 router = Router(name=__name__)
 
@@ -37,6 +41,8 @@ async def start(
     subscriptions: SubscriptionService,
     payments: PaymentService,
     pages: PageService,
+    campaigns: CampaignService,
+    promos: PromoService,
     bot: Bot,
 ) -> None:
     first_time = not user.started
@@ -46,9 +52,27 @@ async def start(
     page = pages.app_url
     if page is not None and user.language != DEFAULT_LANGUAGE:
         await set_page_menu(bot, page, t, user.id)
-    args = command.args or ""
-    if first_time and args.startswith(REFERRAL_PREFIX):
-        await subscriptions.register_referral(user.id, args.removeprefix(REFERRAL_PREFIX))
+    link = parse_start(command.args)
+    if first_time and link.campaign is not None:
+        await campaigns.register(user.id, link.campaign)
+    if first_time and link.referral is not None:
+        await subscriptions.register_referral(user.id, link.referral)
+    await greet(message, user, t, users, subscriptions, payments, page)
+    if link.promo is not None:
+        await redeem(bot, user, t, link.promo, promos, payments, subscriptions)
+
+
+async def greet(
+    message: Message,
+    user: User,
+    t: Translator,
+    users: UserService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    page: str | None,
+) -> None:
+    """The menu for a user with access; for one without, what they can do and (at most every
+    12 hours) a request to the admins."""
     now = users.clock()
     if user.has_access(now):
         await message.answer(welcome(user, t, now), reply_markup=with_page(t, main_menu(t), page))
@@ -77,7 +101,7 @@ def welcome(user: User, t: Translator, now: datetime) -> str:
 @router.callback_query(MenuCD.filter(F.action == MenuAction.HELP))
 async def help_screen(event: Message | CallbackQuery, user: User, t: Translator, bot: Bot) -> None:
     await acknowledge(event)
-    await bot.send_message(user.id, t("help-text"))
+    await bot.send_message(user.id, t("help-text"), reply_markup=support_button(t))
 
 
 @router.message(Command("language"))

@@ -13,7 +13,7 @@ from handlers.filters import IsAdmin
 from locales import Translator
 from locales.format import esc, format_amount, format_bytes, format_date
 from services.charts import daily_bars_png
-from services.stats import CHART_DAYS, NodeStats, Stats, StatsService
+from services.stats import CHART_DAYS, CampaignStats, NodeStats, Stats, StatsService
 
 router = Router(name=__name__)
 
@@ -49,11 +49,29 @@ def stats_text(t: Translator, stats: Stats) -> str:
                 percent=str(round(100 * stats.trials_converted / stats.trials_total)),
             )
         )
+    if stats.campaigns:
+        lines.append("")
+        lines.append(t("stats-campaigns"))
+        lines.extend(campaign_line(t, campaign) for campaign in stats.campaigns)
     if stats.nodes:
         lines.append("")
         lines.append(t("stats-nodes"))
         lines.extend(node_line(t, node) for node in stats.nodes)
     return "\n".join(lines)
+
+
+def campaign_line(t: Translator, campaign: CampaignStats) -> str:
+    revenue = [
+        format_amount(amount, currency) for currency, amount in sorted(campaign.revenue.items())
+    ]
+    return t(
+        "stats-campaign",
+        name=esc(campaign.name),
+        registrations=str(campaign.registrations),
+        trials=str(campaign.trials),
+        payers=str(campaign.payers),
+        revenue=" + ".join(revenue) or "0",
+    )
 
 
 def node_line(t: Translator, node: NodeStats) -> str:

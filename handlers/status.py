@@ -1,4 +1,5 @@
-"""/status: access and until when, node, device, last handshake and traffic from the node."""
+"""/status: access and until when, node, device, last handshake and traffic as the node's
+latest probe read them."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from db.models import User
+from db.models import Purpose, User
 from handlers.common import acknowledge
-from keyboards.callbacks import MenuAction, MenuCD
+from keyboards.callbacks import MenuAction, MenuCD, Sale
 from keyboards.menus import with_page
 from keyboards.subscribe import account
 from locales import Translator
 from locales.format import esc, format_ago, format_bytes, format_date, plan_title
-from services.devices import DeviceService, handshake_age
+from services.devices import DeviceService, handshake_age, probe_age
 from services.pages import PageService
 from services.payments import PaymentService
+from services.pricing import Quote
 from services.subscriptions import SubscriptionService
 
 router = Router(name=__name__)
@@ -43,11 +45,31 @@ async def account_lines(
         lines.append(t("status-auto-renew-on"))
     elif subscription.plan is not None and payments.yookassa_enabled:
         lines.append(t("status-auto-renew-off"))
+    stars_renewing = None
+    if subscription.stars_until is not None:
+        stars_renewing = subscription.stars_renewing
+        key = "status-stars-sub-on" if stars_renewing else "status-stars-sub-off"
+        lines.append(t(key, until=format_date(subscription.stars_until)))
+    addons = [
+        (Sale(quote.purpose.value), addon_button(t, quote))
+        for quote in await payments.addons_on_sale(user.id)
+    ]
     history = bool(await subscriptions.history(user.id))
     markup = account(
-        t, payments=payments.enabled, auto_renew=subscription.auto_renew, history=history
+        t,
+        payments=payments.enabled,
+        auto_renew=subscription.auto_renew,
+        history=history,
+        stars_renewing=stars_renewing,
+        addons=addons if payments.enabled else (),
     )
     return lines, markup
+
+
+def addon_button(t: Translator, quote: Quote) -> str:
+    if quote.purpose is Purpose.DEVICE:
+        return t("addon-device-button")
+    return t("addon-traffic-button", gb=quote.gb)
 
 
 async def status_text(
@@ -57,27 +79,29 @@ async def status_text(
     if status is None:
         lines.append(t("status-no-device"))
         return "\n".join(lines)
-    address = status.device.address4 or t("devices-no-address")
+    device = status.device
+    address = device.address4 or t("devices-no-address")
     lines.append(t("status-device", node=esc(status.node.label), address=address))
     if not status.node_reachable:
         lines.append(t("status-node-unreachable"))
         return "\n".join(lines)
-    age = handshake_age(status.peer, now)
+    age = handshake_age(device, now)
     if age is None:
         lines.append(t("status-handshake-never"))
     else:
         lines.append(t("status-handshake", ago=format_ago(t, age)))
-    if status.peer is not None:
-        node_received, node_sent = status.device.traffic_with(
-            status.peer.rx_bytes, status.peer.tx_bytes
-        )
+    if device.total_bytes:
+        # rx is what the node received from the device: the user sent it
         lines.append(
             t(
                 "status-traffic",
-                received=format_bytes(t, node_sent),
-                sent=format_bytes(t, node_received),
+                received=format_bytes(t, device.tx_total),
+                sent=format_bytes(t, device.rx_total),
             )
         )
+    read = probe_age(status.probe, now)
+    if read is not None:
+        lines.append(t("probed-ago", ago=format_ago(t, read)))
     return "\n".join(lines)
 
 

@@ -1,25 +1,23 @@
-"""/subscribe: plans, paying by card (YooKassa) or Telegram Stars, the trial, auto-renewal."""
+"""/subscribe: plans at the user's prices and the ways to pay for one; the trial (on a channel's
+condition), auto-renewal and the Stars subscription's switch, payment history, referrals."""
 
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from aiogram.types import CallbackQuery, Message
 
-from db.models import User
+from db.models import Payment, Purpose, User
 from handlers.common import acknowledge
-from keyboards.callbacks import AccountAction, AccountCD, PayCD, PayMethod, PlanCD
+from keyboards.callbacks import AccountAction, AccountCD, PlanCD
 from keyboards.menus import main_menu
-from keyboards.subscribe import (
-    offer,
-    pay_link,
-    pay_methods,
-    plans_menu,
-)
+from keyboards.subscribe import join_channel, offer, pay_methods, plans_menu
 from locales import Translator
-from locales.format import format_date, format_price, plan_title
-from services.errors import PlanNotFound
-from services.payments import STARS_CURRENCY, PaymentService
+from locales.format import esc, format_date, format_discount, format_price, plan_title
+from services.deeplinks import REFERRAL
+from services.errors import PaymentsOff, TrialNeedsChannel
+from services.payments import PaymentService
+from services.pricing import Quote
 from services.subscriptions import SubscriptionService
 
 router = Router(name=__name__)
@@ -33,10 +31,23 @@ async def show_plans(
         markup = offer(t, trial=subscription.trial_available, payments=False)
         await bot.send_message(user.id, t("payments-off"), reply_markup=markup)
         return
-    markup = plans_menu(
-        t, payments.plans, rub=payments.yookassa_enabled, stars=payments.stars_enabled
-    )
-    await bot.send_message(user.id, t("plans-title"), reply_markup=markup)
+    quotes = await payments.plan_quotes(user.id)
+    text = t("plans-title")
+    discount = next((q.discount for q in quotes if q.price.discounted), None)
+    if discount is not None:
+        words = format_discount(t, discount.kind, discount.value)
+        text += "\n" + t("plans-promo", code=esc(discount.code), discount=words)
+    await bot.send_message(user.id, text, reply_markup=plans_menu(t, quotes, payments))
+
+
+def price_line(t: Translator, quote: Quote, payments: PaymentService) -> str:
+    """The discounted price next to the full one, in the currencies on sale."""
+    price = quote.price
+    now = [t("price-rub", rub=price.rub)] if payments.yookassa_enabled else []
+    now += [t("price-stars", stars=price.stars)] if payments.stars_enabled else []
+    was = [t("price-rub", rub=price.full_rub)] if payments.yookassa_enabled else []
+    was += [t("price-stars", stars=price.full_stars)] if payments.stars_enabled else []
+    return t("plan-price-discounted", price=" / ".join(now), full=" / ".join(was))
 
 
 @router.message(Command("subscribe"))
@@ -55,89 +66,24 @@ async def plans_screen(
 
 @router.callback_query(PlanCD.filter())
 async def plan_chosen(
-    query: CallbackQuery, callback_data: PlanCD, t: Translator, payments: PaymentService
+    query: CallbackQuery,
+    callback_data: PlanCD,
+    user: User,
+    t: Translator,
+    payments: PaymentService,
+    bot: Bot,
 ) -> None:
-    plan = next((p for p in payments.plans if p.code == callback_data.code), None)
-    if plan is None or not payments.enabled:
-        raise PlanNotFound()
+    if not payments.enabled:
+        raise PaymentsOff()
+    quote = await payments.quote(user.id, Purpose.PLAN, callback_data.code)
     await query.answer()
+    plan = quote.plan
     traffic = t("plan-traffic", gb=plan.traffic_gb) if plan.traffic_gb else t("plan-unlimited")
     text = t("plan-details", title=plan_title(t, plan), devices=plan.devices, traffic=traffic)
-    markup = pay_methods(t, plan, rub=payments.yookassa_enabled, stars=payments.stars_enabled)
-    if query.message:
-        await query.message.answer(text, reply_markup=markup)
-
-
-@router.callback_query(PayCD.filter(F.method.in_([PayMethod.CARD, PayMethod.CARD_AUTO])))
-async def pay_by_card(
-    query: CallbackQuery,
-    callback_data: PayCD,
-    user: User,
-    t: Translator,
-    payments: PaymentService,
-    bot: Bot,
-) -> None:
-    await query.answer(t("pay-creating"))
-    auto = callback_data.method is PayMethod.CARD_AUTO
-    url = await payments.yookassa_checkout(user.id, callback_data.code, auto)
-    plan = next(p for p in payments.plans if p.code == callback_data.code)
-    key = "pay-link-text-auto" if auto else "pay-link-text"
-    await bot.send_message(user.id, t(key, rub=plan.rub), reply_markup=pay_link(t, url, plan.rub))
-
-
-@router.callback_query(PayCD.filter(F.method == PayMethod.STARS))
-async def pay_by_stars(
-    query: CallbackQuery,
-    callback_data: PayCD,
-    user: User,
-    t: Translator,
-    payments: PaymentService,
-    bot: Bot,
-) -> None:
-    plan, payload = payments.stars_invoice(user.id, callback_data.code)
-    await query.answer()
-    title = plan_title(t, plan)
-    await bot.send_invoice(
-        user.id,
-        title=t("invoice-title", title=title),
-        description=t("invoice-description", title=title, devices=plan.devices),
-        payload=payload,
-        currency=STARS_CURRENCY,
-        prices=[LabeledPrice(label=title, amount=plan.stars)],
-    )
-
-
-@router.pre_checkout_query()
-async def pre_checkout(query: PreCheckoutQuery, t: Translator, payments: PaymentService) -> None:
-    """Answered at once (Telegram waits 10 s): the plan must exist and the price must match."""
-    if payments.stars_checkout(
-        query.invoice_payload, query.currency, query.total_amount, query.from_user.id
-    ):
-        await query.answer(ok=True)
-    else:
-        await query.answer(ok=False, error_message=t("checkout-refused"))
-
-
-@router.message(F.successful_payment)
-async def stars_paid(message: Message, user: User, t: Translator, payments: PaymentService) -> None:
-    """Telegram took the Stars: stored first, then credited or held for the admins (a banned
-    payer's charge comes here too)."""
-    paid = message.successful_payment
-    assert paid is not None
-    outcome = await payments.stars_paid(
-        user.id,
-        paid.invoice_payload,
-        paid.currency,
-        paid.total_amount,
-        paid.telegram_payment_charge_id,
-    )
-    if outcome.held:
-        await message.answer(t("paid-held"))
-    elif outcome.credit is None:
-        await message.answer(t("paid-already"))
-    else:
-        until = format_date(outcome.credit.access_until)
-        await message.answer(t("paid-credited", until=until), reply_markup=main_menu(t))
+    if quote.price.discounted:
+        text += "\n" + price_line(t, quote, payments)
+    markup = pay_methods(t, quote, payments, stars_subscription=payments.renews_with_stars(plan))
+    await bot.send_message(user.id, text, reply_markup=markup)
 
 
 @router.message(Command("trial"))
@@ -149,7 +95,13 @@ async def trial(
     subscriptions: SubscriptionService,
     bot: Bot,
 ) -> None:
-    until = await subscriptions.start_trial(user.id)
+    try:
+        until = await subscriptions.start_trial(user.id)
+    except TrialNeedsChannel as needed:
+        await acknowledge(event)
+        url = str(needed.args_for_text["url"])
+        await bot.send_message(user.id, t("trial-channel"), reply_markup=join_channel(t, url))
+        return
     await acknowledge(event)
     await bot.send_message(
         user.id, t("trial-started", until=format_date(until)), reply_markup=main_menu(t)
@@ -166,6 +118,33 @@ async def cancel_renew(
     await bot.send_message(user.id, text)
 
 
+@router.callback_query(
+    AccountCD.filter(F.action.in_([AccountAction.STARS_OFF, AccountAction.STARS_ON]))
+)
+async def stars_subscription_switch(
+    query: CallbackQuery,
+    callback_data: AccountCD,
+    user: User,
+    t: Translator,
+    subscriptions: SubscriptionService,
+    bot: Bot,
+) -> None:
+    renewing = callback_data.action is AccountAction.STARS_ON
+    until = await subscriptions.set_stars_subscription(user.id, renewing=renewing)
+    await query.answer()
+    key = "stars-sub-turned-on" if renewing else "stars-sub-turned-off"
+    await bot.send_message(user.id, t(key, until=format_date(until)))
+
+
+def payment_title(t: Translator, payment: Payment, subscriptions: SubscriptionService) -> str:
+    """What a payment bought, as the history shows it."""
+    plan = subscriptions.plan(payment.plan_code)
+    title = plan_title(t, plan) if plan else payment.plan_code
+    if payment.purpose is Purpose.PLAN:
+        return title
+    return t("history-purpose", purpose=payment.purpose.value, title=title)
+
+
 @router.callback_query(AccountCD.filter(F.action == AccountAction.HISTORY))
 async def history(
     query: CallbackQuery, user: User, t: Translator, subscriptions: SubscriptionService, bot: Bot
@@ -177,15 +156,12 @@ async def history(
         return
     lines = [t("history-title")]
     for payment in payments:
-        plan = subscriptions.plan(payment.plan_code)
-        title = plan_title(t, plan) if plan else payment.plan_code
-        amount = format_price(t, payment.amount, payment.currency)
         lines.append(
             t(
                 "history-line",
                 date=format_date(payment.credited_at or payment.created_at),
-                title=title,
-                amount=amount,
+                title=payment_title(t, payment, subscriptions),
+                amount=format_price(t, payment.amount, payment.currency),
                 status=payment.status.value,
             )
         )
@@ -213,7 +189,7 @@ async def referral_text(
     invited, paid = await subscriptions.referral_count(user.id)
     return t(
         "referral-text",
-        link=f"https://t.me/{me.username}?start=ref_{code}",
+        link=f"https://t.me/{me.username}?start={REFERRAL}{code}",
         days=subscriptions.referral_bonus_days,
         invited=invited,
         paid=paid,

@@ -13,6 +13,7 @@ class MenuAction(enum.StrEnum):
     STATUS = "st"
     HELP = "hlp"
     LANGUAGE = "lng"
+    SUPPORT = "sup"  # write to support (under /help, and under a staff reply)
 
 
 class MenuCD(CallbackData, prefix="m"):
@@ -66,6 +67,10 @@ class UnblockCD(CallbackData, prefix="unb"):
     """'My internet blocks the VPN': move the user's devices to an AmneziaWG node."""
 
 
+class VlessCD(CallbackData, prefix="vl"):
+    """VLESS with Reality: the user's links (one made when they have none)."""
+
+
 class DeviceAction(enum.StrEnum):
     OPEN = "open"  # the list as a new message (from the main menu)
     LIST = "list"  # the list in place of the pressed message
@@ -96,6 +101,8 @@ class AccountAction(enum.StrEnum):
     CANCEL_RENEW = "norenew"
     HISTORY = "history"
     REFERRAL = "ref"
+    STARS_OFF = "staroff"  # stop the Stars subscription's renewal
+    STARS_ON = "staron"  # let it renew again
 
 
 class AccountCD(CallbackData, prefix="acc"):
@@ -109,10 +116,40 @@ class PlanCD(CallbackData, prefix="plan"):
 class PayMethod(enum.StrEnum):
     CARD = "card"
     CARD_AUTO = "auto"
+    SBP = "sbp"
     STARS = "stars"
+    STARS_SUB = "starsub"  # a Telegram Stars subscription (30-day plans)
+    MENU = "menu"  # BuyCD only: show the ways to pay
 
 
 class PayCD(CallbackData, prefix="pay"):
+    """Pay for a plan of one's own."""
+
+    code: str
+    method: PayMethod
+
+
+class Sale(enum.StrEnum):
+    """What a purchase buys (db.models.Purpose)."""
+
+    PLAN = "plan"
+    GIFT = "gift"
+    DEVICE = "dev"
+    TRAFFIC = "gb"
+
+
+class BuyCD(CallbackData, prefix="buy"):
+    """A gift (`code`: its plan) or an add-on (`code` empty: the payer's plan)."""
+
+    sale: Sale
+    code: str
+    method: PayMethod
+
+
+class TermsCD(CallbackData, prefix="terms"):
+    """Accept the offer and the privacy policy, then go on paying as chosen."""
+
+    sale: Sale
     code: str
     method: PayMethod
 
@@ -121,11 +158,20 @@ class LinkCD(CallbackData, prefix="lnk"):
     """Replace the personal page link (the old one stops at once)."""
 
 
+class SupportAction(enum.StrEnum):
+    DONE = "done"  # the user's conversation with support ends
+
+
+class SupportCD(CallbackData, prefix="sp"):
+    action: SupportAction
+
+
 # --- the console (staff) ---
 
 
 class CardAction(enum.StrEnum):
     SHOW = "show"
+    OPEN = "open"  # the card as a new message (under a user's message relayed to support)
     EXTEND_30 = "x30"
     EXTEND_90 = "x90"
     REVOKE = "rev"
@@ -137,7 +183,13 @@ class CardAction(enum.StrEnum):
 
 # What support may press on a card; every other action is for admins.
 SUPPORT_ACTIONS = frozenset(
-    {CardAction.SHOW, CardAction.EXTEND_30, CardAction.EXTEND_90, CardAction.MESSAGE}
+    {
+        CardAction.SHOW,
+        CardAction.OPEN,
+        CardAction.EXTEND_30,
+        CardAction.EXTEND_90,
+        CardAction.MESSAGE,
+    }
 )
 
 
@@ -169,14 +221,22 @@ class AuditCD(CallbackData, prefix="au"):
 
 
 class BroadcastAction(enum.StrEnum):
-    AUDIENCE = "a"
+    BUTTON = "b"  # add a ready button (value: a ButtonKind, config or renew)
+    CLEAR = "c"  # remove the buttons added so far
+    NEXT = "n"  # the buttons are done: choose the audience
+    GROUP = "g"  # an audience that needs a value: its choices (nodes, regions, languages, days)
+    AUDIENCE = "a"  # an audience (with its value) chosen: the preview and the count
     SEND = "ok"
-    CANCEL = "no"
+    CANCEL = "no"  # the draft is dropped
+    STOP = "x"  # a running broadcast stops (broadcast_id)
 
 
 class BroadcastCD(CallbackData, prefix="bc"):
     action: BroadcastAction
     audience: str = "all"  # a db.models.BroadcastAudience value, checked by the handler
+    value: str = ""  # the audience's value (days, a node id, a region's place in the list,
+    # a language), or a button kind; checked by the handler
+    broadcast_id: int = 0
 
 
 # --- nodes ---

@@ -66,3 +66,33 @@ def format_ago(t: Translator, seconds: float) -> str:
 
 def _short(value: float) -> str:
     return str(int(value)) if value >= 100 or value == int(value) else f"{value:.1f}"
+
+
+def invoice_texts(
+    t: Translator,
+    *,
+    sold: str,
+    title: str,
+    devices: int,
+    gb: int,
+    days: int,
+    stars: int,
+    subscription: bool,
+) -> tuple[str, str]:
+    """A Stars invoice's title and description for what it sells (`sold`: plan, gift, dev, gb)."""
+    if subscription:
+        return t("invoice-title", title=title), t("invoice-description-sub", stars=stars)
+    if sold == "gift":
+        return t("invoice-title-gift", title=title), t("invoice-description-gift", title=title)
+    if sold == "dev":
+        return t("invoice-title-device"), t("invoice-description-addon", days=days)
+    if sold == "gb":
+        return t("invoice-title-traffic", gb=gb), t("invoice-description-addon", days=days)
+    return t("invoice-title", title=title), t("invoice-description", title=title, devices=devices)
+
+
+def format_discount(t: Translator, kind: str, value: int) -> str:
+    """A promo code's discount: "20%" for a percent, "50 ₽" for roubles off."""
+    if kind == "percent":
+        return t("promo-discount-percent", percent=value)
+    return t("promo-discount-fixed", rub=value)

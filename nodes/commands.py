@@ -19,6 +19,15 @@ PROBE_MARK = "--vpnservice-wg--"
 PROBE_DOWN = "--vpnservice-down--"
 AMNEZIA_KEYS = "Jc|Jmin|Jmax|S[1-4]|H[1-4]|I[1-5]"
 LOCK_DIR = "/run/vpnservice"  # root's own, 0700: scripts/node-setup.sh makes it the same way
+WIREGUARD_DIR = "/etc/wireguard"
+AMNEZIA_DIR = "/etc/amnezia/amneziawg"
+# awk: the lines of the [Interface] section that only wg-quick reads (any case, as wg-quick)
+WG_QUICK_LINES = (
+    r"/^[ \t]*\[/ { inside = tolower($0) ~ /^[ \t]*\[interface\][ \t]*$/; next } "
+    r"inside && tolower($0) ~ "
+    r"/^[ \t]*(address|dns|mtu|table|preup|predown|postup|postdown|saveconfig)[ \t]*=/"
+)
+REMOVALS_PER_CALL = 500  # peers one `wg set ... remove` takes (argv stays far below its limit)
 
 
 def interface_name(target: NodeTarget) -> str:
@@ -52,6 +61,11 @@ def lock_file(iface: str) -> str:
     return f"{LOCK_DIR}/wg-{iface}.lock"
 
 
+def config_dir(target: NodeTarget) -> str:
+    """Where the node's wg-quick (or awg-quick) keeps its interface configs."""
+    return AMNEZIA_DIR if target.amnezia else WIREGUARD_DIR
+
+
 def lock_dir_check() -> str:
     """A prefix that makes LOCK_DIR if missing and exits 9 unless it is a 0700 directory of the
     login user: locks live where only root may enter (not world-writable /run/lock, where any
@@ -65,13 +79,35 @@ def lock_dir_check() -> str:
     )
 
 
-def save_command(iface: str, wg_quick: str = "wg-quick") -> str:
-    """`wg-quick save`, one at a time on the node.
-
-    wg-quick save writes IFACE.conf.tmp and renames it; the temporary name is fixed, so saves
-    on one node must not overlap: flock serialises them on the node, in LOCK_DIR."""
+def locked(iface: str, script: str) -> str:
+    """`script` run while holding the interface's config lock, one at a time on the node, in
+    LOCK_DIR (see lock_dir_check)."""
     lock = shlex.quote(lock_file(iface))
-    return lock_dir_check() + f"flock -w 20 {lock} {wg_quick} save {shlex.quote(iface)}"
+    return lock_dir_check() + (
+        f"{{ flock -w 20 9 || {{ echo 'the config lock stayed taken' >&2; exit 10; }}; "
+        f"{script}; }} 9>{lock}"
+    )
+
+
+def save_command(target: NodeTarget) -> str:
+    """The interface's config file rewritten from what runs, as `wg-quick save` does it: the
+    file's own wg-quick lines of [Interface] (Address, DNS, MTU, Table, the hooks, SaveConfig)
+    kept, everything else from `wg showconf`; but without wg-quick's line-by-line parse of the
+    old file, which takes seconds at 10,000 peers. Written to a temporary file, synced and
+    renamed, so a crash leaves the old file or the new one; the private key goes from `wg
+    showconf` to the file, on the node, and nowhere else. One at a time (see `locked`)."""
+    iface = interface_name(target)
+    quoted = shlex.quote(iface)
+    path = f"{config_dir(target)}/{iface}.conf"
+    conf, tmp, live = (shlex.quote(path + suffix) for suffix in ("", ".tmp", ".live"))
+    script = (
+        f"umask 077; [ -f {conf} ] || {{ echo 'no {path} to save to' >&2; exit 8; }}; "
+        f"{target.wg} showconf {quoted} > {live} && [ \"$(head -n 1 {live})\" = '[Interface]' ] "
+        f"|| {{ rm -f {live}; echo 'cannot read the running config' >&2; exit 6; }}; "
+        f"{{ echo '[Interface]' && awk {shlex.quote(WG_QUICK_LINES)} {conf} && sed 1d {live}; }} "
+        f"> {tmp} && rm -f {live} && sync {tmp} && mv {tmp} {conf} || {{ rm -f {live}; exit 7; }}"
+    )
+    return locked(iface, script)
 
 
 def interface_check(iface: str, wg: str) -> str:
@@ -150,62 +186,36 @@ def probe_command(target: NodeTarget) -> str:
 
 
 def peer_changes_command(
-    target: NodeTarget,
-    remove: Iterable[str],
-    put: Iterable[PeerSpec],
+    target: NodeTarget, remove: Iterable[str], put: Iterable[PeerSpec]
 ) -> tuple[str, str]:
-    """`wg set` per peer in one script, then a save; returns (script, stdin with the
-    preshared keys, one per line, read by shell builtins so no key is ever in an argv)."""
+    """One script for any number of changes, then a save: the removals in a few `wg set`
+    calls, and every added or changed peer in one `wg addconf` (its AllowedIPs replace the
+    peer's) whose [Peer] sections, preshared keys included, come on stdin; a peer without a
+    preshared key gets its own `wg set ... preshared-key /dev/null`. Returns (script, stdin):
+    no key but public ones is ever in an argv."""
     iface = interface_name(target)
     quoted, wg = shlex.quote(iface), target.wg
     lines = ["set -e"]
-    for key in remove:
-        lines.append(f"{wg} set {quoted} peer {quoted_key(key, 'public key')} remove </dev/null")
-    keys = []
+    keys = [quoted_key(key, "public key") for key in remove]
+    for first in range(0, len(keys), REMOVALS_PER_CALL):
+        peers = " ".join(f"peer {key} remove" for key in keys[first : first + REMOVALS_PER_CALL])
+        lines.append(f"{wg} set {quoted} {peers} </dev/null")
+    sections = []
     for peer in put:
         pub = quoted_key(peer.public_key, "public key")
-        ips = allowed_ips_argument(peer.allowed_ips)
+        nets = networks(peer.allowed_ips)
         if peer.preshared_key:
             quoted_key(peer.preshared_key, "preshared key")
-            keys.append(peer.preshared_key)
-            lines.append(
-                f"IFS= read -r k; [ ${{#k}} -eq 44 ] || exit 5; printf '%s\\n' \"$k\" | "
-                f"{wg} set {quoted} peer {pub} preshared-key /dev/stdin allowed-ips {ips}"
+            sections.append(
+                f"[Peer]\nPublicKey = {peer.public_key}\nPresharedKey = {peer.preshared_key}\n"
+                f"AllowedIPs = {', '.join(nets)}\n"
             )
         else:
+            ips = shlex.quote(",".join(nets))
             lines.append(
                 f"{wg} set {quoted} peer {pub} preshared-key /dev/null allowed-ips {ips} </dev/null"
             )
-    lines.append(save_command(iface, target.wg_quick))
-    return "\n".join(lines) + "\n", "".join(key + "\n" for key in keys)
-
-
-def sync_command(target: NodeTarget, desired: Iterable[PeerSpec]) -> tuple[str, str]:
-    """`wg syncconf` of every desired peer, then a save; stdin carries the [Peer] sections.
-
-    syncconf resets whatever the file leaves out of [Interface] (private key, port, fwmark),
-    so the node's own [Interface] section is read back with `wg showconf` and put in front,
-    on the node: the private key never travels. If it cannot be read, nothing is applied."""
-    sections = []
-    for peer in desired:
-        quoted_key(peer.public_key, "public key")
-        text = f"\n[Peer]\nPublicKey = {peer.public_key}\n"
-        if peer.preshared_key:
-            quoted_key(peer.preshared_key, "preshared key")
-            text += f"PresharedKey = {peer.preshared_key}\n"
-        nets = networks(peer.allowed_ips)
-        if nets:
-            text += f"AllowedIPs = {', '.join(nets)}\n"
-        sections.append(text)
-    iface = interface_name(target)
-    quoted, wg = shlex.quote(iface), target.wg
-    command = (
-        f"conf=$({wg} showconf {quoted})\n"
-        "head=${conf%%\\[Peer\\]*}\n"  # the [Interface] section: up to the first [Peer]
-        "case $head in *'PrivateKey = '*) ;; "
-        "*) echo 'interface has no private key: not syncing' >&2; exit 1 ;; esac\n"
-        # printf is a builtin: the private key stays inside this shell and the pipe
-        f"{{ printf '%s\\n' \"$head\"; cat; }} | {wg} syncconf {quoted} /dev/stdin\n"
-        f"{save_command(iface, target.wg_quick)}\n"
-    )
-    return "set -e\n" + command, "".join(sections)
+    if sections:
+        lines.append(f"{wg} addconf {quoted} /dev/stdin")
+    lines.append(save_command(target))
+    return "\n".join(lines) + "\n", "\n".join(sections)

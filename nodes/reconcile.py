@@ -1,4 +1,5 @@
-"""Make a node's peers equal a desired set: a pure plan, then `wg set` or `wg syncconf`."""
+"""Make a node's peers equal a desired set: a pure plan, then the changes alone (`wg set` for
+the removals, `wg addconf` for the rest), never the whole set again."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from nodes.commands import peer_changes_command, sync_command
+from nodes.commands import peer_changes_command
 from nodes.peers import PeerSpec, PeerState
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
 
 log = logging.getLogger(__name__)
 
-SMALL_PLAN = 20  # up to this many changes: one `wg set` per peer; above: one `wg syncconf`
 APPLY_TIMEOUT = 120.0
 
 
@@ -73,27 +73,11 @@ def plan_reconcile(
     return ReconcilePlan(tuple(add), remove, tuple(update))
 
 
-async def apply_reconcile(
-    pool: SshPool, target: NodeTarget, plan: ReconcilePlan, desired: Iterable[PeerSpec]
-) -> None:
-    """Apply plan live (never restarting the interface) and persist the node's config."""
+async def apply_reconcile(pool: SshPool, target: NodeTarget, plan: ReconcilePlan) -> None:
+    """Apply plan live (never restarting the interface, so sessions go on) and persist the
+    node's config; its cost grows with the changes, not with the peers the node has."""
     if not plan.changed:
         return
-    if plan.size <= SMALL_PLAN:
-        command, stdin = peer_changes_command(target, plan.remove, (*plan.add, *plan.update))
-    else:
-        command, stdin = sync_command(target, desired)
+    command, stdin = peer_changes_command(target, plan.remove, (*plan.add, *plan.update))
     await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT, even_if_down=True)
     log.info("node %s: reconciled (%s)", target.name, plan.summary())
-
-
-def kept_peers(
-    actual: Iterable[PeerState], keep: Collection[str], desired: Iterable[PeerSpec]
-) -> tuple[PeerSpec, ...]:
-    """The kept peers as they run now, for a `wg syncconf` that must not drop them."""
-    wanted = {peer.public_key for peer in desired}
-    return tuple(
-        PeerSpec(peer.public_key, peer.preshared_key or "", peer.allowed_ips)
-        for peer in actual
-        if peer.public_key in keep and peer.public_key not in wanted
-    )

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,6 +232,32 @@ class SshPool:
                     return await self._run(key, target, call)
         except TimeoutError:
             raise NodeError(target.name, f"timed out after {seconds:g}s {call.phase}") from None
+
+    @asynccontextmanager
+    async def tunnel(
+        self, target: NodeTarget, remote_port: int, *, even_if_down: bool = False
+    ) -> AsyncIterator[int]:
+        """A port on the bot's loopback that leads, through the node's SSH connection, to
+        remote_port on the node's own loopback (a service that listens only there, like
+        Xray's API); closed on exit. Failures to open it are a NodeError."""
+        if target.host_key is None:
+            raise NodeError(target.name, "host key not pinned")
+        down = self._down.get(target.name)
+        if down is not None and not even_if_down:
+            raise NodeError(target.name, f"node is down ({down})")
+        key: _Key = (target.name, target.host, target.port, target.username, target.host_key)
+        try:
+            async with asyncio.timeout(self._command_timeout):
+                conn = await self._connection(key, target)
+                listener = await conn.forward_local_port("127.0.0.1", 0, "127.0.0.1", remote_port)
+        except TimeoutError:
+            raise NodeError(target.name, "timed out opening a tunnel") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise NodeError(target.name, f"cannot open a tunnel: {_connect_reason(exc)}") from None
+        try:
+            yield listener.get_port()
+        finally:
+            listener.close()
 
     async def _run(self, key: _Key, target: NodeTarget, call: _Call) -> str:
         """One command on a channel of the node's connection (the caller holds the channel)."""

@@ -30,13 +30,13 @@ from nodes.keys import is_valid_key
 from nodes.output import OutputError
 from nodes.peers import PeerSpec, PeerState, parse_dump
 from nodes.probe import Probe, probe
-from nodes.reconcile import ReconcilePlan, apply_reconcile, kept_peers, plan_reconcile
+from nodes.reconcile import ReconcilePlan, apply_reconcile, plan_reconcile
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
 
 log = logging.getLogger(__name__)
 
-SAVE_TIMEOUT = 120.0  # `wg-quick save` rewrites the whole config: ~0.2 s per 1000 peers
+SAVE_TIMEOUT = 120.0  # the save rewrites the whole config from `wg showconf`
 MAX_ADDRESSES = 64  # on the interface
 Parsed = TypeVar("Parsed")
 
@@ -68,12 +68,12 @@ class NodeLoad:
 
 
 class SaveBatcher:
-    """Coalesces one node's config saves: callers that arrive while a save runs share the next.
-
-    persist() returns only after a save that started after the call, so a change applied
-    before calling it is on disk when it returns. At most one save runs at a time and at
-    most one waits; each save is a task that lives only as long as the save itself.
-    """
+    """Coalesces one node's config saves, in the background: a change asks for a save and goes
+    on at once; the save that follows starts after the change, and changes that arrive while a
+    save runs share the next one. At most one save runs and at most one waits; each is a task
+    that lives only as long as the save itself. A failed save is logged: the change is live,
+    the next change saves it again, and a node rebooted before that gets it back from the
+    database by the reconcile that follows its reconnect."""
 
     def __init__(self, save: Callable[[NodeTarget], Awaitable[None]]) -> None:
         self._save = save
@@ -81,28 +81,30 @@ class SaveBatcher:
         self._running: asyncio.Task[None] | None = None
         self._next: asyncio.Task[None] | None = None
         self.saves = 0  # saves started, for tests and metrics
+        self.failures = 0  # saves that failed, for tests and metrics
+        self.unsaved = False  # the last save failed: the file may miss live changes
 
-    async def persist(self, target: NodeTarget) -> None:
-        """Wait for a save that starts after this call; its failure is raised as NodeError."""
+    def request(self, target: NodeTarget) -> None:
+        """Ask for a save that starts after this call; returns at once."""
         self._target = target
-        task = self._next
-        if task is None or task.get_loop() is not asyncio.get_running_loop():
+        loop = asyncio.get_running_loop()
+        if self._next is None or self._next.get_loop() is not loop:
             running = self._running
-            if running is not None and running.get_loop() is not asyncio.get_running_loop():
+            if running is not None and running.get_loop() is not loop:
                 running = None  # left over from a closed event loop
-            task = asyncio.create_task(self._run(running))
-            task.add_done_callback(_retrieve)  # waiters may all be cancelled
-            self._next = task
-        try:
-            # shielded: one cancelled caller must not cancel the save the others wait for
-            await asyncio.shield(task)
-        except NodeError as exc:
-            raise NodeError(exc.node, exc.reason) from None  # a fresh one per waiter
+            self._next = asyncio.create_task(self._run(running))
+
+    async def drain(self) -> None:
+        """Wait until every save asked for so far has ended (a failure is logged, not raised)."""
+        loop = asyncio.get_running_loop()
+        for task in (self._next, self._running):
+            if task is not None and task.get_loop() is loop and not task.done():
+                await asyncio.wait([task])
 
     async def _run(self, previous: asyncio.Task[None] | None) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
-        # From here on, callers queue behind this save instead of joining it.
+        # From here on, changes queue behind this save instead of joining it.
         this = asyncio.current_task()
         self._next, self._running = None, this
         target = self._target
@@ -110,18 +112,20 @@ class SaveBatcher:
         try:
             self.saves += 1
             await self._save(target)
-        except NodeError:
-            raise
-        except Exception as exc:  # never let a stray error skip the waiters' NodeError
-            raise NodeError(target.name, f"save failed: {type(exc).__name__}") from None
+            self.unsaved = False
+        except Exception as error:  # whatever it was, said once: the change itself is live
+            self.failures += 1
+            self.unsaved = True
+            reason = error.reason if isinstance(error, NodeError) else type(error).__name__
+            log.warning(
+                "node %s: config save failed (%s); the peers are live and the next change "
+                "or reconcile saves them",
+                target.name,
+                reason,
+            )
         finally:
             if self._running is this:
                 self._running = None
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 def parse_interface(out: str) -> InterfaceInfo:
@@ -174,17 +178,28 @@ class WireGuard:
         batcher = self._batchers.get((target.name, target.interface))
         return 0 if batcher is None else batcher.saves
 
-    async def _persist(self, target: NodeTarget) -> None:
-        """Save the node's config with every change applied before this call (coalesced)."""
+    def _persist(self, target: NodeTarget) -> None:
+        """Ask for a save of the node's config with every change applied before this call
+        (coalesced, in the background)."""
         key = (target.name, interface_name(target))
         batcher = self._batchers.get(key)
         if batcher is None:
             batcher = self._batchers[key] = SaveBatcher(self._save)
-        await batcher.persist(target)
+        batcher.request(target)
+
+    async def saved(self, target: NodeTarget | None = None) -> None:
+        """Wait until the saves asked for so far, on the node's interface or (None) on every
+        node, have ended: at shutdown, and where a caller needs the file on disk."""
+        if target is None:
+            batchers = list(self._batchers.values())
+        else:
+            found = self._batchers.get((target.name, target.interface))
+            batchers = [found] if found is not None else []
+        for batcher in batchers:
+            await batcher.drain()
 
     async def _save(self, target: NodeTarget) -> None:
-        command = save_command(interface_name(target), target.wg_quick)
-        await self._pool.run(target, command, timeout=SAVE_TIMEOUT)
+        await self._pool.run(target, save_command(target), timeout=SAVE_TIMEOUT)
 
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         """Public key, listen port and addresses of the node's interface."""
@@ -192,18 +207,19 @@ class WireGuard:
         return _parsed(target, parse_interface, out)
 
     async def add_peer(self, target: NodeTarget, peer: PeerSpec) -> None:
-        """Add or update a peer live at once, then persist the node's config (coalesced)."""
+        """Add or update a peer live; returns once it is live. The node's config is saved
+        after, coalesced with its other changes (see SaveBatcher)."""
         await self._pool.run(
             target, add_peer_command(target, peer), stdin=peer.preshared_key + "\n"
         )
         log.info("node %s: peer %s added", target.name, peer.public_key)
-        await self._persist(target)
+        self._persist(target)
 
     async def remove_peer(self, target: NodeTarget, public_key: str) -> None:
-        """Remove a peer live at once, then persist (coalesced); an absent peer is not an error."""
+        """Remove a peer live (an absent peer is not an error); saved after, as add_peer."""
         await self._pool.run(target, remove_peer_command(target, public_key))
         log.info("node %s: peer %s removed", target.name, public_key)
-        await self._persist(target)
+        self._persist(target)
 
     async def peers(self, target: NodeTarget, *, even_if_down: bool = False) -> list[PeerState]:
         """Every peer on the node's interface with its traffic and last handshake."""
@@ -242,11 +258,18 @@ class WireGuard:
         self, target: NodeTarget, desired: Iterable[PeerSpec], keep: Collection[str] = ()
     ) -> ReconcilePlan:
         """Make the node's peers equal desired, live and persisted, leaving the peers whose key
-        is in `keep` as they are; returns what was done."""
-        wanted = tuple(desired)
+        is in `keep` as they are; returns what was done. With nothing to change, a config file
+        that a failed save left behind the running peers is saved again."""
         actual = await self.peers(target, even_if_down=True)
-        plan = plan_reconcile(wanted, actual, keep)
-        await apply_reconcile(self._pool, target, plan, wanted + kept_peers(actual, keep, wanted))
+        plan = plan_reconcile(desired, actual, keep)
+        await apply_reconcile(self._pool, target, plan)
+        batcher = self._batchers.get((target.name, target.interface))
+        if batcher is not None and batcher.unsaved:
+            if plan.changed:
+                batcher.unsaved = False  # the changes were saved with the file
+            else:
+                batcher.request(target)
+                await batcher.drain()
         return plan
 
     async def grace(self, target: NodeTarget, sets: GraceSets) -> GracePlan:

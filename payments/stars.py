@@ -6,15 +6,26 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 CURRENCY = "XTR"
+SUBSCRIPTION_PERIOD = 30 * 24 * 60 * 60  # seconds: the one period Telegram allows
+SUBSCRIPTION_DAYS = 30  # so only plans of 30 days are sold as a subscription
+MAX_SUBSCRIPTION_STARS = 10_000  # Telegram's highest price of one period
 
 RefusalReason = Literal["plan", "amount", "currency", "user", "payload"]
+# What an invoice sells: a plan, the same plan as a subscription, a plan as a gift, or an
+# add-on (a device slot, more traffic) for the plan the payer has.
+Kind = Literal["plan", "sub", "gift", "dev", "gb"]
+KINDS: tuple[Kind, ...] = ("plan", "sub", "gift", "dev", "gb")
 
 _PLAN_CODE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _NUMBER = r"[1-9][0-9]{0,18}"
-_PAYLOAD = re.compile(rf"plan:([A-Za-z0-9_-]{{1,16}}):(?:({_NUMBER}):({_NUMBER}):)?({_NUMBER})")
+_CODE = r"([A-Za-z0-9_-]{1,16})"
+_PAYLOAD = re.compile(
+    rf"({'|'.join(KINDS)}):{_CODE}:({_NUMBER}):({_NUMBER}):({_NUMBER})(?::({_NUMBER}))?"
+)
+_OLDER_PAYLOAD = re.compile(rf"plan:{_CODE}:({_NUMBER})")
 
 
 class BadPayload(ValueError):
@@ -33,33 +44,54 @@ class CheckoutRefused(Exception):
 @dataclass(frozen=True, slots=True)
 class Offer:
     """What an invoice sold to whom; `days` and `stars` are None in an older version's payload
-    ("plan:<code>:<user id>"), which named the plan alone."""
+    ("plan:<code>:<user id>"), which named the plan alone. `promo_id` is the promo code whose
+    discount the price carries."""
 
     plan_code: str
     days: int | None
     stars: int | None
     user_id: int
+    kind: Kind = "plan"
+    promo_id: int | None = None
 
 
-def invoice_payload(plan_code: str, days: int, stars: int, user_id: int) -> str:
-    """The payload of one user's invoice: "plan:<code>:<days>:<stars>:<user id>" (at most 81
-    of Telegram's 128 bytes), so the charge is credited as sold even if the plans change before
-    Telegram reports it."""
+def invoice_payload(
+    plan_code: str,
+    days: int,
+    stars: int,
+    user_id: int,
+    *,
+    kind: Kind = "plan",
+    promo_id: int | None = None,
+) -> str:
+    """The payload of one user's invoice: "<kind>:<code>:<days>:<stars>:<user id>[:<promo>]"
+    (at most 101 of Telegram's 128 bytes), so the charge is credited as sold even if the plans
+    or the promo change before Telegram reports it."""
     if not _PLAN_CODE.fullmatch(plan_code):
         raise ValueError(f"plan code must be 1-16 of A-Z a-z 0-9 _ -: {plan_code!r}")
-    for name, value in (("days", days), ("stars", stars), ("user id", user_id)):
+    if kind not in KINDS:
+        raise ValueError(f"not a kind of invoice: {kind!r}")
+    numbers = [("days", days), ("stars", stars), ("user id", user_id)]
+    numbers += [("promo id", promo_id)] if promo_id is not None else []
+    for name, value in numbers:
         if not 0 < value < 10**19:
             raise ValueError(f"not a valid {name}: {value}")
-    return f"plan:{plan_code}:{days}:{stars}:{user_id}"
+    promo = f":{promo_id}" if promo_id is not None else ""
+    return f"{kind}:{plan_code}:{days}:{stars}:{user_id}{promo}"
 
 
 def parse_payload(payload: str) -> Offer:
     """The offer in a payload made by `invoice_payload` (or by an older version)."""
     match = _PAYLOAD.fullmatch(payload)
-    if match is None:
+    if match is not None:
+        kind, code, days, stars, user_id, promo = match.groups()
+        sold = cast(Kind, kind)  # the pattern allows the kinds alone
+        return Offer(code, int(days), int(stars), int(user_id), sold, int(promo) if promo else None)
+    older = _OLDER_PAYLOAD.fullmatch(payload)
+    if older is None:
         raise BadPayload("not an invoice payload of this bot")
-    code, days, stars, user_id = match.groups()
-    return Offer(code, int(days) if days else None, int(stars) if stars else None, int(user_id))
+    code, user_id = older.groups()
+    return Offer(code, None, None, int(user_id))
 
 
 def check_paid(payload: str, currency: str, total_amount: int, from_user_id: int) -> Offer:
@@ -86,8 +118,9 @@ def check_checkout(
     plans: Mapping[str, tuple[int, int]],
 ) -> Offer:
     """The offer when a pre-checkout query pays the current days and price of a known plan for
-    its own user. `plans` maps plan codes to (days, price in Stars); anything else raises
-    CheckoutRefused (no money is taken yet: the user opens /subscribe again)."""
+    its own user. `plans` maps plan codes to (days, price in Stars) of what the payload's kind
+    sells now; anything else raises CheckoutRefused (no money is taken yet: the user opens
+    /subscribe again)."""
     offer = check_paid(payload, currency, total_amount, from_user_id)
     current = plans.get(offer.plan_code)
     if current is None:

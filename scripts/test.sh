@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.local/bin:$PATH"  # where a user install of uv lands
 # postgresql: the tests start their own throwaway server from its binaries (tests/postgres.py)
 # chromium: the personal page's browser tests (Playwright drives Debian's build; no download)
-DEBIAN_PACKAGES=(wireguard-tools wireguard-go openssh-server openresolv zbar-tools iproute2 iptables nftables procps fonts-dejavu-core postgresql chromium)
+DEBIAN_PACKAGES=(wireguard-tools wireguard-go openssh-server openresolv zbar-tools iproute2 iptables nftables procps fonts-dejavu-core postgresql chromium prometheus)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for package in "${DEBIAN_PACKAGES[@]}"; do

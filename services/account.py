@@ -11,6 +11,8 @@ from services.devices import DeviceService
 from services.errors import UserNotFound
 from services.payments import PaymentService
 from services.plans import Plan
+from services.pricing import Quote
+from services.promos import Discount
 from services.subscriptions import Subscription, SubscriptionService
 from services.targets import is_amnezia
 from services.users import UserService
@@ -30,6 +32,17 @@ class Account:
     plans: tuple[Plan, ...]
     card_payments: bool
     stars_payments: bool
+    quotes: tuple[Quote, ...] = ()  # every plan at the user's price
+    sbp_payments: bool = False
+    renewing_plans: frozenset[str] = frozenset()  # sold as a Stars subscription too
+    terms_needed: bool = False  # the offer must be accepted before any payment
+    offer_url: str | None = None
+    privacy_url: str | None = None
+
+    @property
+    def discount(self) -> Discount | None:
+        """The promo discount the user's prices carry, if any applies."""
+        return next((q.discount for q in self.quotes if q.price.discounted), None)
 
     @property
     def traffic_blocked_until(self) -> datetime | None:
@@ -65,15 +78,24 @@ class AccountService:
         if user is None:
             raise UserNotFound(user_id=user_id)
         now = self._users.clock()
+        payments = self._payments
         return Account(
             user=user,
             now=now,
             has_access=user.has_access(now),
             subscription=await self._subscriptions.subscription(user_id),
             devices=tuple(await self._devices.devices_of(user_id)),
-            device_limit=self._devices.device_limit(user),
+            device_limit=await self._devices.limit_of(user),
             history=await self._subscriptions.history(user_id),
-            plans=self._payments.plans,
-            card_payments=self._payments.yookassa_enabled,
-            stars_payments=self._payments.stars_enabled,
+            plans=payments.plans,
+            card_payments=payments.yookassa_enabled,
+            stars_payments=payments.stars_enabled,
+            quotes=await payments.plan_quotes(user_id),
+            sbp_payments=payments.sbp_enabled,
+            renewing_plans=frozenset(
+                p.code for p in payments.plans if payments.renews_with_stars(p)
+            ),
+            terms_needed=not await payments.terms.accepted(user_id),
+            offer_url=payments.terms.offer_url,
+            privacy_url=payments.terms.privacy_url,
         )

@@ -31,12 +31,15 @@ class AuditAction(enum.StrEnum):
     DRAIN = "drain"
     RECONCILE = "reconcile"
     BROADCAST = "broadcast"
+    BROADCAST_STOP = "broadcast_stop"
     REFUND = "refund"
     SET_ENDPOINT = "set_endpoint"
     SSH_KEY_ROTATE = "ssh_key_rotate"
     DB_RESTORE = "db_restore"
     REMOVE_FOREIGN = "remove_foreign"
     ACCEPT_HOST_KEY = "accept_host_key"
+    PROMO_NEW = "promo_new"
+    CAMPAIGN_NEW = "campaign_new"
 
 
 OPERATOR = 0  # the actor of what the operator does with `python main.py` (the CLI)

@@ -163,13 +163,14 @@ class BackupService:
 
     def next_due(self, interval: timedelta) -> datetime:
         """When the next scheduled backup is due: `interval` after the newest one, or soon."""
-        now = self._clock()
+        soon = self._clock() + FIRST_BACKUP_DELAY
+        newest = self.newest_at()
+        return soon if newest is None else max(newest + interval, soon)
+
+    def newest_at(self) -> datetime | None:
+        """When the newest backup was written; None when there is none."""
         files = self.backups()
-        soon = now + FIRST_BACKUP_DELAY
-        if not files:
-            return soon
-        newest = datetime.fromtimestamp(files[-1].stat().st_mtime, UTC)
-        return max(newest + interval, soon)
+        return datetime.fromtimestamp(files[-1].stat().st_mtime, UTC) if files else None
 
     def backups(self) -> list[Path]:
         """Our backup files, oldest first."""

@@ -1,14 +1,10 @@
-"""A device's keys at rest, its peer on the node, and the client config and QR code made from
-them: everything that needs a device's secrets lives here."""
+"""A device's keys at rest, its peer on the node, and the client config made from them:
+everything that needs a device's secrets lives here (services.qr draws the config's QR code)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import qrcode
-from qrcode.constants import ERROR_CORRECT_L
 
 from db.cipher import SecretCipher
 from db.models import Device, Node
@@ -135,13 +131,3 @@ def device_addresses(device: Device) -> tuple[str, ...]:
     if device.address6:
         return (f"{device.address4}/32", f"{device.address6}/128")
     return (f"{device.address4}/32",)
-
-
-def qr_png(text: str) -> bytes:
-    """A PNG QR code of `text`, sized for a phone camera."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_L, box_size=8, border=4)
-    code.add_data(text)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer)
-    return buffer.getvalue()

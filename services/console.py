@@ -10,9 +10,20 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AccessKind, Device, Node, Payment, PaymentStatus, Role, User
+from db.models import (
+    AccessKind,
+    Device,
+    Node,
+    Payment,
+    PaymentStatus,
+    Role,
+    SupportThread,
+    User,
+    VlessDevice,
+)
 from services.audit import AuditAction, record
 from services.errors import InvalidInput, ServiceError, UserNotFound
+from services.health import LastProbe, last_probes
 from services.notifier import Notifier
 from services.reconcile import ReconcileResult, ReconcileService
 from services.traffic import count_removed
@@ -55,8 +66,12 @@ class UserFilter(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CardDevice:
+    """A device, its node, and that node's latest probe (what its handshake and traffic
+    figures are as of)."""
+
     device: Device
     node: Node
+    probe: LastProbe
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +89,7 @@ class UserCard:
     devices: Sequence[CardDevice]
     payments: Sequence[Payment] = ()
     referrer: User | None = None
+    support: SupportThread | None = None  # their conversation with support, if they wrote
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +131,23 @@ def like_pattern(text: str) -> str:
     return f"%{text}%"
 
 
+async def _devices_of(session: AsyncSession, user_ids: list[int]) -> dict[int, list[CardDevice]]:
+    """Each user's devices, oldest first, with their nodes and those nodes' latest probes."""
+    rows = (
+        await session.execute(
+            select(Device, Node)
+            .join(Node, Node.id == Device.node_id)
+            .where(Device.user_id.in_(user_ids))
+            .order_by(Device.id)
+        )
+    ).all()
+    probes = await last_probes(session, {node.id for _, node in rows})
+    devices: dict[int, list[CardDevice]] = {user_id: [] for user_id in user_ids}
+    for device, node in rows:
+        devices[device.user_id].append(CardDevice(device, node, probes[node.id]))
+    return devices
+
+
 def _unreachable(results: Iterable[ReconcileResult]) -> list[str]:
     return [result.node for result in results if result.error is not None]
 
@@ -152,15 +185,7 @@ class ConsoleService:
                     .limit(limit)
                 )
             ).all()
-            rows = await session.execute(
-                select(Device, Node)
-                .join(Node, Node.id == Device.node_id)
-                .where(Device.user_id.in_([user.id for user in users]))
-                .order_by(Device.id)
-            )
-            devices: dict[int, list[CardDevice]] = {user.id: [] for user in users}
-            for device, node in rows.all():
-                devices[device.user_id].append(CardDevice(device, node))
+            devices = await _devices_of(session, [user.id for user in users])
         return [UserRow(user, devices[user.id]) for user in users]
 
     async def search(self, text: str) -> tuple[Sequence[User], bool]:
@@ -195,13 +220,7 @@ class ConsoleService:
             user = await session.get(User, user_id)
             if user is None:
                 raise UserNotFound(user_id=user_id)
-            rows = await session.execute(
-                select(Device, Node)
-                .join(Node, Node.id == Device.node_id)
-                .where(Device.user_id == user_id)
-                .order_by(Device.id)
-            )
-            devices = [CardDevice(device, node) for device, node in rows.all()]
+            devices = (await _devices_of(session, [user_id]))[user_id]
             payments = (
                 await session.scalars(
                     select(Payment)
@@ -211,7 +230,8 @@ class ConsoleService:
                 )
             ).all()
             referrer = await session.get(User, user.referred_by_id) if user.referred_by_id else None
-        return UserCard(user, self._users.role_of(user), devices, payments, referrer)
+            support = await session.get(SupportThread, user_id)
+        return UserCard(user, self._users.role_of(user), devices, payments, referrer, support)
 
     async def grant(
         self,
@@ -265,13 +285,18 @@ class ConsoleService:
         return await self._change(actor_id, user_id, AuditAction.UNBAN, change, protect=False)
 
     async def reset_devices(self, actor_id: int, user_id: int) -> Applied:
-        """Delete the user's devices and take their peers off the nodes now."""
+        """Delete the user's devices (WireGuard and VLESS) and take them off the nodes now; the
+        bytes they carried stay in the user's traffic."""
         async with self._sessions.begin() as session:
             user = await self._target(session, actor_id, user_id)
             devices = (await session.scalars(select(Device).where(Device.user_id == user_id))).all()
-            node_ids = {device.node_id for device in devices}
-            count_removed(user, devices)
-            for device in devices:
+            vless = (
+                await session.scalars(select(VlessDevice).where(VlessDevice.user_id == user_id))
+            ).all()
+            gone: list[Device | VlessDevice] = [*devices, *vless]
+            node_ids = {device.node_id for device in gone}
+            count_removed(user, gone)
+            for device in gone:
                 await session.delete(device)
             record(
                 session,
@@ -279,7 +304,7 @@ class ConsoleService:
                 actor_id,
                 AuditAction.RESET_DEVICES,
                 user_id,
-                f"devices={len(devices)}",
+                f"devices={len(devices) + len(vless)}",
             )
         results = await self._reconcile.reconcile_user(user_id, also=node_ids)
         return Applied(user, _unreachable(results))

@@ -11,15 +11,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
-from db.models import AccessKind, Device, Node, Role, User
-from nodes import NodeError, NodeTarget, PeerSpec, PeerState, WireGuard
+from db.models import AccessKind, Device, Node, Role, User, VlessDevice
+from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
+from services.addons import extra_devices
 from services.clientconfig import ClientConfig, DeviceConfigs, DeviceKeys
 from services.clock import Clock, system_clock
 from services.errors import InvalidInput, NoAccess, NodesFull, NodeUnavailable, ServiceError
+from services.health import LastProbe, last_probes
 from services.locks import NodeLocks
 from services.placement import Placement
 from services.plans import Plan, find_plan
@@ -28,7 +30,6 @@ from services.targets import target_of
 from services.traffic import count_removed
 
 log = logging.getLogger(__name__)
-LivePeers = dict[str, PeerState]  # peers read from nodes, by public key
 
 NAME_MAX = 32
 ADMIN_DEVICE_LIMIT = 20
@@ -60,12 +61,16 @@ class UnknownRoutes(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class DeviceStatus:
-    """A device with what its node says about it (None when the node did not answer)."""
+    """A device with its handshake and traffic as the node's latest probe stored them: no
+    tap reads a node, so a tap costs the same on a node of 10 peers or of 10,000."""
 
     device: Device
     node: Node
-    peer: PeerState | None
-    node_reachable: bool
+    probe: LastProbe
+
+    @property
+    def node_reachable(self) -> bool:
+        return self.probe.answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,14 @@ class DeviceService:
                 return plan.devices
         return self._default_limit
 
+    async def limit_of(self, user: User) -> int:
+        """The user's device limit with the device slots their add-ons give now."""
+        limit = self.device_limit(user)
+        if user.access_kind is not AccessKind.PAID or self._role_of(user) is Role.ADMIN:
+            return limit
+        async with self._sessions() as session:
+            return limit + await extra_devices(session, user.id, self._clock())
+
     def route_presets(self) -> list[RoutePreset]:
         """The split-tunnelling presets a device may choose, in the operator's order."""
         return self._configs.route_presets()
@@ -155,17 +168,18 @@ class DeviceService:
         raise DeviceNotFound()
 
     async def overview(self, user_id: int) -> DeviceList:
-        """The user's devices with what their nodes say now, and their limit."""
+        """The user's devices with what their nodes' latest probes read, and their limit."""
         user = await self.require_access(user_id)
         devices = await self.devices_of(user_id)
-        live, failed = await self.live_peers(device.node for device in devices)
+        probes = await self._last_probes(device.node_id for device in devices)
         statuses = tuple(
-            DeviceStatus(
-                device, device.node, live.get(device.public_key), device.node_id not in failed
-            )
-            for device in devices
+            DeviceStatus(device, device.node, probes[device.node_id]) for device in devices
         )
-        return DeviceList(statuses, self.device_limit(user), self._clock())
+        return DeviceList(statuses, await self.limit_of(user), self._clock())
+
+    async def _last_probes(self, node_ids: Iterable[int]) -> dict[int, LastProbe]:
+        async with self._sessions() as session:
+            return await last_probes(session, node_ids)
 
     async def add(self, user_id: int, name: str = "") -> DeviceConfig:
         """A new device, on the node of the user's other devices (or their chosen one);
@@ -187,10 +201,20 @@ class DeviceService:
                 return DeviceConfig(device, self._configs.config(device))
             return await self._add(user, devices, "")
 
+    async def check_room(self, user: User) -> None:
+        """DeviceLimitReached unless the user may have one more device, WireGuard and VLESS
+        devices counted together."""
+        limit = await self.limit_of(user)
+        async with self._sessions() as session:
+            count = 0
+            for model in (Device, VlessDevice):
+                query = select(func.count()).select_from(model).where(model.user_id == user.id)
+                count += await session.scalar(query) or 0
+        if count >= limit:
+            raise DeviceLimitReached(limit=limit, count=count)
+
     async def _add(self, user: User, devices: list[Device], name: str) -> DeviceConfig:
-        limit = self.device_limit(user)
-        if len(devices) >= limit:
-            raise DeviceLimitReached(limit=limit, count=len(devices))
+        await self.check_room(user)
         preferred = devices[0].node_id if devices else user.preferred_node_id
         trial = user.access_kind is AccessKind.TRIAL
         node = await self._placement.for_new_device(preferred, trial=trial)
@@ -313,36 +337,14 @@ class DeviceService:
             return removed
 
     async def status(self, user_id: int) -> DeviceStatus | None:
-        """The user's first device and its live handshake and traffic; None without one."""
+        """The user's first device with its handshake and traffic as last probed; None
+        without one."""
         devices = await self.devices_of(user_id)
         if not devices:
             return None
         device = devices[0]
-        try:
-            peers = await self._wireguard.peers(target_of(device.node))
-        except NodeError as error:
-            log.info("status of device %s: %s", device.id, error)
-            return DeviceStatus(device, device.node, None, False)
-        peer = next((p for p in peers if p.public_key == device.public_key), None)
-        return DeviceStatus(device, device.node, peer, True)
-
-    async def live_peers(self, nodes: Iterable[Node]) -> tuple[LivePeers, set[int]]:
-        """Peers of these nodes read at once, by public key, and the ids of nodes that failed."""
-        unique = {node.id: node for node in nodes}
-        results = await asyncio.gather(
-            *(self._wireguard.peers(target_of(node)) for node in unique.values()),
-            return_exceptions=True,
-        )
-        live: LivePeers = {}
-        failed: set[int] = set()
-        for node_id, result in zip(unique, results, strict=True):
-            if isinstance(result, NodeError):
-                failed.add(node_id)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                live.update((peer.public_key, peer) for peer in result)
-        return live, failed
+        probes = await self._last_probes([device.node_id])
+        return DeviceStatus(device, device.node, probes[device.node_id])
 
     async def current_node(self, user_id: int) -> Node | None:
         """The node of the user's first device."""
@@ -391,8 +393,15 @@ def _hidden(char: str) -> bool:
     return category in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
-def handshake_age(peer: PeerState | None, now: datetime) -> float | None:
-    """Seconds since the last handshake, or None if there was none."""
-    if peer is None or peer.latest_handshake is None:
+def handshake_age(device: Device, now: datetime) -> float | None:
+    """Seconds since the device's last handshake as last probed, or None if there was none."""
+    if device.last_handshake_at is None:
         return None
-    return max((now - peer.latest_handshake).total_seconds(), 0.0)
+    return max((now - device.last_handshake_at).total_seconds(), 0.0)
+
+
+def probe_age(probe: LastProbe, now: datetime) -> float | None:
+    """Seconds since the node's handshakes and traffic were read, or None if never."""
+    if probe.read_at is None:
+        return None
+    return max((now - probe.read_at).total_seconds(), 0.0)

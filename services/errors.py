@@ -113,6 +113,47 @@ class PaymentNotFound(ServiceError):
     key = "error-payment-not-found"
 
 
+class TermsNotAccepted(ServiceError):
+    """OFFER_URL and PRIVACY_URL are set and the user has not accepted them: nothing is charged."""
+
+    key = "error-terms-not-accepted"
+
+
+class TrialNeedsChannel(ServiceError):
+    """The trial is for members of TRIAL_CHANNEL and the user is not one (yet)."""
+
+    key = "error-trial-channel"
+
+
+class TrialCheckUnavailable(ServiceError):
+    """Telegram would not say whether the user is in TRIAL_CHANNEL; the admins are told."""
+
+    key = "error-trial-channel-check"
+
+
+class AddonUnavailable(ServiceError):
+    """That add-on is not sold, or not for this user's access (no paid plan, no traffic limit,
+    the most device slots already)."""
+
+    key = "error-addon-unavailable"
+
+
+class SubscriptionPlanOnly(ServiceError):
+    """A Telegram Stars subscription renews every 30 days: only a 30-day plan is sold so."""
+
+    key = "error-subscription-plan"
+
+
+class NoStarsSubscription(ServiceError):
+    key = "error-no-stars-subscription"
+
+
+class RefundRefused(ServiceError):
+    """Telegram refused to give the Stars back; `reason` is its description."""
+
+    key = "refund-failed"
+
+
 class NodeSetupFailed(ServiceError):
     """Adding or rebuilding a node stopped at a step; `reason` says why, in the node's words."""
 

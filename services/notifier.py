@@ -1,5 +1,6 @@
-"""What services need to tell people, without knowing Telegram: alerts and files to the admins,
-texts and configs to users. The bot's TelegramNotifier is the one implementation."""
+"""What services need of Telegram, without knowing it: alerts and files to the admins, texts
+and configs to users, deep links, channel membership, Stars refunds and subscriptions. The
+bot's TelegramNotifier is the one implementation."""
 
 from __future__ import annotations
 
@@ -50,3 +51,16 @@ class Notifier(Protocol):
     ) -> bool:
         """A text in the user's language, with a named button ("renew") under it; moments are
         shown as dates, None as a dash; False when it could not be delivered."""
+
+    async def start_link(self, parameter: str) -> str:
+        """The bot's deep link that opens the chat with /start `parameter`."""
+
+    async def is_member(self, chat: str, user_id: int) -> bool | None:
+        """Whether the user is in a channel or group (`chat`: @username or id); None when
+        Telegram would not say (the bot cannot read its members)."""
+
+    async def refund_stars(self, user_id: int, charge_id: str) -> str | None:
+        """Give a Stars payment back; None when done, else Telegram's reason."""
+
+    async def set_stars_subscription(self, user_id: int, charge_id: str, *, renewing: bool) -> bool:
+        """Turn a Stars subscription's renewal off or back on; False when Telegram refused."""

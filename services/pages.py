@@ -134,6 +134,12 @@ class PageService:
         nonce = await self._link_nonce(user_id, replace=False)
         return self._link_url(nonce)
 
+    async def subscription_link(self, user_id: int) -> str:
+        """The user's VLESS subscription link: the same token as the personal link, so
+        replacing that one replaces this one too."""
+        nonce = await self._link_nonce(user_id, replace=False)
+        return self._link_url(nonce, "sub")
+
     async def replace_link(self, user_id: int) -> str:
         """A new personal link; the old one (and every page session it opened) stops at once."""
         nonce = await self._link_nonce(user_id, replace=True)
@@ -150,9 +156,9 @@ class PageService:
         async with self._sessions() as session:
             return await session.scalar(select(User).where(User.link_nonce == _b64(nonce)))
 
-    def _link_url(self, nonce: str) -> str:
+    def _link_url(self, nonce: str, path: str = "u") -> str:
         raw = base64.urlsafe_b64decode(nonce + "==")
-        return f"{self.public_url}/u/{_b64(raw + self._link_mac(raw))}"
+        return f"{self.public_url}/{path}/{_b64(raw + self._link_mac(raw))}"
 
     def _link_mac(self, nonce: bytes) -> bytes:
         return hmac.new(self._link_key, b"link:" + nonce, hashlib.sha256).digest()[:MAC_BYTES]

@@ -1,8 +1,10 @@
-"""Taking money: YooKassa payments and auto-renewal charges, Telegram Stars, pending checks."""
+"""Taking money: YooKassa payments (card, SBP) and auto-renewal charges, Telegram Stars
+(one-off and subscriptions), for a plan, a gift or an add-on; pending checks, refunds."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import uuid
 from collections import defaultdict
@@ -14,15 +16,25 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AccessKind, Payment, PaymentStatus, User
+from db.models import AccessKind, Payment, PaymentStatus, PromoCode, Purpose, User
 from payments import stars
 from payments.base import Notification, ProviderError, ProviderPayment, Receipt
-from payments.yookassa import YooKassaProvider
+from payments.yookassa import SBP, YooKassaProvider
 from services.clock import Clock, system_clock
-from services.errors import PaymentNotFound, PaymentsOff, PaymentUnavailable, PlanNotFound
+from services.deeplinks import GIFT
+from services.errors import (
+    PaymentNotFound,
+    PaymentsOff,
+    PaymentUnavailable,
+    RefundRefused,
+    ServiceError,
+    SubscriptionPlanOnly,
+)
 from services.notifier import Notifier
 from services.plans import Plan
-from services.subscriptions import Credit, SubscriptionService
+from services.pricing import Pricing, Quote, plan_price
+from services.subscriptions import STARS_SUBSCRIPTION, Credit, SubscriptionService
+from services.terms import TermsService
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +47,50 @@ PENDING_GIVE_UP = timedelta(days=2)
 RENEW_BEFORE = timedelta(hours=24)
 UNKNOWN_PLAN = "?"  # a held Stars charge whose payload named no plan of ours
 REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.HELD)
+# What a Stars invoice's kind sells: (purpose, whether it is a subscription), and back.
+STARS_KINDS: dict[stars.Kind, tuple[Purpose, bool]] = {
+    "plan": (Purpose.PLAN, False),
+    "sub": (Purpose.PLAN, True),
+    "gift": (Purpose.GIFT, False),
+    "dev": (Purpose.DEVICE, False),
+    "gb": (Purpose.TRAFFIC, False),
+}
+KIND_OF = {sold: kind for kind, sold in STARS_KINDS.items()}
+
+
+class Way(enum.StrEnum):
+    """How a YooKassa payment is made: a card (once, or saved for auto-renewal) or SBP."""
+
+    CARD = "card"
+    CARD_AUTO = "auto"
+    SBP = "sbp"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """A YooKassa payment page to send the user to, and what it charges."""
+
+    url: str
+    quote: Quote
+
+
+@dataclass(frozen=True, slots=True)
+class StarsInvoice:
+    """A Stars invoice to make: what it sells at which price, its payload, and whether it is a
+    subscription (renewed by Telegram every 30 days)."""
+
+    quote: Quote
+    payload: str
+    subscription: bool
+
+    @property
+    def stars(self) -> int:
+        return self.quote.price.stars
+
+    @property
+    def period(self) -> int | None:
+        """createInvoiceLink's subscription_period: seconds, for a subscription alone."""
+        return stars.SUBSCRIPTION_PERIOD if self.subscription else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +120,8 @@ class PaymentService:
         return_url_unset: bool = False,
         clock: Clock = system_clock,
         notifier: Notifier | None = None,
+        sbp: bool = False,
+        terms: TermsService | None = None,
     ) -> None:
         self._return_url_unset = return_url_unset
         self._checkout_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -74,6 +132,9 @@ class PaymentService:
         self._receipt = receipt
         self._clock = clock
         self.notifier = notifier
+        self._sbp = sbp
+        self.terms = terms or TermsService(sessions, clock=clock)
+        self._pricing = Pricing(sessions, subscriptions, clock)
 
     def default_return_url(self, url: str) -> None:
         """Where the payment page sends users back when YOOKASSA_RETURN_URL is not set."""
@@ -85,6 +146,10 @@ class PaymentService:
         return self._yookassa is not None
 
     @property
+    def sbp_enabled(self) -> bool:
+        return self._yookassa is not None and self._sbp
+
+    @property
     def enabled(self) -> bool:
         return self.yookassa_enabled or self.stars_enabled
 
@@ -92,31 +157,56 @@ class PaymentService:
     def plans(self) -> tuple[Plan, ...]:
         return self._subscriptions.plans
 
-    def _plan(self, code: str) -> Plan:
-        plan = self._subscriptions.plan(code)
-        if plan is None:
-            raise PlanNotFound()
-        return plan
+    # Prices
+
+    async def quote(self, user_id: int, purpose: Purpose, plan_code: str | None) -> Quote:
+        """What the user pays for a plan, a gift or an add-on now (services.pricing)."""
+        return await self._pricing.quote(user_id, purpose, plan_code)
+
+    async def plan_quotes(self, user_id: int) -> tuple[Quote, ...]:
+        return await self._pricing.plan_quotes(user_id)
+
+    async def addons_on_sale(self, user_id: int) -> tuple[Quote, ...]:
+        return await self._pricing.addons_on_sale(user_id)
+
+    def renews_with_stars(self, plan: Plan) -> bool:
+        """Whether the plan is sold as a Telegram Stars subscription (30 days, Telegram's price
+        limit)."""
+        return (
+            self.stars_enabled
+            and plan.days == stars.SUBSCRIPTION_DAYS
+            and plan.stars <= stars.MAX_SUBSCRIPTION_STARS
+        )
 
     # YooKassa
 
-    async def yookassa_checkout(self, user_id: int, plan_code: str, auto_renew: bool) -> str:
-        """The confirmation link for paying `plan_code`. The payment row and its idempotency key
-        are stored before the provider is asked, so a retry after a timeout reuses the key and
-        YooKassa never makes a second payment; a second tap reuses the link."""
-        if self._yookassa is None:
+    async def yookassa_checkout(
+        self, user_id: int, plan_code: str | None, way: Way, *, purpose: Purpose = Purpose.PLAN
+    ) -> Checkout:
+        """The confirmation link for paying a plan (or a gift, an add-on) at the user's price,
+        by card or SBP; only after the user accepted the offer. The payment row and its
+        idempotency key are stored before the provider is asked, so a retry after a timeout
+        reuses the key and YooKassa never makes a second payment; a second tap reuses the
+        link."""
+        if self._yookassa is None or (way is Way.SBP and not self._sbp):
             raise PaymentsOff()
-        plan = self._plan(plan_code)
+        if way is Way.CARD_AUTO and purpose is not Purpose.PLAN:
+            raise PaymentsOff()  # only one's own plan renews
+        quote = await self._pricing.quote(user_id, purpose, plan_code)
+        await self.terms.require(user_id)
         async with self._checkout_locks[user_id]:  # two taps at once make one payment
-            return await self._checkout(self._yookassa, user_id, plan, auto_renew)
+            url = await self._checkout(self._yookassa, user_id, quote, way)
+        return Checkout(url, quote)
 
     async def _checkout(
-        self, provider: YooKassaProvider, user_id: int, plan: Plan, auto_renew: bool
+        self, provider: YooKassaProvider, user_id: int, quote: Quote, way: Way
     ) -> str:
-        payment = await self._reusable(user_id, plan, auto_renew)
+        auto_renew = way is Way.CARD_AUTO
+        method = SBP if way is Way.SBP else None
+        payment = await self._reusable(user_id, quote, auto_renew, method)
         if payment is None:
             payment = await self._stored_order(
-                user_id, plan, str(uuid.uuid4()), save_method=auto_renew
+                user_id, quote, str(uuid.uuid4()), save_method=auto_renew, method=method
             )
         elif payment.confirmation_url:
             return payment.confirmation_url
@@ -124,11 +214,12 @@ class PaymentService:
         try:
             created = await provider.create(
                 amount_minor=payment.amount,
-                description=self._description(plan),
+                description=self._description(quote),
                 idempotency_key=payment.idempotency_key,
                 metadata={"payment": str(payment.id), "user": str(user_id)},
                 save_method=auto_renew,
-                receipt=self._receipt_for(plan),
+                receipt=self._receipt_for(quote),
+                method=method,
             )
         except ProviderError as error:
             log.warning("YooKassa create for payment %s failed: %s", payment.id, error)
@@ -144,10 +235,11 @@ class PaymentService:
     async def _stored_order(
         self,
         user_id: int,
-        plan: Plan,
+        quote: Quote,
         key: str,
         *,
         save_method: bool,
+        method: str | None = None,
         recurring: bool = False,
         until: datetime | None = None,
     ) -> Payment:
@@ -156,42 +248,57 @@ class PaymentService:
             user_id=user_id,
             provider=YOOKASSA,
             idempotency_key=key,
-            plan_code=plan.code,
-            days=plan.days,
-            amount=plan.kopecks,
+            plan_code=quote.plan.code,
+            days=quote.price.days,
+            amount=quote.price.kopecks,
             currency="RUB",
             status=PaymentStatus.PENDING,
             recurring=recurring,
             save_method=save_method,
             access_until=until,
             created_at=self._clock(),
+            purpose=quote.purpose,
+            method=method,
+            promo_id=quote.price.promo_id,
         )
         async with self._sessions.begin() as session:
             session.add(payment)
         return payment
 
-    async def _reusable(self, user_id: int, plan: Plan, auto_renew: bool) -> Payment | None:
+    async def _reusable(
+        self, user_id: int, quote: Quote, auto_renew: bool, method: str | None
+    ) -> Payment | None:
+        same_method = Payment.method.is_(None) if method is None else Payment.method == method
         async with self._sessions() as session:
             query = (
                 select(Payment)
                 .where(Payment.user_id == user_id, Payment.provider == YOOKASSA)
-                .where(Payment.plan_code == plan.code, Payment.amount == plan.kopecks)
+                .where(Payment.plan_code == quote.plan.code, Payment.purpose == quote.purpose)
+                .where(Payment.amount == quote.price.kopecks, Payment.days == quote.price.days)
                 .where(Payment.save_method == auto_renew, Payment.recurring.is_(False))
-                .where(Payment.status == PaymentStatus.PENDING)
+                .where(same_method, Payment.status == PaymentStatus.PENDING)
                 .where(Payment.created_at > self._clock() - REUSE_PENDING)
                 .order_by(Payment.id.desc())
             )
             return await session.scalar(query.limit(1))
 
-    def _description(self, plan: Plan) -> str:
-        return f"VPN: {plan.days} days"
+    @staticmethod
+    def _description(quote: Quote) -> str:
+        days = quote.price.days
+        if quote.purpose is Purpose.GIFT:
+            return f"VPN gift: {days} days"
+        if quote.purpose is Purpose.DEVICE:
+            return f"VPN: one more device, {days} days"
+        if quote.purpose is Purpose.TRAFFIC:
+            return f"VPN: {quote.gb} GB more per 30 days, {days} days"
+        return f"VPN: {days} days"
 
-    def _receipt_for(self, plan: Plan) -> Receipt | None:
+    def _receipt_for(self, quote: Quote) -> Receipt | None:
         if self._receipt is None:
             return None
         return Receipt(
             email=self._receipt.email,
-            description=self._description(plan),
+            description=self._description(quote),
             vat_code=self._receipt.vat_code,
         )
 
@@ -351,18 +458,19 @@ class PaymentService:
             payment.status is not PaymentStatus.PENDING or payment.provider_payment_id
         ):
             return False  # this period was tried already; the pending check follows it up
+        quote = Quote(Purpose.PLAN, plan, plan_price(plan, None))  # renewals: the full price
         if payment is None:
             payment = await self._stored_order(
-                user.id, plan, key, save_method=True, recurring=True, until=user.access_until
+                user.id, quote, key, save_method=True, recurring=True, until=user.access_until
             )
         try:
             state = await self._yookassa.charge_saved(
                 method_id=method,
                 amount_minor=plan.kopecks,
-                description=self._description(plan),
+                description=self._description(quote),
                 idempotency_key=key,
                 metadata={"payment": str(payment.id), "user": str(user.id), "renewal": "1"},
-                receipt=self._receipt_for(plan),
+                receipt=self._receipt_for(quote),
             )
         except ProviderError as error:
             log.warning("auto-renewal of user %s: %s", user.id, error)
@@ -375,33 +483,76 @@ class PaymentService:
 
     # Telegram Stars
 
-    def stars_invoice(self, user_id: int, plan_code: str) -> tuple[Plan, str]:
-        """The plan and the payload of a Stars invoice for it (the days and price as sold)."""
+    async def stars_invoice(
+        self,
+        user_id: int,
+        plan_code: str | None,
+        *,
+        purpose: Purpose = Purpose.PLAN,
+        subscription: bool = False,
+    ) -> StarsInvoice:
+        """A Stars invoice for a plan (or a gift, an add-on) at the user's price; a
+        `subscription` renews a 30-day plan at its full price. Only after the user accepted
+        the offer. Its payload says what is sold, so the charge is credited as sold."""
         if not self.stars_enabled:
             raise PaymentsOff()
-        plan = self._plan(plan_code)
-        return plan, stars.invoice_payload(plan.code, plan.days, plan.stars, user_id)
+        quote = await self._pricing.quote(user_id, purpose, plan_code, renewing=subscription)
+        if subscription and (purpose is not Purpose.PLAN or not self.renews_with_stars(quote.plan)):
+            raise SubscriptionPlanOnly()
+        await self.terms.require(user_id)
+        payload = stars.invoice_payload(
+            quote.plan.code,
+            quote.price.days,
+            quote.price.stars,
+            user_id,
+            kind=KIND_OF[quote.purpose, subscription],
+            promo_id=quote.price.promo_id,
+        )
+        return StarsInvoice(quote, payload, subscription)
 
-    def stars_checkout(self, payload: str, currency: str, amount: int, user_id: int) -> bool:
-        """Whether a pre-checkout matches our current offer (plan, days, price, currency, payer)."""
-        offers = {plan.code: (plan.days, plan.stars) for plan in self.plans}
+    async def stars_checkout(self, payload: str, currency: str, amount: int, user_id: int) -> bool:
+        """Whether a pre-checkout matches what the user would be offered now (what is sold,
+        days, price, discount, currency, payer) and the user accepted the offer."""
         try:
             if not self.stars_enabled:
                 raise stars.CheckoutRefused("plan")
-            stars.check_checkout(payload, currency, amount, user_id, offers)
+            offer = stars.check_paid(payload, currency, amount, user_id)
+            purpose, subscription = STARS_KINDS[offer.kind]
+            try:
+                quote = await self._pricing.quote(
+                    user_id, purpose, offer.plan_code, renewing=subscription
+                )
+            except ServiceError:
+                raise stars.CheckoutRefused("plan") from None
+            if quote.plan.code != offer.plan_code or quote.price.promo_id != offer.promo_id:
+                raise stars.CheckoutRefused("amount")
+            current = {quote.plan.code: (quote.price.days, quote.price.stars)}
+            stars.check_checkout(payload, currency, amount, user_id, current)
         except stars.CheckoutRefused as refused:
             log.info("pre-checkout refused: %s", refused.reason)
+            return False
+        if not await self.terms.accepted(user_id):
+            log.info("pre-checkout refused: the offer is not accepted")
             return False
         return True
 
     async def stars_paid(
-        self, user_id: int, payload: str, currency: str, amount: int, charge_id: str
+        self,
+        user_id: int,
+        payload: str,
+        currency: str,
+        amount: int,
+        charge_id: str,
+        *,
+        renewal: bool = False,
     ) -> StarsPaid:
-        """Telegram has taken the Stars: the charge is stored first, whatever happens next,
-        then credited by what its payload says was sold (the plan's days at that time), once
-        per charge id. A charge that cannot be credited (the plan is gone, the payer is banned,
-        the payload is not ours) is held, and the admins are told, to refund or grant by hand."""
+        """Telegram has taken the Stars (a `renewal` of a subscription takes them itself): the
+        charge is stored first, whatever happens next, then credited by what its payload says
+        was sold, once per charge id. A charge that cannot be credited (the plan is gone, the
+        payer is banned, the payload is not ours) is held, and the admins are told, to refund
+        or grant by hand."""
         charge = self._stars_charge(user_id, payload, currency, amount, charge_id)
+        charge.recurring = renewal
         try:
             payment, new = await self._store_charge(charge)
         except Exception:
@@ -440,12 +591,19 @@ class PaymentService:
         plan = self._subscriptions.plan(offer.plan_code)
         charge.plan_code = offer.plan_code
         charge.days = offer.days or (plan.days if plan else 0)  # an older payload: today's days
+        purpose, subscription = STARS_KINDS[offer.kind]
+        charge.purpose, charge.promo_id = purpose, offer.promo_id
+        charge.method = STARS_SUBSCRIPTION if subscription else None
         return charge
 
     async def _store_charge(self, charge: Payment) -> tuple[Payment, bool]:
         """The charge committed (True), or the row stored for its charge id before (False)."""
         try:
             async with self._sessions.begin() as session:
+                if charge.promo_id is not None and not await session.get(
+                    PromoCode, charge.promo_id
+                ):
+                    charge.promo_id = None  # the code is gone; the charge is kept all the same
                 session.add(charge)
             return charge, True
         except IntegrityError:
@@ -497,9 +655,17 @@ class PaymentService:
             raise PaymentNotFound()
         return payment
 
-    async def refunded(self, actor_id: int, payment_id: int) -> datetime | None:
-        """Record a refund Telegram made: the payment's days are taken back (audited)."""
-        return await self._subscriptions.refund(actor_id, payment_id)
+    async def refund_stars(self, actor_id: int, charge_id: str) -> tuple[Payment, datetime | None]:
+        """Give a credited or held Stars payment back (Telegram first), then take back what it
+        gave (audited; a subscription's charge also stops its renewal): the payment and the
+        payer's access end now."""
+        payment = await self.stars_payment(charge_id)
+        reason = "no bot" if self.notifier is None else None
+        if self.notifier is not None:
+            reason = await self.notifier.refund_stars(payment.user_id, charge_id)
+        if reason is not None:
+            raise RefundRefused(reason=reason)
+        return payment, await self._subscriptions.refund(actor_id, payment.id)
 
     async def recent(self, user_id: int) -> Sequence[Payment]:
         return await self._subscriptions.history(user_id)
@@ -507,7 +673,17 @@ class PaymentService:
     # Telling people
 
     async def _tell_credited(self, credit: Credit, *, to_payer: bool = True) -> None:
-        if to_payer:
+        """The payer hears what they got (a plan's credit from the handler that took a Stars
+        payment, when `to_payer` is False), the inviter of their bonus."""
+        if credit.purpose is Purpose.GIFT and credit.gift_code and self.notifier is not None:
+            link = await self.notifier.start_link(GIFT + credit.gift_code)
+            await self._tell(credit.user_id, "gift-paid", link=link)
+        elif credit.purpose is Purpose.DEVICE:
+            await self._tell(credit.user_id, "addon-paid-device", until=credit.access_until)
+        elif credit.purpose is Purpose.TRAFFIC:
+            gb = str(credit.addon_amount)
+            await self._tell(credit.user_id, "addon-paid-traffic", gb=gb, until=credit.access_until)
+        elif to_payer:
             await self._tell(credit.user_id, "paid-credited", until=credit.access_until)
         if credit.inviter_id is not None:
             key = "referral-bonus" if credit.inviter_until else "referral-bonus-forever"
@@ -523,6 +699,8 @@ class PaymentService:
                 charge=payment.provider_payment_id or "?",
             )
 
-    async def _tell(self, user_id: int, key: str, *, until: datetime | None) -> None:
+    async def _tell(
+        self, user_id: int, key: str, *, until: datetime | None = None, **texts: str
+    ) -> None:
         if self.notifier is not None:
-            await self.notifier.to_user(user_id, key, until=until)
+            await self.notifier.to_user(user_id, key, until=until, **texts)

@@ -1,4 +1,5 @@
-"""Plans the operator sells: length, price in roubles and Stars, device and traffic limits."""
+"""Plans the operator sells: length, price in roubles and Stars, device and traffic limits; and
+the add-ons sold on top of a plan (a device slot, more traffic), priced per 30 days."""
 
 from __future__ import annotations
 
@@ -59,3 +60,38 @@ def parse_plans(text: str) -> tuple[Plan, ...]:
 
 def find_plan(plans: tuple[Plan, ...], code: str | None) -> Plan | None:
     return next((plan for plan in plans if plan.code == code), None)
+
+
+@dataclass(frozen=True, slots=True)
+class AddonPrice:
+    """An add-on's price per 30 days; `gb` is the traffic it adds per 30 days (0: a device)."""
+
+    rub: int
+    stars: int
+    gb: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Addons:
+    """The add-ons on sale; None: not sold."""
+
+    device: AddonPrice | None = None
+    traffic: AddonPrice | None = None
+
+
+def parse_addon(text: str, *, traffic: bool) -> AddonPrice | None:
+    """`rub:stars` for a device slot, `gb:rub:stars` for traffic (per 30 days); "" for none;
+    ValueError says what is wrong."""
+    text = text.strip()
+    if not text:
+        return None
+    fields = text.split(":")
+    shape = "gb:rub:stars" if traffic else "rub:stars"
+    if len(fields) != (3 if traffic else 2) or not all(f.isascii() and f.isdigit() for f in fields):
+        raise ValueError(f"{text!r} is not {shape} (whole numbers)")
+    numbers = [int(field) for field in fields]
+    gb = numbers.pop(0) if traffic else 0
+    rub, stars = numbers
+    if not (0 < rub <= 1_000_000 and 0 < stars <= 100_000) or (traffic and not 0 < gb <= 100_000):
+        raise ValueError(f"{text!r}: prices above zero" + (", 1-100000 GB" if traffic else ""))
+    return AddonPrice(rub, stars, gb)

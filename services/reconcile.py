@@ -7,11 +7,12 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Device, ForeignPeer, Node, NodeHealth, User
+from db.models import Device, ForeignPeer, Node, NodeHealth, User, VlessDevice
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
 from nodes.firewall import GracePlan
 from nodes.grace_layout import GraceSets
@@ -29,6 +30,13 @@ from services.targets import target_of
 log = logging.getLogger(__name__)
 
 PARALLEL = 8  # nodes reconciled at once in a fleet-wide pass
+
+
+class VlessUsers(Protocol):
+    """The VLESS side of a node (services.vless.VlessService), kept equal to the database with
+    its peers."""
+
+    async def reconcile(self, node: Node) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +84,10 @@ class ReconcileService:
         clock: Clock = system_clock,
         reclaim: AddressReclaim | None = None,
         grace: Grace | None = None,
+        vless: VlessUsers | None = None,
     ) -> None:
         self._sessions = sessions
+        self._vless = vless
         self._wireguard = wireguard
         self._configs = configs
         self._node_locks = node_locks
@@ -122,6 +132,19 @@ class ReconcileService:
 
     async def reconcile(
         self, node: Node, *, report: bool = True, release: Collection[str] = ()
+    ) -> ReconcileResult:
+        """Make the node's peers, and its Xray's VLESS users when it runs VLESS, equal the
+        database (see _reconcile_peers)."""
+        result = await self._reconcile_peers(node, report=report, release=release)
+        if self._vless is not None and node.xray_port is not None:
+            try:
+                await self._vless.reconcile(node)
+            except NodeError as error:
+                log.warning("vless reconcile %s failed: %s", node.name, error.reason)
+        return result
+
+    async def _reconcile_peers(
+        self, node: Node, *, report: bool, release: Collection[str]
     ) -> ReconcileResult:
         """Make the node's peers, then its grace firewall, equal the database, leaving its
         foreign peers (but those in `release`, which go) as they are; tell the admins when the
@@ -201,6 +224,11 @@ class ReconcileService:
         async with self._sessions() as session:
             node_ids = set(
                 await session.scalars(select(Device.node_id).where(Device.user_id == user_id))
+            )
+            node_ids.update(
+                await session.scalars(
+                    select(VlessDevice.node_id).where(VlessDevice.user_id == user_id)
+                )
             )
             node_ids.update(also)
             if not node_ids:

@@ -1,4 +1,5 @@
-"""Numbers for the admins' /stats: users, access by kind, nodes' peers, traffic and handshakes."""
+"""Numbers for the admins' /stats: users, access by kind, money, campaigns, nodes' peers, traffic
+and handshakes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import (
     AccessKind,
+    Campaign,
     Device,
     Node,
     NodeHealth,
@@ -41,6 +43,18 @@ class NodeStats:
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignStats:
+    """Who came by a campaign's link: registered, took a trial, paid (first payments), and the
+    money they paid, per currency."""
+
+    name: str
+    registrations: int
+    trials: int
+    payers: int
+    revenue: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     now: datetime
     users_total: int
@@ -53,6 +67,15 @@ class Stats:
     payers_month: int = 0
     trials_total: int = 0
     trials_converted: int = 0  # of the users who took a trial, those who paid later
+    campaigns: list[CampaignStats] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What the metrics export from the database: payments by (provider, state), trials."""
+
+    payments: dict[tuple[str, str], int]
+    trials: int
 
 
 class StatsService:
@@ -93,6 +116,7 @@ class StatsService:
             ).all()
             nodes = await self._nodes(session, day_ago)
             money = await self._money(session, now - MONTH)
+            campaigns = await self._campaigns(session)
         per_day = Counter(moment.date() for moment in created)
         return Stats(
             now=now,
@@ -105,8 +129,64 @@ class StatsService:
                 (day, per_day.get(day, 0))
                 for day in (first_day + timedelta(days=n) for n in range(CHART_DAYS))
             ],
+            campaigns=campaigns,
             **money,
         )
+
+    @staticmethod
+    async def _campaigns(session: AsyncSession) -> list[CampaignStats]:
+        """Every campaign, by name, with its people and money of all time."""
+        trial = func.sum(case((User.trial_used_at.is_not(None), 1), else_=0))
+        people = (
+            await session.execute(
+                select(Campaign.id, Campaign.name, func.count(User.id), func.coalesce(trial, 0))
+                .outerjoin(User, User.campaign_id == Campaign.id)
+                .group_by(Campaign.id, Campaign.name)
+                .order_by(Campaign.name)
+            )
+        ).all()
+        paid = (Payment.status == PaymentStatus.SUCCEEDED) & User.campaign_id.is_not(None)
+        payers = dict(
+            (
+                await session.execute(
+                    select(User.campaign_id, func.count(func.distinct(Payment.user_id)))
+                    .join(User, User.id == Payment.user_id)
+                    .where(paid)
+                    .group_by(User.campaign_id)
+                )
+            ).all()
+        )
+        revenue: dict[int, dict[str, int]] = {}
+        for campaign_id, currency, total in (
+            await session.execute(
+                select(User.campaign_id, Payment.currency, func.sum(Payment.amount))
+                .join(User, User.id == Payment.user_id)
+                .where(paid)
+                .group_by(User.campaign_id, Payment.currency)
+            )
+        ).all():
+            if campaign_id is not None:
+                revenue.setdefault(campaign_id, {})[currency] = int(total)
+        return [
+            CampaignStats(
+                name, int(count), int(trials), int(payers.get(id_, 0)), revenue.get(id_, {})
+            )
+            for id_, name, count, trials in people
+        ]
+
+    async def totals(self) -> Totals:
+        """Payments by provider and state, and the users who took a trial: two counts."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Payment.provider, Payment.status, func.count()).group_by(
+                    Payment.provider, Payment.status
+                )
+            )
+            payments = {(provider, str(status)): count for provider, status, count in rows}
+            trials = await session.scalar(
+                select(func.count()).select_from(User).where(User.trial_used_at.is_not(None))
+            )
+        return Totals(payments, trials or 0)
 
     async def _money(self, session: AsyncSession, since: datetime) -> dict[str, Any]:
         """Money of the last 30 days, and how many trial users went on to pay."""

@@ -1,4 +1,5 @@
-"""Access that is bought or tried: trials, crediting payments exactly once, referrals, history."""
+"""Access that is bought or tried: trials (on a channel's condition), crediting payments exactly
+once (plans, gifts, add-ons, Stars subscriptions), referrals, refunds, history."""
 
 from __future__ import annotations
 
@@ -15,22 +16,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
 from db.engine import serialize
-from db.models import AccessKind, Payment, PaymentStatus, User
+from db.models import AccessKind, Addon, Payment, PaymentStatus, Purpose, User
+from services.addons import new_addon
 from services.alerts import AlertGate
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.errors import (
     AlreadyHasAccess,
+    NoStarsSubscription,
+    PaymentUnavailable,
+    TrialCheckUnavailable,
+    TrialNeedsChannel,
     TrialsBusy,
     TrialsFull,
     TrialsOff,
     TrialUsed,
     UserNotFound,
 )
+from services.gifts import cancel_gift, new_gift
+from services.notifier import Notifier
 from services.placement import Placement
-from services.plans import Plan, find_plan
+from services.plans import Addons, Plan, find_plan
+from services.promos import spend
 from services.reconcile import ReconcileService
-from services.users import extend_access
+from services.users import add_free_days, extend_paid
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,8 @@ REFERRAL_CODE_LENGTH = 8
 HISTORY_LIMIT = 20
 SHOWN_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.HELD)
 TRIAL_CAP_WINDOW = timedelta(hours=1)
+NO_ADDONS = Addons()
+STARS_SUBSCRIPTION = "subscription"  # Payment.method of a Telegram Stars subscription's charges
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +60,14 @@ class Credit:
     payment_id: int
     user_id: int
     plan_code: str
-    access_until: datetime
+    access_until: datetime  # of the payer's access; of the add-on for an add-on
     auto_renew: bool
     inviter_id: int | None = None
     inviter_until: datetime | None = None
+    purpose: Purpose = Purpose.PLAN
+    gift_code: str | None = None
+    addon_amount: int = 0  # device slots or GB per 30 days
+    stopped_stars_subscription: str | None = None  # card auto-renewal took its place
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,16 @@ class Subscription:
     access_until: datetime | None
     auto_renew: bool
     trial_available: bool
+    stars_until: datetime | None = None  # the period a Stars subscription paid, while it runs
+    stars_renewing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrialChannel:
+    """The channel a trial needs (TRIAL_CHANNEL: @username or id) and where users join it."""
+
+    chat: str
+    url: str
 
 
 class SubscriptionService:
@@ -80,6 +105,9 @@ class SubscriptionService:
         placement: Placement | None = None,
         trials_per_hour: int = 0,
         alerts: AlertGate | None = None,
+        addons: Addons = NO_ADDONS,
+        trial_channel: TrialChannel | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._sessions = sessions
         self._reconcile = reconcile
@@ -91,6 +119,9 @@ class SubscriptionService:
         self._placement = placement
         self.trials_per_hour = trials_per_hour
         self._alerts = alerts
+        self.addons = addons
+        self.trial_channel = trial_channel
+        self.notifier = notifier
 
     def plan(self, code: str | None) -> Plan | None:
         return find_plan(self.plans, code)
@@ -100,12 +131,17 @@ class SubscriptionService:
             user = await session.get(User, user_id)
         if user is None:
             raise UserNotFound(user_id=user_id)
+        stars_until = user.stars_subscription_until
+        if user.stars_subscription is None or (stars_until and stars_until <= self.clock()):
+            stars_until = None
         return Subscription(
             plan=self.plan(user.plan_code) if user.access_kind is AccessKind.PAID else None,
             access_kind=user.access_kind,
             access_until=user.access_until,
             auto_renew=user.auto_renew and user.payment_method_enc is not None,
             trial_available=self._trial_open(user),
+            stars_until=stars_until,
+            stars_renewing=not user.stars_subscription_canceled,
         )
 
     def _trial_open(self, user: User) -> bool:
@@ -114,15 +150,16 @@ class SubscriptionService:
         )
 
     async def start_trial(self, user_id: int) -> datetime:
-        """TRIAL_DAYS of access, once per Telegram account, without a card; refused while the
-        nodes have no room for trial devices (TrialsFull) and past TRIALS_PER_HOUR new trials
-        in the last hour (TrialsBusy; the admins are told once an hour). A refused trial is
-        not used up."""
+        """TRIAL_DAYS of access, once per Telegram account, without a card; refused to users
+        outside TRIAL_CHANNEL when it is set (TrialNeedsChannel), while the nodes have no room
+        for trial devices (TrialsFull) and past TRIALS_PER_HOUR new trials in the last hour
+        (TrialsBusy; the admins are told once an hour). A refused trial is not used up."""
         if self.trial_days <= 0:
             raise TrialsOff()
         now = self.clock()
         async with self._sessions() as session:
             self._check_trial(await session.get(User, user_id), user_id, now)
+        await self._require_channel(user_id)
         if self._placement is not None and not await self._placement.trial_room():
             raise TrialsFull()
         async with self._sessions.begin() as session:
@@ -144,6 +181,24 @@ class SubscriptionService:
         assert until is not None
         await self._reconcile.reconcile_user(user_id)
         return until
+
+    async def _require_channel(self, user_id: int) -> None:
+        """The trial's condition: membership of TRIAL_CHANNEL, asked of Telegram now; when
+        Telegram will not say, the trial waits and the admins are told (once an hour)."""
+        channel = self.trial_channel
+        if channel is None:
+            return
+        member = (
+            None if self.notifier is None else await self.notifier.is_member(channel.chat, user_id)
+        )
+        if member is None:
+            if self._alerts is not None:
+                await self._alerts.once_per_hour(
+                    "trials:channel", "admin-trial-channel-unreadable", channel=channel.chat
+                )
+            raise TrialCheckUnavailable()
+        if not member:
+            raise TrialNeedsChannel(url=channel.url)
 
     def _check_trial(self, user: User | None, user_id: int, now: datetime) -> User:
         """The user, if they may start a trial (never had one, no access now)."""
@@ -264,8 +319,9 @@ class SubscriptionService:
     # Crediting
 
     async def credit_pending(self, payment_id: int, saved_method_id: str | None) -> Credit | None:
-        """Mark a pending payment paid and extend access, in one transaction; None when it was
-        credited (or cancelled) before, so the same payment never counts twice."""
+        """Mark a pending payment paid and give what it bought (a plan's days, a gift, an
+        add-on), in one transaction; None when it was credited (or cancelled) before, so the
+        same payment never counts twice."""
         now = self.clock()
         async with self._sessions.begin() as session:
             claimed = await session.execute(
@@ -276,7 +332,12 @@ class SubscriptionService:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             payment = await session.get_one(Payment, payment_id)
-            credit = await self._extend(session, payment, saved_method_id, now)
+            if payment.purpose is Purpose.GIFT:
+                credit = await self._gift(session, payment, now)
+            elif payment.purpose in (Purpose.DEVICE, Purpose.TRAFFIC):
+                credit = await self._addon(session, payment, now)
+            else:
+                credit = await self._extend(session, payment, saved_method_id, now)
         await self._after_credit(credit)
         return credit
 
@@ -285,20 +346,21 @@ class SubscriptionService:
     ) -> Credit:
         user = await session.get_one(User, payment.user_id, with_for_update=True)
         first_payment = not await self._has_paid_before(session, user.id, payment.id)
-        if user.access_kind is AccessKind.INVITE and user.access_until is None:
-            pass  # access without end stays so; the payment is recorded all the same
-        else:
-            running = user.access_running(now) and user.access_until is not None
-            start = user.access_until if running and user.access_until else now
-            user.access_until = max(start, now) + timedelta(days=payment.days)
-            user.access_kind = AccessKind.PAID
-        # a payment starts a fresh traffic period (the traffic service sets its base)
-        user.traffic_period_start, user.traffic_blocked_until = None, None
-        user.plan_code = payment.plan_code
+        extend_paid(user, payment.days, payment.plan_code, now)
+        stopped = None
         if payment.save_method and saved_method_id and not payment.recurring:
             # a renewal charge is no new consent: one the user cancelled stays cancelled
             user.payment_method_enc = self._cipher.encrypt(saved_method_id, PAYMENT_METHOD)
             user.auto_renew = True
+            stopped = self._end_stars_subscription(user, now)  # one auto-renewal at a time
+        if payment.method == STARS_SUBSCRIPTION:
+            if not payment.recurring:  # the first charge starts it; the card stops renewing
+                user.stars_subscription = payment.provider_payment_id
+                user.stars_subscription_canceled = False
+                user.auto_renew, user.payment_method_enc = False, None
+            user.stars_subscription_until = user.access_until
+        if payment.promo_id is not None:
+            await spend(session, user.id, payment.promo_id, payment.id)
         payment.access_until = user.access_until
         inviter_id, inviter_until = None, None
         if first_payment and user.referred_by_id and not user.referral_rewarded:
@@ -306,11 +368,7 @@ class SubscriptionService:
             if self.referral_bonus_days > 0:
                 inviter = await session.get(User, user.referred_by_id, with_for_update=True)
                 if inviter is not None and not inviter.banned:
-                    if inviter.access_kind is AccessKind.PAID and inviter.access_running(now):
-                        base = inviter.access_until or now
-                        inviter.access_until = base + timedelta(days=self.referral_bonus_days)
-                    else:
-                        extend_access(inviter, self.referral_bonus_days, now)
+                    add_free_days(inviter, self.referral_bonus_days, now)
                     inviter_id, inviter_until = inviter.id, inviter.access_until
         assert user.access_until is not None or user.access_kind is AccessKind.INVITE
         return Credit(
@@ -321,26 +379,105 @@ class SubscriptionService:
             auto_renew=user.auto_renew and user.payment_method_enc is not None,
             inviter_id=inviter_id,
             inviter_until=inviter_until,
+            stopped_stars_subscription=stopped,
+        )
+
+    @staticmethod
+    def _end_stars_subscription(user: User, now: datetime) -> str | None:
+        """The Stars subscription that is still renewing, marked as not; its charge id."""
+        until = user.stars_subscription_until
+        if user.stars_subscription is None or user.stars_subscription_canceled:
+            return None
+        if until is None or until <= now:
+            return None
+        user.stars_subscription_canceled = True
+        return user.stars_subscription
+
+    async def _gift(self, session: AsyncSession, payment: Payment, now: datetime) -> Credit:
+        gift = new_gift(payment, now)
+        session.add(gift)
+        payer = await session.get_one(User, payment.user_id)
+        return Credit(
+            payment_id=payment.id,
+            user_id=payer.id,
+            plan_code=payment.plan_code,
+            access_until=payer.access_until or now,
+            auto_renew=False,
+            purpose=Purpose.GIFT,
+            gift_code=gift.code,
+        )
+
+    async def _addon(self, session: AsyncSession, payment: Payment, now: datetime) -> Credit:
+        user = await session.get_one(User, payment.user_id, with_for_update=True)
+        traffic = self.addons.traffic
+        amount = 1 if payment.purpose is Purpose.DEVICE else (traffic.gb if traffic else 0)
+        if amount == 0:
+            log.error("payment %s: traffic add-on credited while none is sold", payment.id)
+        addon = new_addon(payment, user, amount, now)
+        session.add(addon)
+        if payment.purpose is Purpose.TRAFFIC:
+            user.traffic_blocked_until = None  # the next traffic pass checks the new limit
+        payment.access_until = addon.until
+        return Credit(
+            payment_id=payment.id,
+            user_id=user.id,
+            plan_code=payment.plan_code,
+            access_until=addon.until,
+            auto_renew=False,
+            purpose=payment.purpose,
+            addon_amount=amount,
         )
 
     @staticmethod
     async def _has_paid_before(session: AsyncSession, user_id: int, payment_id: int) -> bool:
+        """Whether the user paid for a plan of their own before this payment."""
         query = (
             select(Payment.id)
             .where(Payment.user_id == user_id, Payment.id != payment_id)
+            .where(Payment.purpose == Purpose.PLAN)
             .where(Payment.status.in_([PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED]))
         )
         return (await session.scalar(query.limit(1))) is not None
 
     async def _after_credit(self, credit: Credit) -> None:
-        """Put the peers back on the nodes at once (the scheduled reconcile is the safety net)."""
-        await self._reconcile.reconcile_user(credit.user_id)
+        """Put the peers back on the nodes at once (the scheduled reconcile is the safety net);
+        stop a Stars subscription that card auto-renewal replaced."""
+        if credit.purpose is not Purpose.GIFT:
+            await self._reconcile.reconcile_user(credit.user_id)
         if credit.inviter_id is not None:
             await self._reconcile.reconcile_user(credit.inviter_id)
+        if credit.stopped_stars_subscription and self.notifier is not None:
+            await self.notifier.set_stars_subscription(
+                credit.user_id, credit.stopped_stars_subscription, renewing=False
+            )
+
+    async def set_stars_subscription(self, user_id: int, *, renewing: bool) -> datetime:
+        """Turn the user's Stars subscription's renewal off or back on (Telegram first, then
+        the row); the end of the period paid."""
+        async with self._sessions() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            raise UserNotFound(user_id=user_id)
+        charge, until = user.stars_subscription, user.stars_subscription_until
+        if charge is None or until is None or until <= self.clock():
+            raise NoStarsSubscription()
+        if self.notifier is None or not await self.notifier.set_stars_subscription(
+            user_id, charge, renewing=renewing
+        ):
+            raise PaymentUnavailable()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == user_id, User.stars_subscription == charge)
+                .values(stars_subscription_canceled=not renewing)
+            )
+        return until
 
     async def refund(self, actor_id: int, payment_id: int) -> datetime | None:
-        """Mark a credited or held payment refunded and take the days a credit gave back (never
-        before now); the audit entry names the actor. None when it was refunded before."""
+        """Mark a credited or held payment refunded and take back what a credit gave (a plan's
+        days, never before now; a gift, from whoever opened it; an add-on); the audit entry
+        names the actor. A Stars subscription's charge also stops its renewal. None when it
+        was refunded before."""
         now = self.clock()
         async with self._sessions.begin() as session:
             payment = await session.get(Payment, payment_id)
@@ -358,11 +495,41 @@ class SubscriptionService:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             user = await session.get_one(User, payment.user_id, with_for_update=True)
-            credited = was is PaymentStatus.SUCCEEDED
-            if credited and user.access_kind is AccessKind.PAID and user.access_until is not None:
-                user.access_until = max(now, user.access_until - timedelta(days=payment.days))
+            touched = {user.id}
+            if was is PaymentStatus.SUCCEEDED:
+                touched |= await self._take_back(session, payment, user, now)
             until = user.access_until
-            details = f"payment={payment.id}" + ("" if credited else " held")
+            stop = payment.method == STARS_SUBSCRIPTION and user.stars_subscription is not None
+            details = f"payment={payment.id}" + ("" if was is PaymentStatus.SUCCEEDED else " held")
             record(session, self.clock, actor_id, AuditAction.REFUND, payment.user_id, details)
-        await self._reconcile.reconcile_user(payment.user_id)
+        for user_id in touched:
+            await self._reconcile.reconcile_user(user_id)
+        if stop:
+            try:
+                await self.set_stars_subscription(payment.user_id, renewing=False)
+            except (NoStarsSubscription, PaymentUnavailable):
+                log.warning("Stars subscription of user %s not stopped", payment.user_id)
         return until
+
+    @staticmethod
+    async def _take_back(
+        session: AsyncSession, payment: Payment, payer: User, now: datetime
+    ) -> set[int]:
+        """Undo a credit in the refund's transaction; the users whose access changed."""
+        holder: User | None = payer
+        if payment.purpose is Purpose.GIFT:
+            gift = await cancel_gift(session, payment.id, now)
+            opened_by = gift.redeemed_by if gift is not None else None
+            holder = None
+            if opened_by is not None:
+                holder = await session.get(User, opened_by, with_for_update=True)
+        elif payment.purpose in (Purpose.DEVICE, Purpose.TRAFFIC):
+            await session.execute(
+                update(Addon).where(Addon.payment_id == payment.id).values(until=now)
+            )
+            return set()
+        if holder is None or holder.access_kind is not AccessKind.PAID:
+            return set()
+        if holder.access_until is not None:
+            holder.access_until = max(now, holder.access_until - timedelta(days=payment.days))
+        return {holder.id}

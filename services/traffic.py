@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AccessKind, Device, User
+from db.models import AccessKind, Device, User, VlessDevice
+from services.addons import extra_traffic
 from services.clock import Clock, system_clock
 from services.notifier import Notifier
 from services.plans import Plan, find_plan
@@ -20,7 +21,9 @@ from services.reconcile import ReconcileService
 log = logging.getLogger(__name__)
 
 PERIOD = timedelta(days=30)
+GIB = 1024**3
 DEVICE_BYTES = Device.rx_base + Device.rx_seen + Device.tx_base + Device.tx_seen  # total_bytes
+VLESS_BYTES = VlessDevice.uplink_bytes + VlessDevice.downlink_bytes
 
 
 class TrafficService:
@@ -39,17 +42,22 @@ class TrafficService:
         self.notifier = notifier
 
     async def enforce(self) -> int:
-        """Start periods, roll them over, block users over their plan's limit and unblock them
-        when a new period starts; counters come from the health probes. Only users whose state
-        changes are written (under a row lock). Returns the blocks and unblocks."""
+        """Start periods, roll them over, block users over their plan's limit (with the traffic
+        their add-ons give) and unblock them when a new period starts or an add-on makes room;
+        counters come from the health probes. Only users whose state changes are written (under
+        a row lock). Returns the blocks and unblocks."""
         limited = {plan.code: plan for plan in self._plans if plan.traffic_bytes is not None}
         if not limited:
             return 0
         now = self._clock()
         async with self._sessions() as session:
+            each = union_all(
+                select(Device.user_id.label("user_id"), DEVICE_BYTES.label("bytes")),
+                select(VlessDevice.user_id.label("user_id"), VLESS_BYTES.label("bytes")),
+            ).subquery()
             used_by = (
-                select(Device.user_id, func.sum(DEVICE_BYTES).label("total"))
-                .group_by(Device.user_id)
+                select(each.c.user_id, func.sum(each.c.bytes).label("total"))
+                .group_by(each.c.user_id)
                 .subquery()
             )
             rows = (
@@ -59,10 +67,12 @@ class TrafficService:
                     .where(User.access_kind == AccessKind.PAID, User.plan_code.in_(limited))
                 )
             ).all()
+            extra = await extra_traffic(session, (user.id for user, _ in rows), now)
         changed: list[tuple[int, str]] = []
         for user, on_devices in rows:
             total = user.traffic_removed_bytes + int(on_devices)
-            if next_state(user, limited[user.plan_code], total, now) is None:
+            limit = _limit(limited[user.plan_code], extra.get(user.id, 0))
+            if next_state(user, limit, total, now) is None:
                 continue
             key = await self._apply(user.id, int(on_devices), now)
             if key is not None:
@@ -81,7 +91,8 @@ class TrafficService:
             user = await session.get_one(User, user_id, with_for_update=True)
             total = user.traffic_removed_bytes + on_devices
             plan = find_plan(self._plans, user.plan_code)
-            state = None if plan is None else next_state(user, plan, total, now)
+            extra = (await extra_traffic(session, [user_id], now)).get(user_id, 0)
+            state = None if plan is None else next_state(user, _limit(plan, extra), total, now)
             if state is None:
                 return None
             user.traffic_period_start = state.period_start
@@ -94,7 +105,7 @@ class TrafficService:
             return await session.get(User, user_id)
 
 
-def count_removed(user: User, devices: Iterable[Device]) -> None:
+def count_removed(user: User, devices: Iterable[Device | VlessDevice]) -> None:
     """Keep the bytes of devices about to be deleted in their owner's total, so removing a
     device and adding another never resets the traffic of a period."""
     user.traffic_removed_bytes += sum(device.total_bytes for device in devices)
@@ -110,15 +121,20 @@ class TrafficState:
     message: str | None
 
 
-def next_state(user: User, plan: Plan, total: int, now: datetime) -> TrafficState | None:
-    """What changes for a user with `total` bytes on their devices now; None when nothing."""
+def _limit(plan: Plan, extra_gb: int) -> int | None:
+    """Bytes per period: the plan's, and what add-ons give on top."""
+    return None if plan.traffic_bytes is None else plan.traffic_bytes + extra_gb * GIB
+
+
+def next_state(user: User, limit: int | None, total: int, now: datetime) -> TrafficState | None:
+    """What changes for a user with `total` bytes on their devices now, given the period's
+    limit in bytes (None: no limit); None when nothing."""
     start, blocked = user.traffic_period_start, user.traffic_blocked_until
     if start is None:
         return TrafficState(now, total, None, None)
     if now >= start + PERIOD:
         new_start = start + ((now - start) // PERIOD) * PERIOD
         return TrafficState(new_start, total, None, "traffic-restored" if blocked else None)
-    limit = plan.traffic_bytes
     if blocked is None and limit is not None and total - user.traffic_base_bytes >= limit:
         return TrafficState(start, user.traffic_base_bytes, start + PERIOD, "traffic-limit-reached")
     return None

@@ -107,6 +107,15 @@ class UserService:
             query = select(User).where(given | User.id.in_(self._admin_ids))
             return (await session.scalars(query.order_by(User.id))).all()
 
+    async def staff(self) -> Sequence[User]:
+        """Admins and support who have talked to the bot and not blocked it."""
+        given = User.role.in_((Role.ADMIN, Role.SUPPORT)) & User.role_granted_by.is_not(None)
+        from_settings = User.id.in_(self._admin_ids | self._support_ids)
+        async with self._sessions() as session:
+            query = select(User).where(given | from_settings, User.bot_blocked_at.is_(None))
+            found = (await session.scalars(query.order_by(User.id))).all()
+        return [user for user in found if self.role_of(user) is not Role.USER]
+
     async def settle_roles(self) -> list[tuple[int, Role, Role]]:
         """At start: every stored role must have been given. A role the audit log shows given
         (by /role, or an admin added by `user add` from the CLI) is kept with its giver; any other
@@ -252,6 +261,28 @@ def extend_access(user: User, days: int | None, now: datetime) -> None:
         user.access_until = max(now, user.access_until) + timedelta(days=days)
     if user.access_kind is AccessKind.NONE or days is None:
         user.access_kind = AccessKind.INVITE
+
+
+def add_free_days(user: User, days: int, now: datetime) -> None:
+    """Bonus days (a referral, a promo code): paid access that runs keeps its kind and gets
+    them on its end; any other access gets them as invite access (an end date stays unset)."""
+    if user.access_kind is AccessKind.PAID and user.access_running(now):
+        user.access_until = (user.access_until or now) + timedelta(days=days)
+    else:
+        extend_access(user, days, now)
+
+
+def extend_paid(user: User, days: int, plan_code: str, now: datetime) -> None:
+    """A plan's days, bought or given: added to the later of now and the current end, the plan
+    and a fresh traffic period set; access without an end date stays so."""
+    if not (user.access_kind is AccessKind.INVITE and user.access_until is None):
+        running = user.access_running(now) and user.access_until is not None
+        start = user.access_until if running and user.access_until else now
+        user.access_until = max(start, now) + timedelta(days=days)
+        user.access_kind = AccessKind.PAID
+    # a payment starts a fresh traffic period (the traffic service sets its base)
+    user.traffic_period_start, user.traffic_blocked_until = None, None
+    user.plan_code = plan_code
 
 
 def give_role(user: User, role: Role, actor_id: int) -> None:

@@ -42,10 +42,11 @@ from nodes.amnezia import (
 from nodes.bootstrap import SCRIPT_SOURCE, InterfacePlan, bootstrap, step_command
 from nodes.commands import lock_file
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
-from nodes.reconcile import SMALL_PLAN, ReconcilePlan, apply_reconcile
-from services.clientconfig import DeviceConfigs, DeviceKeys, qr_png
+from nodes.reconcile import ReconcilePlan, apply_reconcile
+from services.clientconfig import DeviceConfigs, DeviceKeys
 from services.errors import InvalidInput, NodeSetupFailed
 from services.fleet import NewNode
+from services.qr import qr_png
 from tests.conftest import ADMIN_ID, App
 from tests.netlab import decode_qr, unavailable
 
@@ -297,18 +298,26 @@ async def test_an_amneziawg_node_is_driven_with_awg_and_awg_quick() -> None:
     wireguard = WireGuard(pool)  # type: ignore[arg-type]
     peer = a_peer()
     await wireguard.add_peer(AWG, peer)
+    await wireguard.saved(AWG)
     await wireguard.remove_peer(AWG, peer.public_key)
+    await wireguard.saved(AWG)
     await wireguard.peers(AWG)
     assert "| awg set awg0 peer " in pool.commands[0]
-    assert pool.commands[1].endswith("awg-quick save awg0")
+    assert "awg showconf awg0 > /etc/amnezia/amneziawg/awg0.conf.live" in pool.commands[1]
+    assert (
+        "mv /etc/amnezia/amneziawg/awg0.conf.tmp /etc/amnezia/amneziawg/awg0.conf"
+        in (pool.commands[1])
+    )
     assert pool.commands[2] == f"awg set awg0 peer {peer.public_key} remove"
     assert pool.commands[-1] == "awg show awg0 dump"
     assert not any(re.search(r"(^|[^a])wg(-quick)? ", command) for command in pool.commands)
 
     plain = ScriptedPool()
-    await WireGuard(plain).add_peer(PLAIN, peer)  # type: ignore[arg-type]
+    plain_wireguard = WireGuard(plain)  # type: ignore[arg-type]
+    await plain_wireguard.add_peer(PLAIN, peer)
+    await plain_wireguard.saved(PLAIN)
     assert "| wg set awg0 peer " in plain.commands[0]
-    assert plain.commands[1].endswith(" wg-quick save awg0")
+    assert " wg showconf awg0 > /etc/wireguard/awg0.conf.live" in plain.commands[1]
 
 
 async def test_probe_reconcile_and_parameters_use_awg() -> None:
@@ -318,13 +327,12 @@ async def test_probe_reconcile_and_parameters_use_awg() -> None:
     probe = await WireGuard(pool).probe(AWG)  # type: ignore[arg-type]
     assert not probe.interface_up and "awg show awg0 dump" in pool.commands[0]
 
-    peers = [a_peer() for _ in range(SMALL_PLAN + 1)]
-    await apply_reconcile(pool, AWG, ReconcilePlan((peers[0],), (), ()), peers[:1])  # type: ignore[arg-type]
-    assert "awg set awg0 peer " in pool.commands[-1]
-    assert pool.commands[-1].rstrip().endswith("awg-quick save awg0")
-    await apply_reconcile(pool, AWG, ReconcilePlan(tuple(peers), (), ()), peers)  # type: ignore[arg-type]
-    assert "conf=$(awg showconf awg0)" in pool.commands[-1]
-    assert "| awg syncconf awg0 /dev/stdin" in pool.commands[-1]
+    peers = [a_peer() for _ in range(30)]
+    plan = ReconcilePlan(tuple(peers[1:]), (peers[0].public_key,), ())
+    await apply_reconcile(pool, AWG, plan)  # type: ignore[arg-type]
+    assert f"awg set awg0 peer {peers[0].public_key} remove" in pool.commands[-1]
+    assert "\nawg addconf awg0 /dev/stdin\n" in pool.commands[-1]
+    assert "awg showconf awg0 > /etc/amnezia/amneziawg/awg0.conf.live" in pool.commands[-1]
 
     assert await WireGuard(pool).obfuscation(PLAIN) is None  # type: ignore[arg-type]
     running = generate("2.0", rng=random.Random(4))

@@ -8,8 +8,10 @@ import time
 from collections import Counter
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiogram import Bot, Dispatcher
 from sqlalchemy import select
 
@@ -23,13 +25,16 @@ from db.models import (
     BroadcastDelivery,
     BroadcastStatus,
     DeliveryState,
+    Device,
+    Node,
     Role,
     User,
 )
 from keyboards.callbacks import BroadcastAction, BroadcastCD
-from services.broadcasts import BroadcastService
+from services.broadcasts import Audience, AudienceInvalid, BroadcastMessage, BroadcastService
 from services.pacing import Pacer
-from tests.conftest import ADMIN_ID, App
+from tests.conftest import ADMIN_ID, App, open_app
+from tests.fakes.telegram_api import FakeTelegram, Sent
 
 
 async def add_users(
@@ -80,10 +85,18 @@ async def wait_done(app: App, broadcast_id: int) -> None:
     await runner
 
 
-async def run_flow(app: App, text: str, audience: str) -> tuple[Any, str]:
-    """/broadcast, the text, the group button, Send; the confirmation and its Send data."""
+async def audiences(app: App, text: str) -> Any:
+    """/broadcast, the text, no buttons: the message that asks who gets it."""
     await app.say(ADMIN_ID, "/broadcast")
-    ask = (await app.say(ADMIN_ID, text))[-1]
+    buttons = (await app.say(ADMIN_ID, text))[-1]
+    await app.press(ADMIN_ID, buttons, buttons.button("Дальше")["callback_data"])
+    return app.telegram.sent_to(ADMIN_ID)[-1]
+
+
+async def run_flow(app: App, text: str, audience: str) -> tuple[Any, str]:
+    """/broadcast, the text, no buttons, the group button, Send; the confirmation and its
+    Send data."""
+    ask = await audiences(app, text)
     await app.press(ADMIN_ID, ask, ask.button(audience)["callback_data"])
     confirm = app.telegram.sent_to(ADMIN_ID)[-1]
     send = confirm.button("Отправить")["callback_data"]
@@ -101,14 +114,24 @@ async def test_admin_broadcasts_to_a_group_with_preview_and_progress(app: App) -
     app.telegram.blocked.add(7003)  # blocked the bot since; nobody knows yet
 
     asked = await app.say(ADMIN_ID, "/broadcast")
-    assert asked[0].text.startswith("📣 Пришлите текст рассылки")
+    assert asked[0].text.startswith("📣 Пришлите сообщение для рассылки")
     text = "Завтра с 3:00 до 4:00 <работы> на серверах & обновление"
-    choose = (await app.say(ADMIN_ID, text))[-1]
+    buttons = (await app.say(ADMIN_ID, text))[-1]
+    assert buttons.text.startswith("Кнопки под сообщением — до 3.")
+    await app.press(ADMIN_ID, buttons, buttons.button("Дальше")["callback_data"])
+    choose = app.telegram.sent_to(ADMIN_ID)[-1]
+    assert choose.message_id == buttons.message_id
     assert choose.text.startswith("Кому отправить?")
     assert [button["text"] for button in choose.buttons] == [
         "Всем (9)",  # the admin, 5 with access, 3 without; banned and blocked are not counted
         "С доступом (6)",
         "Без доступа (3)",
+        "На пробном периоде (0)",
+        "Не подключались ни разу (0)",
+        "Доступ истёк за N дней…",
+        "По серверу…",
+        "По региону…",
+        "По языку…",
         "Отмена",
     ]
 
@@ -136,7 +159,11 @@ async def test_admin_broadcasts_to_a_group_with_preview_and_progress(app: App) -
     for user_id in (7003, 7101, 7102, 7103, 7201, 7202):
         assert copies(app, text, user_id) == 0
     assert copies(app, text, ADMIN_ID) == 2, "the preview and the admin's own copy"
-    progress = app.telegram.sent_to(ADMIN_ID)[-1]
+    (progress,) = [  # the admin's own copy may arrive before or after it
+        m
+        for m in app.telegram.sent_to(ADMIN_ID)
+        if m.message_id > started.message_id and m.text != text
+    ]
     assert progress.text == (
         f"✅ Рассылка #{broadcast.id} завершена, получателей: 6\n"
         "отправлено: 5\nошибок: 0\nзаблокировали бота: 1\nосталось: 0"
@@ -147,14 +174,12 @@ async def test_admin_broadcasts_to_a_group_with_preview_and_progress(app: App) -
     assert f"{ADMIN_ID} · запустил рассылку · {broadcast.id} 6 recipients" in audit
 
     # Next time the user who blocked the bot is skipped and not counted.
-    await app.say(ADMIN_ID, "/broadcast")
-    again = (await app.say(ADMIN_ID, "Второе сообщение"))[-1]
+    again = await audiences(app, "Второе сообщение")
     assert again.buttons[1]["text"] == "С доступом (5)"
     # Until they write to the bot again: then they are back in.
     app.telegram.blocked.discard(7003)
     await app.say(7003, "/start")
-    await app.say(ADMIN_ID, "/broadcast")
-    back = (await app.say(ADMIN_ID, "Третье сообщение"))[-1]
+    back = await audiences(app, "Третье сообщение")
     assert back.buttons[1]["text"] == "С доступом (6)"
 
 
@@ -194,7 +219,7 @@ async def test_cancel_and_bad_texts(app: App) -> None:
         "is_video": False,
     }
     await app.feed(photo)
-    assert app.telegram.sent_to(ADMIN_ID)[-1].text.startswith("Рассылка бывает только текстом")
+    assert app.telegram.sent_to(ADMIN_ID)[-1].text.startswith("Рассылка — это текст или фото")
 
     await app.press(ADMIN_ID, ask, ask.button("Отмена")["callback_data"])
     cancelled = [
@@ -243,7 +268,9 @@ async def test_429_answers_are_waited_out_and_retried_without_loss(app: App) -> 
     app.telegram.rate_limit = 10  # the bot paces for 30: Telegram refuses two thirds at first
     await add_users(app, range(8001, 8041))
     service = BroadcastService(app.services.sessions, rate=30)
-    broadcast = await service.create(ADMIN_ID, "Флуд", "Флуд", BroadcastAudience.ALL)
+    broadcast = await service.create(
+        ADMIN_ID, BroadcastMessage("Флуд"), "Флуд", Audience(BroadcastAudience.ALL)
+    )
     assert broadcast is not None and broadcast.total == 40
     await app.say(ADMIN_ID, "/start")
     await service.start(broadcast.id, TelegramBroadcastSender(app.bot, app.services.users))
@@ -309,7 +336,9 @@ async def broadcast_kill_and_restart(
     app: App, text: str, users: range, blocked: set[int], stack: AsyncExitStack
 ) -> None:
     first, first_bot, _ = await open_process(app, 30, stack)
-    broadcast = await first.broadcasts.create(ADMIN_ID, text, text, BroadcastAudience.ACCESS)
+    broadcast = await first.broadcasts.create(
+        ADMIN_ID, BroadcastMessage(text), text, Audience(BroadcastAudience.ACCESS)
+    )
     assert broadcast is not None and broadcast.total == 2001  # with the admin
     began = time.monotonic()
     runner = first.broadcasts.start(broadcast.id, TelegramBroadcastSender(first_bot, first.users))
@@ -364,3 +393,331 @@ async def broadcast_kill_and_restart(
     async with second.sessions() as session:
         done = await session.get(Broadcast, broadcast.id)
         assert done.status is BroadcastStatus.DONE
+
+
+async def add_device(app: App, user_id: int, node: Node, number: int, *, connected: bool) -> None:
+    async with app.services.sessions.begin() as session:
+        session.add(
+            Device(
+                user_id=user_id,
+                node_id=node.id,
+                public_key=f"{user_id}-{number}".ljust(44, "k"),
+                private_key_enc="sealed",
+                preshared_key_enc="sealed",
+                address4=f"10.8.{node.id}.{number}",
+                last_handshake_at=app.clock() - timedelta(hours=1) if connected else None,
+            )
+        )
+
+
+async def test_each_audience_selects_exactly_its_users(app: App) -> None:
+    now = app.clock()
+    nl1 = await app.add_node("nl1", "Amsterdam")
+    de1 = await app.add_node("de1", "Frankfurt", "10.9.0.1/24")
+    de2 = await app.add_node("de2", "Frankfurt", "10.10.0.1/24")
+    us1 = await app.add_node("us1", "", "10.11.0.1/24")
+    await add_users(app, [5101])  # invite access, connected on nl1
+    await add_users(app, [5102], access_kind=AccessKind.TRIAL, language="en")
+    await add_users(app, [5103], access_kind=AccessKind.PAID, access_until=now - timedelta(days=2))
+    await add_users(app, [5104], access_until=now - timedelta(days=10))
+    await add_users(
+        app, [5105], access_kind=AccessKind.TRIAL, access_until=now - timedelta(hours=20)
+    )
+    await add_users(app, [5106], access=False)  # revoked, with a device never used
+    await add_users(app, [5107], access_until=None)  # without end, two devices
+    await add_users(app, [5108], access_kind=AccessKind.TRIAL, banned=True)
+    await add_users(app, [5109], language="en", bot_blocked_at=now)
+    await add_users(app, [5110], started=False)
+    await add_users(app, [5111], access_until=now)  # ended this very moment
+    await add_device(app, 5101, nl1, 2, connected=True)
+    await add_device(app, 5102, de1, 2, connected=False)
+    await add_device(app, 5103, de2, 2, connected=True)
+    await add_device(app, 5106, nl1, 3, connected=False)
+    await add_device(app, 5107, us1, 2, connected=True)
+    await add_device(app, 5107, nl1, 4, connected=False)
+    await add_device(app, 5108, nl1, 5, connected=False)
+    await add_device(app, 5109, de1, 3, connected=False)
+    await add_device(app, 5110, de1, 4, connected=False)
+
+    kinds = BroadcastAudience
+    expected = {
+        Audience(kinds.ALL): {5101, 5102, 5103, 5104, 5105, 5106, 5107, 5111},
+        Audience(kinds.ACCESS): {5101, 5102, 5107},
+        Audience(kinds.NO_ACCESS): {5103, 5104, 5105, 5106, 5111},
+        Audience(kinds.EXPIRED, "1"): {5105, 5111},
+        Audience(kinds.EXPIRED, "7"): {5103, 5105, 5111},
+        Audience(kinds.EXPIRED, "30"): {5103, 5104, 5105, 5111},
+        Audience(kinds.TRIAL): {5102},
+        Audience(kinds.NEVER_CONNECTED): {5102, 5106},
+        Audience(kinds.NODE, str(nl1.id)): {5101, 5106, 5107},
+        Audience(kinds.NODE, str(de1.id)): {5102},
+        Audience(kinds.NODE, str(de2.id)): {5103},
+        Audience(kinds.NODE, str(us1.id)): {5107},
+        Audience(kinds.REGION, "Amsterdam"): {5101, 5106, 5107},
+        Audience(kinds.REGION, "Frankfurt"): {5102, 5103},
+        Audience(kinds.LANGUAGE, "ru"): {5101, 5103, 5104, 5105, 5106, 5107, 5111},
+        Audience(kinds.LANGUAGE, "en"): {5102},
+    }
+    service = app.services.broadcasts
+    for audience, users in expected.items():
+        assert await service.count(audience) == len(users), audience
+        broadcast = await service.create(ADMIN_ID, BroadcastMessage("Привет"), "Привет", audience)
+        assert broadcast is not None and broadcast.total == len(users), audience
+        assert set(await deliveries(app.services, broadcast.id)) == users, audience
+    assert await service.count(Audience(kinds.REGION, "Berlin")) == 0
+    assert [(n.name, n.count) for n in await service.counts_by_node()] == [
+        ("de1", 1),
+        ("de2", 1),
+        ("nl1", 3),
+        ("us1", 1),
+    ]
+    assert await service.counts_by_region() == [("Amsterdam", 3), ("Frankfurt", 2)]
+    assert await service.counts_by_language() == {"ru": 7, "en": 1}
+    for bad in (
+        Audience(kinds.EXPIRED, "0"),
+        Audience(kinds.EXPIRED, "3651"),
+        Audience(kinds.EXPIRED, "-1"),
+        Audience(kinds.NODE, "nl1"),
+        Audience(kinds.ALL, "x"),
+        Audience(kinds.LANGUAGE, ""),
+    ):
+        with pytest.raises(AudienceInvalid):
+            await service.count(bad)
+
+
+def photos(app: App, user_id: int, file_id: str) -> list[Sent]:
+    """The photo messages with this file the user got."""
+    return [
+        sent
+        for sent in app.telegram.sent_to(user_id)
+        if sent.method == "sendPhoto" and sent.message["photo"][-1]["file_id"] == file_id
+    ]
+
+
+async def test_a_photo_with_buttons_to_2000_users_loses_nothing_and_sends_nothing_twice(
+    tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    """Through the admin's flow, against a Bot API that answers 429 above 30 messages/s: the
+    photo, its caption and its 3 buttons reach each of 2,000 users exactly once."""
+    telegram.rate_limit = 30
+    app = await open_app(tmp_path, telegram, None, broadcast_rate=30)
+    try:
+        users = range(300_001, 302_001)
+        await app.say(ADMIN_ID, "/start")
+        await add_users(app, users)
+        await app.say(ADMIN_ID, "/broadcast")
+        photo = telegram.send_media(ADMIN_ID, "photo", caption="Новый сервер в Амстердаме")
+        file_id = photo["message"]["photo"][-1]["file_id"]
+        await app.feed(photo)
+        await app.say(ADMIN_ID, "Наш канал | https://t.me/vpn_news\nСо скидкой | renew")
+        editor = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, editor, editor.button("Получить конфигурацию")["callback_data"])
+        await app.press(ADMIN_ID, editor, editor.button("Дальше")["callback_data"])
+        menu = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, menu, menu.button("Всем")["callback_data"])
+        preview, confirm = app.telegram.sent_to(ADMIN_ID)[-2:]
+        assert confirm.text == "⬆️ Отправить это сообщение? Получателей: 2001 (все)."
+        began = time.monotonic()
+        await app.press(ADMIN_ID, confirm, confirm.button("Отправить")["callback_data"])
+        broadcast = await only_broadcast(app)
+        await wait_done(app, broadcast.id)
+        took = time.monotonic() - began
+
+        expected = [
+            {"text": "Наш канал", "url": "https://t.me/vpn_news"},
+            {"text": "Со скидкой", "callback_data": "acc:plans"},
+            {"text": "📥 Получить конфигурацию", "callback_data": "m:cfg"},
+        ]
+        assert preview.buttons == expected and preview.text == "Новый сервер в Амстердаме"
+        got = Counter({user_id: len(photos(app, user_id, file_id)) for user_id in users})
+        assert [user_id for user_id, n in got.items() if n != 1] == [], "each user exactly once"
+        for user_id in users[::97]:
+            (sent,) = photos(app, user_id, file_id)
+            assert (sent.text, sent.buttons) == ("Новый сервер в Амстердаме", expected)
+        states = Counter((await deliveries(app.services, broadcast.id)).values())
+        assert states == Counter({DeliveryState.SENT: 2001})
+        assert app.telegram.too_many_requests == 0
+        print(f"\n2,000-user photo broadcast with 3 buttons in {took:.1f} s")
+    finally:
+        await app.close()
+
+
+async def test_the_stop_button_stops_a_running_broadcast_and_nothing_after_it_goes(
+    app: App,
+) -> None:
+    users = range(7701, 7901)  # 200 users: about 8 s at the default rate
+    await app.say(ADMIN_ID, "/start")
+    await add_users(app, users)
+    await run_flow(app, "Долгая рассылка", "Всем")
+    broadcast = await only_broadcast(app)
+
+    def progress() -> Sent:
+        (shown,) = [
+            sent
+            for sent in app.telegram.sent_to(ADMIN_ID)
+            if (sent.text or "").startswith(f"⏳ Рассылка #{broadcast.id}")
+            or (sent.text or "").startswith(f"⏹ Рассылка #{broadcast.id}")
+        ]
+        return shown
+
+    def delivered() -> int:
+        return sum(copies(app, "Долгая рассылка", user_id) for user_id in users)
+
+    for _ in range(400):
+        if delivered() >= 20 and any(
+            b["text"] == "⏹ Остановить рассылку" for b in progress().buttons
+        ):
+            break
+        await asyncio.sleep(0.05)
+    running = progress()
+    stop = running.button("Остановить")["callback_data"]
+    await app.press(ADMIN_ID, running, stop)
+    call = list(app.telegram.answered_callbacks.values())[-1]
+    assert call["text"] == "Останавливаю: кому ещё не отправлено, не придёт."
+    await wait_done(app, broadcast.id)
+
+    def received() -> list[int]:
+        """Each recipient's copies (the admin's preview is not one)."""
+        got = [copies(app, "Долгая рассылка", user_id) for user_id in users]
+        return [*got, copies(app, "Долгая рассылка", ADMIN_ID) - 1]
+
+    got = received()
+    assert set(got) <= {0, 1}, "nobody twice"
+    states = Counter((await deliveries(app.services, broadcast.id)).values())
+    assert 20 <= states[DeliveryState.SENT] == sum(got) < 150
+    assert states[DeliveryState.CANCELLED] == 201 - sum(got)
+    assert set(states) == {DeliveryState.SENT, DeliveryState.CANCELLED}
+    async with app.services.sessions() as session:
+        stopped = await session.get(Broadcast, broadcast.id)
+    assert stopped is not None and stopped.status is BroadcastStatus.CANCELLED
+    end = progress()
+    assert end.text.startswith(f"⏹ Рассылка #{broadcast.id} остановлена, получателей: 201")
+    assert f"не отправлено после остановки: {states[DeliveryState.CANCELLED]}" in end.text
+    assert end.buttons == [], "no Stop button once it stopped"
+    audit = "\n".join(m.text or "" for m in await app.say(ADMIN_ID, "/audit"))
+    assert f"{ADMIN_ID} · остановил рассылку · {broadcast.id}" in audit
+
+    # A second tap (an old copy of the button), or a restart: nothing more goes.
+    await app.press(ADMIN_ID, running, stop)
+    call = list(app.telegram.answered_callbacks.values())[-1]
+    assert call["text"].startswith("Эта рассылка уже отправлена или отменена.")
+    await app.services.broadcasts.resume()
+    await asyncio.sleep(0.5)
+    assert received() == got
+
+
+async def test_audiences_with_a_value_and_typed_buttons_through_the_flow(app: App) -> None:
+    now = app.clock()
+    await app.say(ADMIN_ID, "/start")
+    nl1 = await app.add_node("nl1", "Amsterdam")
+    de1 = await app.add_node("de1", "Frankfurt", "10.9.0.1/24")
+    await add_users(app, [7951, 7952])
+    await add_users(app, [7953], language="en")
+    await add_users(app, [7954], access_kind=AccessKind.PAID, access_until=now - timedelta(days=3))
+    await add_users(app, [7955], access_kind=AccessKind.PAID, access_until=now - timedelta(days=40))
+    await add_device(app, 7951, nl1, 2, connected=True)
+    await add_device(app, 7952, de1, 2, connected=False)
+    await add_device(app, 7953, de1, 3, connected=True)
+
+    # Buttons typed wrong, then too many: explained, nothing kept from the bad message.
+    await app.say(ADMIN_ID, "/broadcast")
+    await app.say(ADMIN_ID, "Новости")
+    (wrong,) = await app.say(ADMIN_ID, "Канал | http://example.com")
+    assert wrong.text.startswith("Не понял строку: Канал | http://example.com")
+    four = "\n".join(f"Кнопка {n} | https://example.com/{n}" for n in range(4))
+    (many,) = await app.say(ADMIN_ID, four)
+    assert many.text == "Кнопок может быть не больше 3. Уберите лишние и пришлите снова."
+    (editor,) = await app.say(ADMIN_ID, "Сайт | https://example.com/news")
+    assert "1. Сайт → https://example.com/news" in editor.text
+    await app.press(ADMIN_ID, editor, editor.button("Дальше")["callback_data"])
+    menu = app.telegram.sent_to(ADMIN_ID)[-1]
+
+    # By region: the regions with their counts; the choice, the preview, then Send.
+    await app.press(ADMIN_ID, menu, menu.button("По региону")["callback_data"])
+    regions = app.telegram.sent_to(ADMIN_ID)[-1]
+    assert regions.text == "Пользователи с устройством в регионе:"
+    assert [b["text"] for b in regions.buttons] == [
+        "Amsterdam (1)",
+        "Frankfurt (2)",
+        "◀️ К выбору получателей",
+        "Отмена",
+    ]
+    await app.press(ADMIN_ID, regions, regions.button("Frankfurt")["callback_data"])
+    chosen, preview, confirm = app.telegram.sent_to(ADMIN_ID)[-3:]
+    assert chosen.text.startswith("Получатели: с устройством в регионе Frankfurt.")
+    assert (preview.text, preview.buttons) == (
+        "Новости",
+        [{"text": "Сайт", "url": "https://example.com/news"}],
+    )
+    assert confirm.text == (
+        "⬆️ Отправить это сообщение? Получателей: 2 (с устройством в регионе Frankfurt)."
+    )
+    await app.press(ADMIN_ID, confirm, confirm.button("Отправить")["callback_data"])
+    await wait_done(app, (await only_broadcast(app)).id)
+    assert [copies(app, "Новости", user_id) for user_id in range(7951, 7956)] == [0, 1, 1, 0, 0]
+
+    # Expired in the last N days: the number is typed and checked.
+    ask = await audiences(app, "Вернитесь")
+    await app.press(ADMIN_ID, ask, ask.button("Доступ истёк")["callback_data"])
+    assert app.telegram.sent_to(ADMIN_ID)[-1].text.startswith("У кого доступ закончился")
+    (bad,) = await app.say(ADMIN_ID, "неделю")
+    assert bad.text == "Нужно число дней от 1 до 3650."
+    *_, confirm = await app.say(ADMIN_ID, "7")
+    assert confirm.text == (
+        "⬆️ Отправить это сообщение? Получателей: 1 (доступ истёк за последние 7 дн.)."
+    )
+
+    # By language and by node: the choices carry their counts.
+    ask = await audiences(app, "Hello")
+    await app.press(ADMIN_ID, ask, ask.button("По языку")["callback_data"])
+    languages = app.telegram.sent_to(ADMIN_ID)[-1]
+    assert [b["text"] for b in languages.buttons][:2] == ["🇷🇺 Русский (5)", "🇬🇧 English (1)"]
+    await app.press(ADMIN_ID, languages, languages.button("English")["callback_data"])
+    assert app.telegram.sent_to(ADMIN_ID)[-1].text == (
+        "⬆️ Отправить это сообщение? Получателей: 1 (язык — 🇬🇧 English)."
+    )
+    ask = await audiences(app, "Работы на de1")
+    await app.press(ADMIN_ID, ask, ask.button("По серверу")["callback_data"])
+    nodes = app.telegram.sent_to(ADMIN_ID)[-1]
+    assert [b["text"] for b in nodes.buttons][:2] == ["de1 · Frankfurt (2)", "nl1 · Amsterdam (1)"]
+
+
+async def test_a_video_and_a_document_go_by_file_id_with_their_caption(app: App) -> None:
+    await app.say(ADMIN_ID, "/start")
+    await add_users(app, [7961, 7962])
+    for kind, content, caption in (
+        ("video", b"\x00\x00\x00\x18ftypmp42", "Как настроить за минуту"),
+        ("document", b"%PDF-1.4 guide", "Инструкция"),
+    ):
+        await app.say(ADMIN_ID, "/broadcast")
+        upload = app.telegram.send_media(
+            ADMIN_ID, kind, content, caption=caption, filename=f"guide.{kind[:3]}"
+        )
+        file_id = upload["message"][kind]["file_id"]
+        await app.feed(upload)
+        editor = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, editor, editor.button("Продлить")["callback_data"])
+        await app.press(ADMIN_ID, editor, editor.button("Дальше")["callback_data"])
+        menu = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, menu, menu.button("С доступом")["callback_data"])
+        confirm = app.telegram.sent_to(ADMIN_ID)[-1]
+        await app.press(ADMIN_ID, confirm, confirm.button("Отправить")["callback_data"])
+        async with app.services.sessions() as session:
+            newest = (
+                await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()))
+            ).first()
+        assert newest is not None and (newest.media_kind, newest.media_file_id) == (kind, file_id)
+        await wait_done(app, newest.id)
+        for user_id in (7961, 7962):
+            got = app.telegram.sent_to(user_id)[-1]
+            upload_of = got.video if kind == "video" else got.document
+            assert upload_of is not None and upload_of.content == content, kind
+            assert (got.text, [b["text"] for b in got.buttons]) == (caption, ["💳 Продлить"])
+
+    # A caption over Telegram's 1,024 is refused before anything is stored.
+    await app.say(ADMIN_ID, "/broadcast")
+    await app.feed(app.telegram.send_media(ADMIN_ID, "photo", caption="я" * 1025))
+    assert app.telegram.sent_to(ADMIN_ID)[-1].text.startswith(
+        "Текст слишком длинный: 1025 символов, Telegram принимает не больше 1024."
+    )
+    assert await app.count(Broadcast) == 2

@@ -16,6 +16,7 @@ from db.copy import CopyError, copy_sqlite_to_postgres
 from db.engine import create_engine, safe_url
 from db.migrate import upgrade
 from db.models import AuditEntry, Base, BroadcastAudience, Device, Invite, Role, User
+from services.broadcasts import Audience, BroadcastMessage
 from tests.conftest import ADMIN_ID, App, open_app, stored_config
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_cli import TOKEN, run_main
@@ -50,7 +51,9 @@ async def fill(app: App) -> None:
     await app.services.invites.redeem(VERA, invite.code)
     await app.services.console.set_role(ADMIN_ID, BORIS, Role.SUPPORT)
     await app.services.console.ban(ADMIN_ID, VERA)
-    await app.services.broadcasts.create(ADMIN_ID, "Привет", "Привет", BroadcastAudience.ALL)
+    await app.services.broadcasts.create(
+        ADMIN_ID, BroadcastMessage("Привет"), "Привет", Audience(BroadcastAudience.ALL)
+    )
     async with app.services.sessions.begin() as session:  # a referral points up the table
         (await session.get_one(User, ANNA)).referred_by_id = VERA
 

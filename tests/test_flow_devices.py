@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -92,7 +93,7 @@ async def test_second_device_gets_its_own_peer_config_and_place_in_the_list(app:
     assert "Your devices: 2 of 2" in (english.text or "")
 
 
-async def test_list_shows_handshake_and_traffic_from_the_node(app: App) -> None:
+async def test_list_shows_handshake_and_traffic_as_the_latest_probe_read_them(app: App) -> None:
     await app.add_node("nl1")
     await grant(app)
     await say(app, USER, "/get_config")
@@ -105,10 +106,44 @@ async def test_list_shows_handshake_and_traffic_from_the_node(app: App) -> None:
         84 * 1024,
         3 * 1024 * 1024,
     )
+    before = (await open_list(app)).text or ""
+    assert "ещё не подключалось" in before and "Сведения от сервера" not in before, "no probe yet"
+    await app.services.health.probe_all()
+    app.clock.advance(seconds=5)  # the list is read 7 s after the probe, the node is not asked
+    app.wireguard.nodes["nl1"].handshakes.clear()
     text = (await open_list(app)).text or ""
-    assert "🤝 12 с назад · 📶 ↓ 3 МБ · ↑ 84 КБ" in text
+    assert "🤝 19 с назад · 📶 ↓ 3 МБ · ↑ 84 КБ" in text
+    assert text.endswith("🕒 Сведения от сервера 7 с назад")
     app.wireguard.nodes["nl1"].up = False
+    await app.services.health.probe_all()
     assert "сервер сейчас не отвечает" in ((await open_list(app)).text or "")
+
+
+async def test_no_tap_reads_the_node(app: App) -> None:
+    """/status, /devices, a device, /users and the card show the stored probe: the node is
+    not asked, so a tap costs the same on a node of 10 peers or of 10,000."""
+    await app.add_node("nl1")
+    await grant(app)
+    await say(app, USER, "/get_config")
+    await say(app, ADMIN_ID, "/start")
+    await app.services.health.probe_all()
+    asked: list[str] = []
+    for name in ("peers", "probe", "interface"):
+        original = getattr(app.wireguard, name)
+
+        async def counted(target: Any, *args: Any, _name: str = name, _call: Any = original) -> Any:
+            asked.append(_name)
+            return await _call(target, *args)
+
+        setattr(app.wireguard, name, counted)
+
+    status = (await say(app, USER, "/status"))[0].text or ""
+    assert "Сведения от сервера" in status
+    await device_screen(app, 1)
+    users = (await say(app, ADMIN_ID, "/users"))[0].text or ""
+    card = (await say(app, ADMIN_ID, f"/user {USER}"))[0].text or ""
+    assert "Сведения от сервера" in users and "Сведения от сервера" in card
+    assert asked == []
 
 
 async def test_the_main_menu_opens_the_list_and_add_refuses_at_the_limit(app: App) -> None:
@@ -452,3 +487,28 @@ async def test_new_keys_for_one_device_leave_the_others_alone(app: App) -> None:
         "Такого устройства у вас нет. Откройте список заново: /devices"
     ]
     assert (await devices_of(app))[0].public_key == first.public_key
+
+
+async def test_the_same_config_goes_again_by_file_id_and_new_keys_as_new_files(app: App) -> None:
+    """A config sent before is sent again by Telegram's file_ids (no QR drawn, nothing
+    uploaded); new keys make a new config, sent as new files."""
+    await app.add_node("nl1")
+    await grant(app)
+
+    def file_ids(sent: list[Sent]) -> tuple[str, str]:
+        assert [message.method for message in sent] == ["sendDocument", "sendPhoto"]
+        return sent[0].message["document"]["file_id"], sent[1].message["photo"][-1]["file_id"]
+
+    first = await say(app, USER, "/get_config")
+    again = await say(app, USER, "/get_config")
+    assert file_ids(again) == file_ids(first)
+    assert again[0].document is not None and first[0].document is not None
+    assert again[0].document.content == first[0].document.content
+    assert again[0].text == first[0].text and again[1].text == first[1].text, "same captions"
+
+    (device,) = await devices_of(app)
+    await app.services.devices.rekey(USER, device.id)
+    renewed = await say(app, USER, "/get_config")
+    assert set(file_ids(renewed)).isdisjoint(file_ids(first))
+    assert renewed[0].document is not None
+    assert renewed[0].document.content != first[0].document.content

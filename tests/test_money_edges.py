@@ -13,9 +13,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot import yookassa_webhook
-from db.models import AccessKind, Device, PaymentStatus
+from db.models import AccessKind, Device, PaymentStatus, User, VlessDevice
 from nodes import PeerState
 from services.plans import parse_plans
 from tests.conftest import ADMIN_ID, App
@@ -100,6 +101,28 @@ async def test_new_keys_removed_devices_and_a_reset_do_not_reset_the_periods_tra
     assert await app.services.traffic.enforce() == 1, "1050 MiB: over the limit"
     assert app.wireguard.nodes["nl1"].peers == {}
     assert "Трафик по вашему тарифу" in texts(app.telegram.sent_to(PAYER)[-1:])
+
+
+async def test_vless_bytes_count_towards_the_traffic_limit(limited: Shop) -> None:
+    app = limited.app
+    device = await only_device(app)
+    await counted(app, device, 600)
+    assert await app.services.traffic.enforce() == 0, "600 MiB of 1024"
+    async with app.services.sessions.begin() as session:
+        session.add(
+            VlessDevice(
+                user_id=PAYER, node_id=device.node_id, uuid="a56df51b-1538-4282-a2da-c453400a6e7e",
+                uplink_bytes=100 * MIB, downlink_bytes=400 * MIB,
+            )
+        )  # fmt: skip
+    assert await app.services.traffic.enforce() == 1, "600 MiB + 500 MiB by VLESS: over"
+    assert "Трафик по вашему тарифу" in texts(app.telegram.sent_to(PAYER)[-1:])
+
+    await app.services.console.reset_devices(ADMIN_ID, PAYER)  # VLESS devices go too
+    async with app.services.sessions() as session:
+        assert (await session.scalars(select(VlessDevice))).all() == []
+        user = await session.get_one(User, PAYER)
+    assert user.traffic_removed_bytes == 1100 * MIB, "their bytes stay in the period's total"
 
 
 # --- access without an end date stays so --------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The node-side lock that serialises `wg-quick save`: in a directory only root may enter, so a
+"""The node-side lock that serialises config saves: in a directory only root may enter, so a
 local user of the node can neither take it first (stalling every save) nor swap it for a link."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from nodes import PeerSpec, SshPool, WireGuard
-from nodes.commands import LOCK_DIR, lock_file, save_command
+from nodes.commands import LOCK_DIR, lock_file, locked
 from nodes.keys import generate_preshared_key, generate_private_key, public_key
 from tests.netlab import LAB_USER_UID, Lab, LabNode, require_root_lab, unavailable
 from tests.nodes_support import RecordingPool, target_of
@@ -36,7 +36,9 @@ async def test_the_save_lock_is_in_a_root_only_directory(
     pool: RecordingPool, node: LabNode
 ) -> None:
     target = target_of(node)
-    await WireGuard(pool).add_peer(target, a_peer())
+    wireguard = WireGuard(pool)
+    await wireguard.add_peer(target, a_peer())
+    await wireguard.saved(target)
     directory = Path(LOCK_DIR)
     info = directory.lstat()
     assert directory.is_dir() and not directory.is_symlink()
@@ -66,8 +68,11 @@ async def test_an_unprivileged_local_user_cannot_stall_the_saves(
         assert holders[0].poll() is None, "the old place could be taken by anyone"
         assert holders[1].wait(5) != 0, "the lock directory is closed to the user"
         started = time.monotonic()
-        await WireGuard(pool).add_peer(target_of(node), a_peer())
+        wireguard, peer = WireGuard(pool), a_peer()
+        await wireguard.add_peer(target_of(node), peer)
+        await wireguard.saved(target_of(node))
         assert time.monotonic() - started < 5
+        assert f"PublicKey = {peer.public_key}" in node.config_path.read_text()
     finally:
         for holder in holders:
             holder.kill()
@@ -83,9 +88,8 @@ def lock_dir(tmp_path: Path) -> Path:
 
 
 def run_save(lock_dir: Path) -> subprocess.CompletedProcess[str]:
-    """The save command with its lock directory moved to lock_dir and `wg-quick` stubbed."""
-    command = save_command("wg7").replace(LOCK_DIR, str(lock_dir))
-    command = command.replace("wg-quick save wg7", "echo saved")
+    """A locked script (as the save runs) with its lock directory moved to lock_dir."""
+    command = locked("wg7", "echo saved").replace(LOCK_DIR, str(lock_dir))
     return subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=30)
 
 

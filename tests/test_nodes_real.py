@@ -81,6 +81,7 @@ async def test_add_and_remove_peer_live_and_persisted(
     await wg.add_peer(target, peer)
     (state,) = [p for p in await wg.peers(target) if p.public_key == peer.public_key]
     assert state.allowed_ips == peer.allowed_ips
+    await wg.saved(target)
     conf = node.config_path.read_text()
     assert f"PublicKey = {peer.public_key}" in conf
     assert f"PresharedKey = {peer.preshared_key}" in conf
@@ -89,8 +90,10 @@ async def test_add_and_remove_peer_live_and_persisted(
 
     await wg.remove_peer(target, peer.public_key)
     assert peer.public_key not in {p.public_key for p in await wg.peers(target)}
+    await wg.saved(target)
     assert peer.public_key not in node.config_path.read_text()
     await wg.remove_peer(target, peer.public_key)  # absent: not an error
+    await wg.saved(target)
 
 
 async def test_bad_values_never_reach_the_node(pool: RecordingPool, target: NodeTarget) -> None:
@@ -236,10 +239,12 @@ async def test_fifty_concurrent_add_peer_over_one_connection(
     assert len(pool._conns) == 1
     on_node = {p.public_key for p in await wg.peers(target)}
     assert {p.public_key for p in peers} <= on_node
+    await wg.saved(target)
     conf = node.config_path.read_text()
     assert all(p.public_key in conf for p in peers)
     await asyncio.gather(*(wg.remove_peer(target, p.public_key) for p in peers))
     assert not {p.public_key for p in peers} & {p.public_key for p in await wg.peers(target)}
+    await wg.saved(target)
 
 
 async def test_closed_connection_is_never_success(

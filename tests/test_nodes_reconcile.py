@@ -23,7 +23,6 @@ from nodes import (
     public_key,
 )
 from nodes.peers import parse_dump
-from nodes.reconcile import kept_peers
 from tests.netlab import Lab, LabNode
 from tests.nodes_support import RecordingPool
 
@@ -105,13 +104,11 @@ def test_plan_missing_psk_and_bad_input() -> None:
         plan_reconcile([PeerSpec(a, PSK, ("10.8.0.300/32",))], [state(a, ())])
 
 
-def test_kept_peers_are_never_removed_and_a_sync_gets_them_as_they_run() -> None:
+def test_kept_peers_are_never_removed() -> None:
     ours, foreign, stray = key(), key(), key()
     actual = [state(foreign, ("10.8.0.2/32",)), state(stray, ("10.8.0.9/32",), psk=None)]
     plan = plan_reconcile([PeerSpec(ours, PSK, ("10.8.0.3/32",))], actual, {foreign})
     assert plan.remove == (stray,) and [p.public_key for p in plan.add] == [ours]
-    assert kept_peers(actual, {foreign}, []) == (PeerSpec(foreign, PSK, ("10.8.0.2/32",)),)
-    assert kept_peers(actual, {foreign}, [PeerSpec(foreign, PSK, ())]) == (), "ours wins"
 
 
 def test_dump_carries_the_preshared_key_but_repr_hides_it() -> None:
@@ -184,9 +181,12 @@ async def test_drift_fixed_by_small_reconcile(
     assert_matches(node, desired)
     assert stray.public_key not in node.config_path.read_text()
     apply = pool.commands[-1]
-    assert "wg set" in apply and "syncconf" not in apply
+    assert f"wg set {node.interface} peer {stray.public_key} remove" in apply
+    assert f"wg addconf {node.interface} /dev/stdin" in apply and "syncconf" not in apply
     assert all(p.preshared_key not in c for c in pool.commands for p in desired)
-    assert pool.stdins[-1] == "".join(p.preshared_key + "\n" for p in (desired[0], desired[1]))
+    sent = pool.stdins[-1]
+    assert sent.count("[Peer]") == 2
+    assert all(f"PresharedKey = {p.preshared_key}" in sent for p in desired[:2])
 
 
 @root
@@ -221,7 +221,7 @@ async def test_large_reconcile_keeps_a_live_session(
         plan = await wg.reconcile(target, desired)
         elapsed = time.monotonic() - started
         assert plan.summary() == "add 300, remove 1, update 1"
-        assert "wg syncconf" in pool.commands[-1]
+        assert f"wg addconf {node.interface} /dev/stdin" in pool.commands[-1]
         assert elapsed < 20
         assert_matches(node, desired)
         assert await wg.interface(target) == before  # same key, port, addresses
@@ -229,7 +229,7 @@ async def test_large_reconcile_keeps_a_live_session(
         assert lab.client.latest_handshake() == handshake  # the session was never interrupted
         (live,) = [p for p in await wg.peers(target) if p.public_key == client.public_key]
         assert live.latest_handshake == datetime.fromtimestamp(handshake, UTC)
-        # and back down to one peer, also through syncconf
+        # and back down to one peer: the removals in one `wg set`
         assert (await wg.reconcile(target, [client])).summary() == "add 0, remove 301, update 0"
         assert_matches(node, [client])
         assert lab.client.fetch_source_ip() == node.ip
@@ -242,7 +242,7 @@ async def test_large_reconcile_keeps_a_live_session(
 async def test_a_kept_peer_keeps_its_key_and_session_through_a_large_reconcile(
     pool: RecordingPool, target: NodeTarget, node: LabNode, lab: Lab
 ) -> None:
-    """A peer made by hand (the bot never had its preshared key) survives a `wg syncconf` of
+    """A peer made by hand (the bot never had its preshared key) survives a reconcile that adds
     300 peers and a pass down to none: same allowed IPs and key, the session uninterrupted."""
     wg = WireGuard(pool)
     await wg.reconcile(target, [])
@@ -268,7 +268,7 @@ async def test_a_kept_peer_keeps_its_key_and_session_through_a_large_reconcile(
         desired = [spec(2000 + i) for i in range(300)]
         plan = await wg.reconcile(target, desired, keep)
         assert plan.summary() == "add 300, remove 0, update 0"
-        assert "wg syncconf" in pool.commands[-1]
+        assert f"wg addconf {node.interface} /dev/stdin" in pool.commands[-1]
         assert_matches(node, [by_hand, *desired])
         assert lab.client.fetch_source_ip() == node.ip
         assert lab.client.latest_handshake() == handshake
@@ -297,5 +297,5 @@ async def test_apply_refuses_bad_values_before_sending(
             extra = tuple(spec(600 + i) for i in range(25)) if many else ()
             plan = ReconcilePlan(add=(peer, *extra))
             with pytest.raises(ValueError, match="invalid"):
-                await apply_reconcile(pool, target, plan, plan.add)
+                await apply_reconcile(pool, target, plan)
     assert pool.commands == []

@@ -26,6 +26,14 @@ def test_payload_round_trip():
     assert parse_payload(payload) == Offer("3m", 90, 400, 5001)
 
 
+@pytest.mark.parametrize("kind", ["plan", "sub", "gift", "dev", "gb"])
+def test_payload_says_what_was_sold_and_the_promo_its_price_carries(kind: str):
+    payload = invoice_payload("1m", 30, 120, 5001, kind=kind, promo_id=7)  # type: ignore[arg-type]
+    assert payload == f"{kind}:1m:30:120:5001:7"
+    assert parse_payload(payload) == Offer("1m", 30, 120, 5001, kind, 7)  # type: ignore[arg-type]
+    assert parse_payload(f"{kind}:1m:30:150:5001").promo_id is None
+
+
 def test_payload_of_an_older_version_names_the_plan_alone():
     assert parse_payload("plan:3m:5001") == Offer("3m", None, None, 5001)
 
@@ -70,8 +78,10 @@ def test_payload_refuses_what_it_could_not_parse_back(
         "plan:1m:5001:extra",
         "plan:1m:30:5001",
         "plan:1m:30:0:5001",
-        "plan:1m:30:150:5001:9",
+        "plan:1m:30:150:5001:9:9",
+        "plan:1m:30:150:5001:0",
         "gift:1m:5001",
+        "rent:1m:30:150:5001",
         "plan:1m:5001\n",
         "plan:1m:" + "9" * 20,
         "plan:" + "p" * 17 + ":5001",

@@ -17,7 +17,7 @@ from bot.joblock import exclusive, exclusive_jobs, run_exclusive
 from db.engine import create_engine, lock_key
 from db.migrate import upgrade
 from db.models import AccessKind, BroadcastAudience, BroadcastDelivery, DeliveryState, User
-from services.broadcasts import Progress, SendOutcome, SendResult
+from services.broadcasts import Audience, BroadcastMessage, Progress, SendOutcome, SendResult
 from services.invites import InviteUsedUp
 from services.users import Visitor
 from tests.conftest import ADMIN_ID, App
@@ -200,7 +200,7 @@ class RecordingSender:
     def __init__(self, sent: Counter[int]) -> None:
         self.sent = sent
 
-    async def send(self, chat_id: int, text: str) -> SendResult:
+    async def send(self, chat_id: int, message: BroadcastMessage) -> SendResult:
         self.sent[chat_id] += 1
         await asyncio.sleep(0.05)  # so that some rows are always in flight
         return SendResult(SendOutcome.SENT)
@@ -226,7 +226,7 @@ async def test_two_processes_never_run_one_broadcast_at_once(app: App) -> None:
                 )
             )
     broadcast = await app.services.broadcasts.create(
-        ADMIN_ID, "Привет", "Привет", BroadcastAudience.ALL
+        ADMIN_ID, BroadcastMessage("Привет"), "Привет", Audience(BroadcastAudience.ALL)
     )
     assert broadcast is not None
     sent: Counter[int] = Counter()

@@ -11,7 +11,8 @@ import pytest
 from bot.settings import SettingsError, load_settings
 from db.cipher import SecretCipher
 from db.models import Device, Node
-from services.clientconfig import ClientConfig, DeviceConfigs, DeviceKeys, qr_png
+from services.clientconfig import ClientConfig, DeviceConfigs, DeviceKeys
+from services.qr import qr_png
 from services.routes import (
     FULL_TUNNEL,
     PRESETS_FILE,

@@ -14,6 +14,7 @@ import pytest
 
 from db.models import BroadcastAudience, DeliveryState
 from keyboards.callbacks import MenuAction, MenuCD
+from services.broadcasts import Audience, BroadcastMessage
 from tests.conftest import ADMIN_ID, App, first_config, open_app
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_broadcast import add_users, copies, deliveries
@@ -40,7 +41,9 @@ async def test_50_users_get_their_config_during_a_2000_user_broadcast(busy_app: 
     for user_id in PRESSERS:
         (menus[user_id],) = await app.say(user_id, "/start")
 
-    broadcast = await app.services.broadcasts.create(ADMIN_ID, TEXT, TEXT, BroadcastAudience.ACCESS)
+    broadcast = await app.services.broadcasts.create(
+        ADMIN_ID, BroadcastMessage(TEXT), TEXT, Audience(BroadcastAudience.ACCESS)
+    )
     assert broadcast is not None and broadcast.total == 2001  # with the admin
     began = time.monotonic()
     runner = app.services.broadcasts.start(broadcast.id)

@@ -19,24 +19,25 @@ from tests.conftest import ADMIN_ID, App
 WARNING = "⏳ Слишком много запросов. Подождите 30 с и попробуйте снова."
 
 
-def _count_peer_reads(app: App) -> list[str]:
-    reads: list[str] = []
-    original = app.wireguard.peers
+def _count_status_reads(app: App) -> list[int]:
+    """The users whose device status the bot looked up (the work a served /status does)."""
+    reads: list[int] = []
+    original = app.services.devices.status
 
-    async def peers(target: Any) -> Any:
-        reads.append(target.name)
-        return await original(target)
+    async def status(user_id: int) -> Any:
+        reads.append(user_id)
+        return await original(user_id)
 
-    app.wireguard.peers = peers  # type: ignore[method-assign]
+    app.services.devices.status = status  # type: ignore[method-assign]
     return reads
 
 
-async def test_a_flood_gets_one_warning_and_spares_the_node(app: App) -> None:
+async def test_a_flood_gets_one_warning_and_is_not_served(app: App) -> None:
     await app.add_node("nl1")
     await app.services.users.grant(9001, None, create=True)
     await app.say(9001, "/get_config")
     app.clock.advance(seconds=11)
-    reads = _count_peer_reads(app)
+    reads = _count_status_reads(app)
 
     answers = []
     for _ in range(20):

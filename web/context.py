@@ -13,8 +13,10 @@ from services.account import AccountService
 from services.devices import DeviceService
 from services.pages import PageService, Session, Source
 from services.payments import PaymentService
+from services.promos import PromoService
 from services.subscriptions import SubscriptionService
 from services.users import UserService
+from services.vless import VlessService
 from web.limits import Limits
 from web.render import Texts
 
@@ -22,7 +24,11 @@ from web.render import Texts
 class StarsInvoices(Protocol):
     """Makes a Telegram Stars invoice link (the bot's createInvoiceLink)."""
 
-    async def link(self, *, title: str, description: str, payload: str, stars: int) -> str: ...
+    async def link(
+        self, *, title: str, description: str, payload: str, stars: int, period: int | None
+    ) -> str:
+        """An invoice link; with `period` (seconds), a subscription's."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,9 @@ class PageDeps:
     devices: DeviceService
     subscriptions: SubscriptionService
     payments: PaymentService
+    promos: PromoService
     stars: StarsInvoices
+    vless: VlessService
     client_address: Callable[[web.Request], str]  # the sender, behind trusted proxies too
     limits: Limits = field(default_factory=Limits)
 

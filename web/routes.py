@@ -10,10 +10,10 @@ from http import HTTPStatus
 
 from aiohttp import web
 
+from db.models import Purpose
 from locales import LANGUAGES
-from locales.format import plan_title
+from locales.format import format_discount, invoice_texts, plan_title
 from services.account import Account
-from services.clientconfig import qr_png
 from services.devices import DeviceNotFound
 from services.errors import (
     InvalidInput,
@@ -23,7 +23,11 @@ from services.errors import (
     PaymentUnavailable,
     PlanNotFound,
     ServiceError,
+    TermsNotAccepted,
 )
+from services.payments import Way
+from services.promos import PromoUnknown
+from services.qr import qr_png
 from web.context import CALLER, DEPS, Caller
 from web.guard import Form, forget_session, read_form, sign_in_page
 from web.render import ASSETS, message, reader_language, render, texts_for
@@ -41,6 +45,8 @@ DONE = {
     "trial": "page-done-trial",
     "language": "page-done-language",
     "paid": "page-done-paid",
+    "terms": "page-done-terms",
+    "promo": "page-done-promo",
 }
 # The page's words for refusals whose chat text speaks of chat buttons.
 PAGE_ERRORS = {
@@ -55,12 +61,16 @@ PAGE_ERRORS = {
     "error-plan-not-found": "page-error-plan-not-found",
     "error-trial-used": "page-error-trial-used",
     "error-invalid-input": "page-error-bad-field",
+    "error-terms-not-accepted": "page-error-terms",
+    "error-trial-channel": "page-error-trial-channel",
 }
 # The status of a refusal; any other (a limit reached, a trial used, a full node) is 409.
 STATUS: tuple[tuple[type[ServiceError], HTTPStatus], ...] = (
     (InvalidInput, HTTPStatus.BAD_REQUEST),
     (DeviceNotFound, HTTPStatus.NOT_FOUND),
     (PlanNotFound, HTTPStatus.NOT_FOUND),
+    (PromoUnknown, HTTPStatus.NOT_FOUND),
+    (TermsNotAccepted, HTTPStatus.FORBIDDEN),
     (NoAccess, HTTPStatus.FORBIDDEN),
     (PaymentsOff, HTTPStatus.FORBIDDEN),
     (NodeUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
@@ -138,6 +148,7 @@ async def home_page(
         trial_days=deps.subscriptions.trial_days,
         chosen_plan=_chosen_plan(account),
         plan_titles={plan.code: plan_title(caller.texts, plan) for plan in account.plans},
+        discount=_discount(caller, account),
         platforms=[_platform(caller, platform, account) for platform in PLATFORMS],
     )
 
@@ -147,6 +158,15 @@ def _chosen_plan(account: Account) -> str:
     codes = [plan.code for plan in account.plans]
     current = account.subscription.plan
     return current.code if current is not None and current.code in codes else codes[0]
+
+
+def _discount(caller: Caller, account: Account) -> str | None:
+    """The promo discount the prices carry, in words, or None."""
+    discount = account.discount
+    if discount is None:
+        return None
+    amount = format_discount(caller.texts, discount.kind, discount.value)
+    return caller.texts("page-promo-active", code=discount.code, discount=amount)
 
 
 def _platform(caller: Caller, platform: Platform, account: Account) -> dict[str, object]:
@@ -256,47 +276,81 @@ async def language(request: web.Request) -> web.StreamResponse:
 
 async def pay_by_card(request: web.Request) -> web.StreamResponse:
     """The YooKassa payment link, on a page of its own (the chat shows it as a button)."""
-    caller, deps = request[CALLER], request.app[DEPS]
     form = await read_form(request)
-    plan = deps.subscriptions.plan(field(form, "plan"))
-    if plan is None:
-        raise PlanNotFound()
     auto = field(form, "auto", frozenset({"0", "1"})) == "1"
-    url = await deps.payments.yookassa_checkout(caller.user.id, plan.code, auto)
+    return await _yookassa_page(request, field(form, "plan"), Way.CARD_AUTO if auto else Way.CARD)
+
+
+async def pay_by_sbp(request: web.Request) -> web.StreamResponse:
+    """SBP through YooKassa: its page lets the user pick their bank's app."""
+    return await _yookassa_page(request, field(await read_form(request), "plan"), Way.SBP)
+
+
+async def _yookassa_page(request: web.Request, plan_code: str, way: Way) -> web.StreamResponse:
+    caller, deps = request[CALLER], request.app[DEPS]
+    checkout = await deps.payments.yookassa_checkout(caller.user.id, plan_code, way)
     return render(
         "pay.html",
         caller.texts,
         telegram=caller.in_telegram,
         title=caller.texts("page-pay-title"),
         back="/app",
-        plan=plan,
-        auto=auto,
-        url=url,
+        plan=checkout.quote.plan,
+        rub=checkout.quote.price.rub,
+        full_rub=checkout.quote.price.full_rub,
+        way=way.value,
+        url=checkout.url,
     )
 
 
 async def pay_by_stars(request: web.Request) -> web.StreamResponse:
-    """A Stars invoice link (inside Telegram only): JSON for Telegram.WebApp.openInvoice, or a
-    redirect to it."""
+    """A Stars invoice link (inside Telegram only), once or as a subscription: JSON for
+    Telegram.WebApp.openInvoice, or a redirect to it."""
     caller, deps = request[CALLER], request.app[DEPS]
     if not caller.in_telegram:
         texts = caller.texts
         return await home_page(
             request, error=texts("page-error-stars-outside"), status=HTTPStatus.FORBIDDEN
         )
-    plan, payload = deps.payments.stars_invoice(
-        caller.user.id, field(await read_form(request), "plan")
+    form = await read_form(request)
+    renewing = form is not None and form.get("subscription") == "1"
+    invoice = await deps.payments.stars_invoice(
+        caller.user.id, field(form, "plan"), subscription=renewing
     )
-    title = plan_title(caller.texts, plan)
+    quote = invoice.quote
+    title, description = invoice_texts(
+        caller.texts,
+        sold=Purpose.PLAN.value,
+        title=plan_title(caller.texts, quote.plan),
+        devices=quote.plan.devices,
+        gb=quote.gb,
+        days=quote.price.days,
+        stars=invoice.stars,
+        subscription=invoice.subscription,
+    )
     url = await deps.stars.link(
-        title=caller.texts("invoice-title", title=title),
-        description=caller.texts("invoice-description", title=title, devices=plan.devices),
-        payload=payload,
-        stars=plan.stars,
+        title=title,
+        description=description,
+        payload=invoice.payload,
+        stars=invoice.stars,
+        period=invoice.period,
     )
     if "application/json" in request.headers.get("Accept", ""):
         return web.json_response({"url": url})
     return web.Response(status=HTTPStatus.SEE_OTHER, headers={"Location": url})
+
+
+async def accept_terms(request: web.Request) -> web.StreamResponse:
+    """One tap: the offer and the privacy policy accepted, with the time recorded."""
+    await request.app[DEPS].payments.terms.accept(request[CALLER].user.id)
+    return redirect("terms")
+
+
+async def promo(request: web.Request) -> web.StreamResponse:
+    """A promo code typed on the page, taken as /promo takes it."""
+    code = field(await read_form(request), "code")
+    await request.app[DEPS].promos.redeem(request[CALLER].user.id, code[:64])
+    return redirect("promo")
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:
@@ -342,7 +396,10 @@ def register(app: web.Application) -> None:
         ("POST", "/app/trial", trial, "trial"),
         ("POST", "/app/language", language, "language"),
         ("POST", "/app/pay/card", pay_by_card, "pay_card"),
+        ("POST", "/app/pay/sbp", pay_by_sbp, "pay_sbp"),
         ("POST", "/app/pay/stars", pay_by_stars, "pay_stars"),
+        ("POST", "/app/terms", accept_terms, "terms"),
+        ("POST", "/app/promo", promo, "promo"),
         ("POST", "/app/signout", sign_out, "sign_out"),
         ("GET", "/app/static/{name}", static, "static"),
         ("*", "/app/{tail:.*}", missing, "missing"),

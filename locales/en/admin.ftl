@@ -152,6 +152,7 @@ audit-action = { $action ->
     [drain] drained a server
     [reconcile] reconciled a server
     [broadcast] started a broadcast
+    [broadcast_stop] stopped a broadcast
     [refund] refunded a payment
     [set_endpoint] changed a server's address
     [ssh_key_rotate] rotated the bot's SSH key

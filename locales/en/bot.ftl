@@ -69,6 +69,7 @@ status-handshake = 🤝 Last connected: { $ago } ago
 status-handshake-never = 🤝 No connection yet — import the config and switch the tunnel on.
 status-node-unreachable = ⚠️ The server is not answering right now; connection details are unavailable.
 status-traffic = 📶 Traffic: ↓ { $received } · ↑ { $sent }
+probed-ago = 🕒 As the server reported { $ago } ago
 
 # Help
 help-text =
@@ -79,6 +80,7 @@ help-text =
     /status — access end date, server, last connection and traffic
     /regen — new keys, if your file fell into the wrong hands
     /language — the bot's language
+    /support — write to support
     /help — this help
 
     <b>Windows, macOS, Linux</b>
@@ -141,12 +143,14 @@ admin-node-full = ⚠️ Server <b>{ $node }</b> has run out of addresses: a new
 error-generic = Something went wrong. Please try again a little later.
 error-no-access = You have no access. Ask the admin — /start sends them your request.
 error-no-nodes = There is no server available yet. The admin already knows.
+error-no-vless-node = No server offers VLESS yet: write to support and we will turn it on.
 error-node-unavailable = Server { $node } is unavailable right now. Try another:
 error-node-full = Server { $node } has no free places. Choose another:
 error-node-not-found = That server is no longer on the list. Choose another:
 error-no-device = You have no device yet — press “Get config”.
 error-user-not-found = User { $user_id } has not started the bot yet. Ask them to send /start — you will get a request with a button.
 error-invalid-input = Invalid input.
+error-reality-settings = These VLESS settings are not valid: { $reason }. Nothing was changed.
 error-stale-button = This button is out of date. Open the menu again: /start
 error-too-long = That message is too long.
 unknown-message = I did not understand. Use the menu or /help.
@@ -241,6 +245,22 @@ server-unblock-already =
     You are already on server <b>{ $node }</b>, which disguises the VPN (AmneziaWG).
     If it does not connect, check that the config was imported into AmneziaVPN or AmneziaWG, not into WireGuard.
 server-amnezia-hint = This is an AmneziaWG server: install <b>AmneziaVPN</b> or <b>AmneziaWG</b> (App Store, Google Play or amnezia.org) — the WireGuard app cannot open this config.
+
+# VLESS with Reality: for networks that block WireGuard and AmneziaWG
+server-unblock-vless-button = 🛡 Get a VLESS link
+server-unblock-try-vless = Still blocked? VLESS with Reality looks like an ordinary visit to a website and passes where WireGuard and AmneziaWG do not. It needs another app (see below).
+vless-intro = Your VLESS link is below: copy it, or scan the QR code. It stays the same: after a renewal the same link works again.
+vless-qr-caption = Scan this QR code in the app, or copy the link above.
+vless-subscription =
+    Subscription link (the app keeps your links up to date by itself):
+    <code>{ $link }</code>
+vless-apps =
+    <b>How to connect</b>
+    Android: <b>v2rayNG</b> or <b>Hiddify</b> (Google Play) — tap “+”, “Import from clipboard” or scan the QR code.
+    iPhone and iPad: <b>Streisand</b>, <b>Happ</b> or <b>Hiddify</b> (App Store) — tap “+” and paste the link or scan the QR code.
+    Windows, macOS, Linux: <b>Hiddify</b> — “New profile”, “Add from clipboard”.
+    sing-box apps (SFA, SFI, SFM): add the subscription link as a remote profile.
+    The WireGuard and AmneziaWG apps cannot open this link.
 config-document-caption-awg =
     AmneziaWG config for server <b>{ $node }</b>.
     Computer: import this file into AmneziaVPN or AmneziaWG — WireGuard cannot open it.

@@ -73,8 +73,9 @@ page-pay-auto-hint = With auto-renewal we charge the same amount to this card a 
 page-stars-in-telegram = Telegram Stars work only inside Telegram: open this page from the bot.
 page-payments-off = Payments are not set up yet. Please write to the admin in the chat with the bot.
 page-pay-title = Payment
-page-pay-text = Pay { $rub } ₽ on the YooKassa page. Access is extended as soon as the payment goes through: come back here and reload the page.
-page-pay-text-auto = Pay { $rub } ₽ on the YooKassa page. You agreed to auto-renewal: a day before the end we charge the same amount to this card. Turn it off with one button on your page.
+page-pay-text-card = Pay { $rub } ₽ on the YooKassa page. Access is extended as soon as the payment goes through: come back here and reload the page.
+page-pay-text-auto = Pay { $rub } ₽ on the YooKassa page. You agreed to auto-renewal: a day before the end we charge { $full } ₽ to this card. Turn it off with one button on your page.
+page-pay-text-sbp = Pay { $rub } ₽ by SBP: choose your bank on the YooKassa page and confirm the payment in its app. Access is extended by itself: come back here and reload the page.
 page-pay-link = Go to payment: { $rub } ₽
 page-back = ← Back to my account
 

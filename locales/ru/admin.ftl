@@ -152,6 +152,7 @@ audit-action = { $action ->
     [drain] вывел сервер
     [reconcile] сверил сервер
     [broadcast] запустил рассылку
+    [broadcast_stop] остановил рассылку
     [refund] вернул платёж
     [set_endpoint] сменил адрес сервера
     [ssh_key_rotate] сменил SSH-ключ бота

@@ -69,6 +69,7 @@ status-handshake = 🤝 Последнее подключение: { $ago } на
 status-handshake-never = 🤝 Подключений ещё не было — импортируйте конфигурацию и включите туннель.
 status-node-unreachable = ⚠️ Сервер сейчас не отвечает, данные о подключении недоступны.
 status-traffic = 📶 Трафик: ↓ { $received } · ↑ { $sent }
+probed-ago = 🕒 Сведения от сервера { $ago } назад
 
 # Help
 help-text =
@@ -79,6 +80,7 @@ help-text =
     /status — срок доступа, сервер, последнее подключение и трафик
     /regen — новые ключи, если файл попал в чужие руки
     /language — язык бота
+    /support — написать в поддержку
     /help — эта справка
 
     <b>Windows, macOS, Linux</b>
@@ -142,12 +144,14 @@ admin-node-full = ⚠️ На сервере <b>{ $node }</b> закончили
 error-generic = Что-то пошло не так. Попробуйте ещё раз чуть позже.
 error-no-access = У вас нет доступа. Попросите администратора — /start отправит ему заявку.
 error-no-nodes = Пока нет ни одного доступного сервера. Администратор уже знает.
+error-no-vless-node = Пока ни один сервер не предлагает VLESS: напишите в поддержку, и мы его включим.
 error-node-unavailable = Сервер { $node } сейчас недоступен. Попробуйте другой:
 error-node-full = На сервере { $node } нет свободных мест. Выберите другой:
 error-node-not-found = Этого сервера больше нет в списке. Выберите другой:
 error-no-device = У вас ещё нет устройства — нажмите «Получить конфигурацию».
 error-user-not-found = Пользователь { $user_id } ещё не запускал бота. Попросите его отправить /start — вам придёт заявка с кнопкой.
 error-invalid-input = Неверные данные.
+error-reality-settings = Эти настройки VLESS неверны: { $reason }. Ничего не изменено.
 error-stale-button = Эта кнопка устарела. Откройте меню заново: /start
 error-too-long = Слишком длинное сообщение.
 unknown-message = Не понял. Воспользуйтесь меню или /help.
@@ -242,6 +246,22 @@ server-unblock-already =
     Вы уже на сервере <b>{ $node }</b> с маскировкой VPN (AmneziaWG).
     Если не подключается, проверьте, что конфигурация импортирована в AmneziaVPN или AmneziaWG, а не в WireGuard.
 server-amnezia-hint = Это сервер AmneziaWG: установите <b>AmneziaVPN</b> или <b>AmneziaWG</b> (App Store, Google Play или amnezia.org) — приложение WireGuard эту конфигурацию не откроет.
+
+# VLESS с Reality: для сетей, где блокируют WireGuard и AmneziaWG
+server-unblock-vless-button = 🛡 Получить ссылку VLESS
+server-unblock-try-vless = Всё ещё блокируют? VLESS с Reality выглядит как обычный заход на сайт и проходит там, где не проходят WireGuard и AmneziaWG. Для него нужно другое приложение (см. ниже).
+vless-intro = Ваша ссылка VLESS ниже: скопируйте её или отсканируйте QR-код. Она не меняется: после продления та же ссылка снова работает.
+vless-qr-caption = Отсканируйте этот QR-код в приложении или скопируйте ссылку выше.
+vless-subscription =
+    Ссылка-подписка (приложение само будет обновлять ваши ссылки):
+    <code>{ $link }</code>
+vless-apps =
+    <b>Как подключиться</b>
+    Android: <b>v2rayNG</b> или <b>Hiddify</b> (Google Play) — нажмите «+», «Импорт из буфера обмена» или отсканируйте QR-код.
+    iPhone и iPad: <b>Streisand</b>, <b>Happ</b> или <b>Hiddify</b> (App Store) — нажмите «+» и вставьте ссылку или отсканируйте QR-код.
+    Windows, macOS, Linux: <b>Hiddify</b> — «Новый профиль», «Добавить из буфера обмена».
+    Приложения sing-box (SFA, SFI, SFM): добавьте ссылку-подписку как удалённый профиль.
+    Приложения WireGuard и AmneziaWG эту ссылку открыть не могут.
 config-document-caption-awg =
     Конфигурация AmneziaWG для сервера <b>{ $node }</b>.
     Компьютер: импортируйте этот файл в AmneziaVPN или AmneziaWG — WireGuard его не откроет.

@@ -68,6 +68,9 @@ class FakeWireGuard:
     def forget(self, name: str) -> None:
         self.down.pop(name, None)
 
+    async def saved(self, target: NodeTarget | None = None) -> None:
+        """Every change is saved at once here."""
+
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         node = self._node(target)
         addresses = tuple(ipaddress.ip_interface(a) for a in node.addresses)

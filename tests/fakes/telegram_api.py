@@ -744,11 +744,16 @@ class FakeTelegram:
         counter = self._message_ids.setdefault(chat_id, itertools.count(1))
         return next(counter)
 
-    def send_text(self, user: FakeUser | JsonDict | int, text: str) -> JsonDict:
-        """The user writes `text` to the bot; commands get a bot_command entity."""
-        return self.add_update(self.text_update(user, text))
+    def send_text(
+        self, user: FakeUser | JsonDict | int, text: str, *, reply_to: Sent | int | None = None
+    ) -> JsonDict:
+        """The user writes `text` to the bot (replying to one of the chat's messages when
+        `reply_to` names it); commands get a bot_command entity."""
+        return self.add_update(self.text_update(user, text, reply_to=reply_to))
 
-    def text_update(self, user: FakeUser | JsonDict | int, text: str) -> JsonDict:
+    def text_update(
+        self, user: FakeUser | JsonDict | int, text: str, *, reply_to: Sent | int | None = None
+    ) -> JsonDict:
         """The update for the user writing `text`, not queued: for post_update (webhooks)."""
         sender = self._as_user(user)
         message: JsonDict = {
@@ -758,6 +763,12 @@ class FakeTelegram:
             "date": int(time.time()),
             "text": text,
         }
+        if reply_to is not None:
+            reply_id = reply_to.message_id if isinstance(reply_to, Sent) else reply_to
+            replied = self._message_dict(sender.id, reply_id)
+            if replied is None:
+                raise ValueError(f"chat {sender.id} has no message {reply_id} to reply to")
+            message["reply_to_message"] = _without_reply(replied)
         command = _BOT_COMMAND.match(text)
         if command:
             length = _utf16_len(command.group(0))

@@ -21,6 +21,9 @@ JsonDict = dict[str, Any]
 
 _AMOUNT = re.compile(r"\d{1,10}\.\d{2}")
 _MAX_KEY = 64
+# Method types a payment may ask for in payment_method_data (the API's list, shortened to what
+# a VPN shop could use); "sbp" is the Faster Payments System, confirmed by redirect.
+_METHOD_TYPES = frozenset({"bank_card", "sbp", "yoo_money", "sberbank", "tinkoff_bank"})
 
 
 class ApiError(Exception):
@@ -173,19 +176,22 @@ class FakeYooKassa:
         self._decline_reason = reason
 
     def succeed(self, payment_id: str, *, save_method: bool = False) -> JsonDict:
-        """The user paid: the pending payment succeeds, its method saved if asked and allowed."""
+        """The user paid: the pending payment succeeds, its method saved if asked and allowed.
+        A payment created for SBP is paid by SBP (from a bank's app), anything else by card."""
         payment = self._pending(payment_id)
         if save_method and payment_id not in self._save_requested:
             raise AssertionError(f"payment {payment_id} was created without save_payment_method")
         method_id = str(uuid.uuid4())
         if save_method:
             self.saved_methods.add(method_id)
+        asked = payment.get("payment_method", {}).get("type")
+        method = self._sbp(method_id, paid=True) if asked == "sbp" else None
         payment.update(
             status="succeeded",
             paid=True,
             captured_at=_now(),
             refundable=True,
-            payment_method=self._card(method_id, saved=save_method),
+            payment_method=method or self._card(method_id, saved=save_method),
         )
         return copy.deepcopy(payment)
 
@@ -322,12 +328,27 @@ class FakeYooKassa:
             raise _invalid("confirmation of type redirect is required", "confirmation")
         if not isinstance(return_url, str) or not return_url.startswith(("https://", "http://")):
             raise _invalid("confirmation return_url is required", "confirmation.return_url")
+        page = "https://yoomoney.ru/checkout/payments/v2/contract"
+        method_data = body.get("payment_method_data")
+        if method_data is not None:
+            kind = method_data.get("type") if isinstance(method_data, dict) else None
+            if kind not in _METHOD_TYPES:
+                raise _invalid(f"unknown payment method type {kind!r}", "payment_method_data.type")
+            if kind == "sbp" and save:
+                # SBP autopayments are a separate agreement with YooKassa; this shop has none
+                raise _invalid(
+                    "saving an SBP account is not available for this shop", "save_payment_method"
+                )
+            payment["payment_method"] = (
+                self._sbp(str(uuid.uuid4()), paid=False)
+                if kind == "sbp"
+                else {"type": kind, "id": str(uuid.uuid4()), "saved": False}
+            )
+            page += f"/{kind}"
         payment["confirmation"] = {
             "type": "redirect",
             "return_url": return_url,
-            "confirmation_url": (
-                f"https://yoomoney.ru/checkout/payments/v2/contract?orderId={payment['id']}"
-            ),
+            "confirmation_url": f"{page}?orderId={payment['id']}",
         }
         if save:
             self._save_requested.add(payment["id"])
@@ -353,6 +374,19 @@ class FakeYooKassa:
             "title": "Bank card *4477",
             "card": {"first6": "555555", "last4": "4477", "card_type": "MasterCard"},
         }
+
+    @staticmethod
+    def _sbp(method_id: str, *, paid: bool) -> JsonDict:
+        """An SBP method as the API shows it: before the payment, and after (with the NSPK
+        operation id and the payer's bank)."""
+        method: JsonDict = {"type": "sbp", "id": method_id, "saved": False, "status": "inactive"}
+        if paid:
+            method.update(
+                title="СБП",
+                sbp_operation_id=f"A{uuid.uuid4().hex[:27].upper()}",
+                payer_bank_details={"bank_id": "100000000111", "bic": "044525225"},
+            )
+        return method
 
     def _pending(self, payment_id: str) -> JsonDict:
         payment = self.payments[payment_id]

@@ -76,9 +76,13 @@
         return;
       }
       event.preventDefault();
+      var data = new FormData(button.form);
+      if (button.name) {
+        data.append(button.name, button.value);  // a subscription says so
+      }
       fetch(button.formAction, {
         method: "POST",
-        body: new FormData(button.form),
+        body: data,
         headers: { Accept: "application/json" },
         credentials: "same-origin"
       }).then(function (answer) {

@@ -1,0 +1,308 @@
+"""VLESS with Reality next to WireGuard: a node's Xray, users' VLESS devices and their links.
+
+The database is the truth: a node's Reality keys (encrypted) and settings, and every VLESS
+device with its id. A node's Xray serves exactly the VLESS devices whose owner has access now;
+expiry removes them, renewal brings the same id back, so the link the user has works again.
+Users are changed live (nobody else's sessions are cut) and the config file is written too, so
+a restarted Xray serves the same users."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.cipher import SecretCipher
+from db.models import Node, NodeStatus, User, VlessDevice
+from nodes import NodeError
+from nodes.reality import (
+    DEFAULT_PORT,
+    RealityError,
+    RealityInbound,
+    ServerOptions,
+    XrayUser,
+    generate_private_key,
+    generate_short_id,
+    public_key,
+    server_config,
+)
+from nodes.xray import Xray, XrayDown, XrayPlan
+from services.audit import AuditAction, record
+from services.clock import Clock, system_clock
+from services.devices import DeviceService
+from services.errors import InvalidInput, NodeNotFound, NodeUnavailable, ServiceError
+from services.locks import NodeLocks
+from services.targets import target_of
+from services.vlesslinks import VlessLink, subscription_body
+
+log = logging.getLogger(__name__)
+
+REALITY_KEY = "reality private key"  # purposes the cipher binds to what it seals
+SHORT_IDS = "reality short ids"
+
+
+class NoVlessNode(ServiceError):
+    """No enabled node runs VLESS."""
+
+    key = "error-no-vless-node"
+
+
+class InvalidReality(InvalidInput):
+    key = "error-reality-settings"
+
+
+@dataclass(frozen=True, slots=True)
+class VlessAccess:
+    """One VLESS device and the link the user imports."""
+
+    device: VlessDevice
+    link: str
+
+
+class VlessService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        xray: Xray,
+        cipher: SecretCipher,
+        node_locks: NodeLocks,
+        devices: DeviceService,
+        clock: Clock = system_clock,
+        options: ServerOptions | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.xray = xray
+        self._cipher = cipher
+        self._node_locks = node_locks
+        self._devices = devices
+        self._clock = clock
+        self.options = options or ServerOptions()  # the lab allows its private hosts
+
+    async def enable(
+        self,
+        node_name: str,
+        target: str,
+        server_name: str,
+        *,
+        port: int = DEFAULT_PORT,
+        actor_id: int,
+    ) -> Node:
+        """Give the node a VLESS + Reality inbound: new keys and a short id (kept encrypted),
+        the handshake target (a real TLS site) and the name clients send; an inbound it had
+        keeps its keys, so links already sent stay valid. The node's Xray is started again
+        from the new config; NodeUnavailable when the node did not take it (stored all the
+        same: the next reconcile applies it)."""
+        async with self._sessions.begin() as session:
+            node = await session.scalar(select(Node).where(Node.name == node_name))
+            if node is None:
+                raise NodeNotFound(node=node_name)
+            private = (
+                self._cipher.decrypt(node.reality_private_key_enc, REALITY_KEY)
+                if node.reality_private_key_enc
+                else generate_private_key()
+            )
+            short_ids = (
+                self._cipher.decrypt(node.reality_short_ids_enc, SHORT_IDS)
+                if node.reality_short_ids_enc
+                else generate_short_id()
+            )
+            try:
+                inbound = RealityInbound(
+                    private, tuple(short_ids.split(",")), target, server_name, port
+                )
+            except RealityError as error:
+                raise InvalidReality(reason=str(error)) from None
+            node.xray_port = inbound.port
+            node.reality_private_key_enc = self._cipher.encrypt(private, REALITY_KEY)
+            node.reality_public_key = public_key(private)
+            node.reality_short_ids_enc = self._cipher.encrypt(short_ids, SHORT_IDS)
+            node.reality_target = inbound.target
+            node.reality_server_name = inbound.server_name
+            details = f"vless port={inbound.port} target={inbound.target}"
+            record(session, self._clock, actor_id, AuditAction.ADD_NODE, node.name, details)
+        try:
+            async with self._node_locks.exclusive(node.id):
+                users = await self.desired_users(node.id)
+                await self.xray.write_config(
+                    target_of(node), server_config(inbound, users, self.options)
+                )
+                await self.xray.restart(target_of(node))
+        except NodeError as error:
+            log.warning("vless on %s not applied: %s", node.name, error.reason)
+            raise NodeUnavailable(node=node.name) from None
+        return node
+
+    def inbound(self, node: Node) -> RealityInbound:
+        """The node's inbound from the database (its secrets decrypted)."""
+        if (
+            node.xray_port is None
+            or node.reality_private_key_enc is None
+            or node.reality_short_ids_enc is None
+            or node.reality_target is None
+            or node.reality_server_name is None
+        ):
+            raise NodeUnavailable(node=node.name)
+        return RealityInbound(
+            self._cipher.decrypt(node.reality_private_key_enc, REALITY_KEY),
+            tuple(self._cipher.decrypt(node.reality_short_ids_enc, SHORT_IDS).split(",")),
+            node.reality_target,
+            node.reality_server_name,
+            node.xray_port,
+        )
+
+    async def desired_users(self, node_id: int) -> list[XrayUser]:
+        """Every VLESS device on the node whose owner has access now (not banned, expired,
+        revoked or over a traffic limit)."""
+        now = self._clock()
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(VlessDevice, User)
+                .join(User, User.id == VlessDevice.user_id)
+                .where(VlessDevice.node_id == node_id)
+                .order_by(VlessDevice.id)
+            )
+            return [XrayUser(d.email, d.uuid) for d, user in rows.all() if user.has_access(now)]
+
+    async def reconcile(self, node: Node) -> XrayPlan | None:
+        """Make the node's Xray serve exactly the database's users, and keep the users it had
+        that are not the bot's (made by hand or by another panel: adopted, like foreign
+        peers): the config file first (the truth at Xray's next start), then the running Xray,
+        live. None when the node has no VLESS; a NodeError when it cannot be reached."""
+        if node.xray_port is None:
+            return None
+        async with self._node_locks.exclusive(node.id):
+            wanted = await self.desired_users(node.id)
+            target = target_of(node)
+            try:
+                running: list[XrayUser] | None = await self.xray.users(target, even_if_down=True)
+            except XrayDown:
+                running = None
+            kept = [user for user in running or [] if not _ours(user.email)]
+            config = server_config(self.inbound(node), [*wanted, *kept], self.options)
+            await self.xray.write_config(target, config)
+            if running is None:
+                log.warning("node %s: xray not running, restarting it", node.name)
+                await self.xray.restart(target)
+                return XrayPlan(tuple(user.email for user in wanted), ())
+            return await self.xray.reconcile(target, [*wanted, *kept], even_if_down=True)
+
+    async def add(self, user_id: int, name: str = "") -> VlessAccess:
+        """A new VLESS device for the user, on the node of their WireGuard device when it runs
+        VLESS, else on the VLESS node with the fewest; served at once when the node answers."""
+        user = await self._devices.require_access(user_id)
+        await self._devices.check_room(user)
+        node = await self._node_for(user_id)
+        async with self._sessions.begin() as session:
+            device = VlessDevice(
+                user_id=user_id, node_id=node.id, name=name, uuid=str(uuid.uuid4()),
+                created_at=self._clock(), uplink_bytes=0, downlink_bytes=0,
+            )  # fmt: skip
+            session.add(device)
+        try:
+            async with self._node_locks.shared(node.id):
+                await self.xray.add_user(target_of(node), XrayUser(device.email, device.uuid))
+        except NodeError as error:
+            log.warning("vless device %s left for reconcile on %s", device.id, error.node)
+        return VlessAccess(device, await self._link(device, node))
+
+    async def links_for(self, user_id: int) -> list[VlessAccess]:
+        """The user's VLESS devices with their links; a user with access and none gets one."""
+        await self._devices.require_access(user_id)
+        found = await self.accesses(user_id)
+        return found or [await self.add(user_id)]
+
+    async def available(self) -> bool:
+        """Whether an enabled node offers VLESS."""
+        async with self._sessions() as session:
+            query = select(Node.id).where(
+                Node.xray_port.is_not(None), Node.status == NodeStatus.ENABLED
+            )
+            return await session.scalar(query.limit(1)) is not None
+
+    async def _node_for(self, user_id: int) -> Node:
+        current = await self._devices.current_node(user_id)
+        if current is not None and current.xray_port and current.status is NodeStatus.ENABLED:
+            return current
+        async with self._sessions() as session:
+            count = (
+                select(func.count(VlessDevice.id))
+                .where(VlessDevice.node_id == Node.id)
+                .scalar_subquery()
+            )
+            node = await session.scalar(
+                select(Node)
+                .where(Node.xray_port.is_not(None), Node.status == NodeStatus.ENABLED)
+                .order_by(count, Node.name)
+                .limit(1)
+            )
+        if node is None:
+            raise NoVlessNode()
+        return node
+
+    async def accesses(self, user_id: int) -> list[VlessAccess]:
+        """The user's VLESS devices with their links, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(VlessDevice, Node)
+                .join(Node, Node.id == VlessDevice.node_id)
+                .where(VlessDevice.user_id == user_id)
+                .order_by(VlessDevice.id)
+            )
+            pairs = rows.all()
+        return [VlessAccess(device, await self._link(device, node)) for device, node in pairs]
+
+    async def subscription_of(self, user_id: int) -> tuple[str, int, int]:
+        """The subscription body the apps fetch (the user's links, base64) and the bytes
+        their VLESS devices sent and received."""
+        accesses = await self.accesses(user_id)
+        up = sum(access.device.uplink_bytes for access in accesses)
+        down = sum(access.device.downlink_bytes for access in accesses)
+        return subscription_body([access.link for access in accesses]), up, down
+
+    async def _link(self, device: VlessDevice, node: Node) -> str:
+        inbound = self.inbound(node)
+        host = node.endpoint.rpartition(":")[0].strip("[]")
+        async with self._sessions() as session:
+            number = await session.scalar(
+                select(func.count())
+                .select_from(VlessDevice)
+                .where(VlessDevice.user_id == device.user_id, VlessDevice.id <= device.id)
+            )
+        name = device.name or f"#{number}"
+        return str(
+            VlessLink(
+                device.uuid, host, inbound.port, inbound.server_name, inbound.public_key,
+                inbound.short_ids[0], f"{node.label} {name}",
+            )
+        )  # fmt: skip
+
+    async def count_traffic(self) -> None:
+        """Read and zero every VLESS node's per-user counters and add them to the devices (a
+        node that does not answer keeps counting; its bytes are read next time)."""
+        async with self._sessions() as session:
+            nodes = (await session.scalars(select(Node).where(Node.xray_port.is_not(None)))).all()
+        for node in nodes:
+            try:
+                counted = await self.xray.traffic(target_of(node))
+            except NodeError as error:
+                log.warning("vless traffic of %s not read: %s", node.name, error.reason)
+                continue
+            ids = {int(name[1:]): bytes_ for name, bytes_ in counted.items() if _ours(name)}
+            if not ids:
+                continue
+            async with self._sessions.begin() as session:
+                query = select(VlessDevice).where(
+                    VlessDevice.id.in_(ids), VlessDevice.node_id == node.id
+                )
+                for device in await session.scalars(query):
+                    up, down = ids[device.id]
+                    device.uplink_bytes += up
+                    device.downlink_bytes += down
+
+
+def _ours(name: str) -> bool:
+    """Whether a user name on a node is one of ours (v and a device id)."""
+    return name.startswith("v") and name[1:].isdigit() and len(name) < 20
