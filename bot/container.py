@@ -40,6 +40,7 @@ from services.foreign import ForeignPeerService
 from services.game_pings import GamePingService
 from services.games import game_presets, load_games
 from services.gifts import GiftService
+from services.grace import Grace
 from services.health import HealthService
 from services.hostkeys import HostKeyService
 from services.invites import InviteService
@@ -209,9 +210,10 @@ async def open_services(
         plans=settings.plans,
         default_limit=settings.device_limit,
     )
+    grace = Grace(settings.grace_days, settings.grace_ranges, settings.public_url)
     vless = VlessService(sessions, Xray(pool), cipher, locks, devices, clock)
     reconcile = ReconcileService(
-        sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim, vless=vless
+        sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim, vless=vless, grace=grace
     )
     host_keys = HostKeyService(sessions, wireguard, clock)
     fleet = FleetService(
@@ -284,7 +286,9 @@ async def open_services(
             sbp=settings.yookassa_sbp,
             terms=TermsService(sessions, settings.offer_url, settings.privacy_url, clock),
         ),
-        reminders=ReminderService(sessions, reconcile, clock),
+        reminders=ReminderService(
+            sessions, reconcile, clock, grace=grace, stars=settings.stars_enabled
+        ),
         traffic=TrafficService(sessions, reconcile, settings.plans, clock),
         endpoints=EndpointService(sessions, configs, clock),
         sshkeys=SshKeyService(

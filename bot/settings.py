@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from payments.sources import YOOKASSA_NETWORKS, parse_networks
 from services.games import load_games
+from services.grace import TELEGRAM_NETWORKS, parse_ranges
 from services.plans import DEFAULT_PLANS, AddonPrice, Plan, parse_addon, parse_plans
 from services.routes import load_presets
 
@@ -95,6 +96,8 @@ class Settings(BaseSettings):
     public_url: str | None = None  # the https origin of the personal page; unset: no page
     page_session_hours: int = Field(default=168, ge=1, le=24 * 90)
     page_init_data_max_age: int = Field(default=3600, ge=60, le=86400)  # seconds
+    grace_days: int = Field(default=3, ge=0, le=90)  # after access ends: Telegram only
+    grace_ranges: Annotated[tuple[str, ...], NoDecode] = TELEGRAM_NETWORKS
 
     bot_mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str = ""
@@ -265,6 +268,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(str(network) for network in parse_networks(value))
         return value
+
+    @field_validator("grace_ranges", mode="before")
+    @classmethod
+    def _parse_grace_ranges(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return parse_ranges(value) if value.strip() else TELEGRAM_NETWORKS
 
     @field_validator("yookassa_api_url", "yookassa_return_url")
     @classmethod

@@ -505,7 +505,8 @@ class Payment(Base):
 
 
 class Reminder(Base):
-    """A reminder sent for one period of access: 3 days, 1 day before its end, or at the end."""
+    """A reminder sent for one period of access: 3 days, 1 day before its end, or at the end;
+    or the end of its grace, applied and never sent."""
 
     __tablename__ = "reminders"
     __table_args__ = (

@@ -21,7 +21,7 @@ from nodes.wireguard import InterfaceInfo, WireGuard
 
 log = logging.getLogger(__name__)
 
-BOOTSTRAP_STEPS = ("check", "packages", "forwarding", "nat", "interface", "start")
+BOOTSTRAP_STEPS = ("check", "packages", "forwarding", "nat", "grace", "interface", "start")
 SCRIPT_SOURCE = Path(__file__).resolve().parent.parent / "scripts" / "node-setup.sh"
 DEFAULT_SCRIPT_PATH = "/usr/local/sbin/vpnservice-node-setup"
 STEP_TIMEOUT = 120.0

@@ -66,19 +66,24 @@ def config_dir(target: NodeTarget) -> str:
     return AMNEZIA_DIR if target.amnezia else WIREGUARD_DIR
 
 
-def locked(iface: str, script: str) -> str:
-    """`script` run while holding the interface's config lock, one at a time on the node.
-
-    The lock lives in a directory only root may enter (not world-writable /run/lock, where any
-    local user could take the lock first and stall every save): made 0700 if missing, refused
-    if it is not root's own directory, or if others may write to it."""
-    lock = shlex.quote(lock_file(iface))
+def lock_dir_check() -> str:
+    """A prefix that makes LOCK_DIR if missing and exits 9 unless it is a 0700 directory of the
+    login user: locks live where only root may enter (not world-writable /run/lock, where any
+    local user could take a lock first and stall the bot)."""
     return (
         f"{{ [ -d {LOCK_DIR} ] || mkdir -m 700 {LOCK_DIR} 2>/dev/null || [ -d {LOCK_DIR} ]; }} "
         f"&& [ ! -L {LOCK_DIR} ] && [ -O {LOCK_DIR} ] "
         f'&& case "$(stat -c %a {LOCK_DIR})" in 700) ;; *) false ;; esac '
         f"|| {{ echo 'unsafe or missing {LOCK_DIR}: it must be a 0700 directory of the "
         f"login user (root)' >&2; exit 9; }}; "
+    )
+
+
+def locked(iface: str, script: str) -> str:
+    """`script` run while holding the interface's config lock, one at a time on the node, in
+    LOCK_DIR (see lock_dir_check)."""
+    lock = shlex.quote(lock_file(iface))
+    return lock_dir_check() + (
         f"{{ flock -w 20 9 || {{ echo 'the config lock stayed taken' >&2; exit 10; }}; "
         f"{script}; }} 9>{lock}"
     )

@@ -24,6 +24,8 @@ from nodes.commands import (
     save_command,
 )
 from nodes.errors import NodeError
+from nodes.firewall import GracePlan, reconcile_grace
+from nodes.grace_layout import GraceSets
 from nodes.keys import is_valid_key
 from nodes.output import OutputError
 from nodes.peers import PeerSpec, PeerState, parse_dump
@@ -276,3 +278,8 @@ class WireGuard:
                 batcher.request(target)
                 await batcher.drain()
         return plan
+
+    async def grace(self, target: NodeTarget, sets: GraceSets) -> GracePlan:
+        """Make the node's grace firewall limit exactly `sets`, live and for the next boot
+        (see nodes.firewall); returns what was done."""
+        return await reconcile_grace(self._pool, target, sets)

@@ -2,7 +2,7 @@
 # vpnservice node setup: turns a bare Debian/Ubuntu machine into a WireGuard (or AmneziaWG)
 # node. Idempotent.
 #
-#   node-setup.sh all | check | packages | forwarding | nat | interface | start
+#   node-setup.sh all | check | packages | forwarding | nat | grace | interface | start
 #
 # Environment:
 #   WG_INTERFACE   interface name                               (default wg0)
@@ -25,7 +25,7 @@ umask 077
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 
-STEPS=(check packages forwarding nat interface start)
+STEPS=(check packages forwarding nat grace interface start)
 WG_INTERFACE=${WG_INTERFACE:-wg0}
 WG_PORT=${WG_PORT:-51820}
 WG_ADDRESS=${WG_ADDRESS:-10.8.0.1/20}
@@ -36,6 +36,7 @@ WG=wg WG_QUICK=wg-quick WG_DIR=/etc/wireguard
 if [[ $WG_PROTOCOL == amneziawg ]]; then WG=awg WG_QUICK=awg-quick WG_DIR=/etc/amnezia/amneziawg; fi
 WG_DIR=${VPNSERVICE_CONF_DIR:-$WG_DIR}
 SYSCTL_FILE=/etc/sysctl.d/90-vpnservice.conf
+GRACE_DIR=/etc/vpnservice
 LOCK_DIR=/run/vpnservice
 OS_RELEASE=${VPNSERVICE_OS_RELEASE:-/etc/os-release}
 ADDRESSES=()
@@ -72,8 +73,8 @@ validate_amnezia() {
 validate() {
   validate_amnezia
   [[ $WG_INTERFACE =~ ^[a-zA-Z0-9_=+.-]{1,15}$ ]] || die 2 "invalid WG_INTERFACE"
-  [[ $WG_PORT =~ ^[0-9]{1,5}$ ]] && ((10#$WG_PORT >= 1 && 10#$WG_PORT <= 65535)) || die 2 "invalid WG_PORT"
-  [[ $WG_MTU =~ ^[0-9]{3,4}$ ]] && ((10#$WG_MTU >= 576 && 10#$WG_MTU <= 9000)) || die 2 "invalid WG_MTU"
+  { [[ $WG_PORT =~ ^[0-9]{1,5}$ ]] && ((10#$WG_PORT >= 1 && 10#$WG_PORT <= 65535)); } || die 2 "invalid WG_PORT"
+  { [[ $WG_MTU =~ ^[0-9]{3,4}$ ]] && ((10#$WG_MTU >= 576 && 10#$WG_MTU <= 9000)); } || die 2 "invalid WG_MTU"
   local item
   ADDRESSES=()
   IFS=',' read -r -a items <<<"$WG_ADDRESS"
@@ -124,7 +125,9 @@ lock_config() {
 step_check() {
   [[ -r $OS_RELEASE ]] || die 3 "unsupported system: no /etc/os-release"
   local id like
+  # shellcheck source=/dev/null
   id=$(. "$OS_RELEASE" && echo "${ID:-unknown}")
+  # shellcheck source=/dev/null
   like=$(. "$OS_RELEASE" && echo "${ID_LIKE:-}")
   case " $id $like " in
     *" debian "* | *" ubuntu "*) ;;
@@ -141,8 +144,7 @@ step_check() {
 }
 
 tools_present() {
-  command -v "$WG" && command -v "$WG_QUICK" && command -v ip && command -v sysctl &&
-    { command -v nft || command -v iptables; }
+  command -v "$WG" && command -v "$WG_QUICK" && command -v ip && command -v sysctl && command -v nft
 } >/dev/null 2>&1
 
 step_packages() {
@@ -152,7 +154,7 @@ step_packages() {
   fi
   local wanted=(wireguard-tools iproute2 procps iputils-ping) missing=() package out
   if amnezia; then wanted=(amneziawg-tools amneziawg iproute2 procps iputils-ping); fi
-  command -v nft >/dev/null 2>&1 || command -v iptables >/dev/null 2>&1 || wanted+=(nftables)
+  command -v nft >/dev/null 2>&1 || wanted+=(nftables) # NAT, and the grace firewall
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$package")
@@ -176,7 +178,7 @@ step_packages() {
     out=$("${apt[@]}" install --no-install-recommends "${missing[@]}" 2>&1 </dev/null) ||
       die 5 "apt-get install ${missing[*]} failed: $(tail_of "$out")"
   fi
-  tools_present || die 5 "$WG and $WG_QUICK still missing after installing packages"
+  tools_present || die 5 "$WG, $WG_QUICK or nft still missing after installing packages"
   echo "ok packages"
 }
 
@@ -198,6 +200,7 @@ step_forwarding() {
 
 nat_hook() { echo "$WG_DIR/$WG_INTERFACE-nat.sh"; }
 
+# shellcheck disable=SC2016 # the hook's own "$1" and "$0", expanded when it runs
 step_nat() {
   validate
   local out_if=${WG_NAT_INTERFACE:-} table text address rules="" out
@@ -251,6 +254,24 @@ step_nat() {
   echo "ok nat"
 }
 
+grace_hook() { echo "$WG_DIR/$WG_INTERFACE-grace.sh"; }
+
+# The grace firewall is the bot's own (nodes/firewall.py): it keeps the nft file in GRACE_DIR.
+# This hook loads it before the interface comes up (wg-quick's PreUp), so a reboot never lets
+# an address in grace out further than Telegram; a file that fails to load never keeps the
+# interface down, and the bot's next reconcile writes it again.
+step_grace() {
+  validate
+  local text file="$GRACE_DIR/grace-$WG_INTERFACE.nft"
+  text="#!/bin/sh"$'\n'"# Loads the vpnservice grace firewall of $WG_INTERFACE; written by vpnservice"
+  text+=$'\n'"# node-setup, run by wg-quick (PreUp) before the interface comes up."$'\n'
+  text+="PATH=/usr/sbin:/usr/bin:/sbin:/bin"$'\n'"f=$file"$'\n'
+  # shellcheck disable=SC2016 # expanded by the hook, not here
+  text+='[ ! -f "$f" ] || nft -f "$f" || echo "grace firewall not loaded from $f" >&2'$'\n'
+  write_file "$(grace_hook)" 700 "$text"
+  echo "ok grace"
+}
+
 step_interface() {
   validate
   lock_config
@@ -267,6 +288,7 @@ step_interface() {
     content+="Address = $address"$'\n'
   done
   content+="MTU = $WG_MTU"$'\n'
+  [[ ! -x $(grace_hook) ]] || content+="PreUp = $(grace_hook)"$'\n'
   if [[ -x $(nat_hook) ]]; then
     content+="PostUp = $(nat_hook) up"$'\n'"PostDown = $(nat_hook) down"$'\n'
   fi
@@ -336,8 +358,8 @@ main() {
   esac
   case $step in
     all) for step in "${STEPS[@]}"; do "step_$step"; done ;;
-    check | packages | forwarding | nat | interface | start) "step_$step" ;;
-    *) die 2 "usage: $0 all|check|packages|forwarding|nat|interface|start" ;;
+    check | packages | forwarding | nat | grace | interface | start) "step_$step" ;;
+    *) die 2 "usage: $0 all|check|packages|forwarding|nat|grace|interface|start" ;;
   esac
 }
 

@@ -1,4 +1,4 @@
-"""Keeping every node's peers equal to the database: the desired state, applied without restarts."""
+"""Keeping every node's peers and grace firewall equal to the database, without restarts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import select
@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Device, ForeignPeer, Node, NodeHealth, User, VlessDevice
 from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
+from nodes.firewall import GracePlan
+from nodes.grace_layout import GraceSets
 from nodes.reconcile import ReconcilePlan
 from services.audit import AuditAction, record
 from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
 from services.errors import NodeNotFound
+from services.grace import Grace, dns_servers
 from services.locks import NodeLocks
 from services.notifier import Notifier
 from services.reclaim import AddressReclaim
@@ -41,6 +44,7 @@ class ReconcileResult:
     node: str
     plan: ReconcilePlan | None
     error: str | None = None
+    grace: GracePlan | None = None
 
     @property
     def changed(self) -> bool:
@@ -52,7 +56,21 @@ class ReconcileResult:
         if self.error is not None or self.plan is None:
             return f"failed: {self.error}"
         plan = self.plan
-        return f"added={len(plan.add)} removed={len(plan.remove)} fixed={len(plan.update)}"
+        text = f"added={len(plan.add)} removed={len(plan.remove)} fixed={len(plan.update)}"
+        return text + (f" grace={self.grace.summary()}" if self.grace else "")
+
+
+@dataclass
+class _NodeState:
+    """What the database wants on one node."""
+
+    desired: list[PeerSpec] = field(default_factory=list)  # the peers it should serve
+    # its devices whose owner has no access now or that gave their address back: removing
+    # those is expected, not drift
+    inactive: set[str] = field(default_factory=set)
+    foreign: set[str] = field(default_factory=set)  # its foreign peers, which stay as they are
+    grace_keys: set[str] = field(default_factory=set)  # peers served in grace
+    grace_addresses: list[str] = field(default_factory=list)  # their tunnel addresses
 
 
 class ReconcileService:
@@ -65,6 +83,7 @@ class ReconcileService:
         notifier: Notifier | None = None,
         clock: Clock = system_clock,
         reclaim: AddressReclaim | None = None,
+        grace: Grace | None = None,
         vless: VlessUsers | None = None,
     ) -> None:
         self._sessions = sessions
@@ -75,34 +94,41 @@ class ReconcileService:
         self.notifier = notifier
         self._clock = clock
         self._reclaim = reclaim
+        self._grace = grace or Grace(0)
 
     async def desired_peers(self, node_id: int) -> list[PeerSpec]:
         """Every device the database puts on the node whose owner has access now (not banned,
-        not expired, not revoked); the other rows stay, so renewed access brings back the
-        same config."""
-        return (await self._node_state(node_id))[0]
+        not expired, not revoked) or is in grace; the other rows stay, so renewed access
+        brings back the same config."""
+        return (await self._node_state(node_id)).desired
 
-    async def _node_state(self, node_id: int) -> tuple[list[PeerSpec], set[str], set[str]]:
-        """The peers the node should serve; the keys of its devices whose owner has no access
-        now or that gave their address back (removing those is expected, not drift); and the
-        keys of its foreign peers, which stay as they are."""
+    async def _node_state(self, node_id: int) -> _NodeState:
         now = self._clock()
+        state = _NodeState()
         async with self._sessions() as session:
             rows = await session.execute(
                 select(Device, User)
                 .join(User, User.id == Device.user_id)
                 .where(Device.node_id == node_id)
             )
-            desired, inactive = [], set()
             for device, user in rows.all():
-                if device.address4 is None or not user.has_access(now):
-                    inactive.add(device.public_key)
-                    continue
-                desired.append(self._configs.peer(device))
+                if device.address4 is None:
+                    state.inactive.add(device.public_key)
+                elif user.has_access(now):
+                    state.desired.append(self._configs.peer(device))
+                elif self._grace.holds(user, now):
+                    state.desired.append(self._configs.peer(device))
+                    state.grace_keys.add(device.public_key)
+                    state.grace_addresses.append(device.address4)
+                    if device.address6 is not None:
+                        state.grace_addresses.append(device.address6)
+                else:
+                    state.inactive.add(device.public_key)
             foreign = await session.scalars(
                 select(ForeignPeer.public_key).where(ForeignPeer.node_id == node_id)
             )
-            return desired, inactive, set(foreign)
+            state.foreign = set(foreign)
+        return state
 
     async def reconcile(
         self, node: Node, *, report: bool = True, release: Collection[str] = ()
@@ -120,14 +146,17 @@ class ReconcileService:
     async def _reconcile_peers(
         self, node: Node, *, report: bool, release: Collection[str]
     ) -> ReconcileResult:
-        """Make the node's peers equal the database, leaving its foreign peers (but those in
-        `release`, which go) as they are; tell the admins when the node had drifted (a peer
-        whose owner's access ended is removed quietly: that is expiry, not drift)."""
+        """Make the node's peers, then its grace firewall, equal the database, leaving its
+        foreign peers (but those in `release`, which go) as they are; tell the admins when the
+        node's peers had drifted (a peer whose owner's access ended is removed quietly: that is
+        expiry, not drift)."""
         try:
             async with self._node_locks.exclusive(node.id):
-                desired, inactive, foreign = await self._node_state(node.id)
-                keep = foreign - set(release)
-                plan = await self._wireguard.reconcile(target_of(node), desired, keep)
+                state = await self._node_state(node.id)
+                keep = state.foreign - set(release)
+                target = target_of(node)
+                plan = await self._wireguard.reconcile(target, state.desired, keep)
+                grace = await self._limit(node, target, state, keep)
         except NodeError as error:
             log.warning("reconcile %s failed: %s", node.name, error.reason)
             return ReconcileResult(node.name, None, error.reason)
@@ -142,7 +171,7 @@ class ReconcileService:
                     health = NodeHealth(node_id=node.id, reconcile_changes=0)
                     session.add(health)
                 health.reconcile_changes += len(plan.add) + len(plan.remove) + len(plan.update)
-            expected = inactive | set(release)
+            expected = state.inactive | set(release)
             drift_removed = [key for key in plan.remove if key not in expected]
             drifted = plan.add or plan.update or drift_removed
             if report and drifted and self.notifier is not None:
@@ -153,7 +182,25 @@ class ReconcileService:
                     removed=str(len(drift_removed)),
                     fixed=str(len(plan.update)),
                 )
-        return ReconcileResult(node.name, plan)
+        return ReconcileResult(node.name, plan, grace=grace)
+
+    async def _limit(
+        self, node: Node, target: NodeTarget, state: _NodeState, keep: Collection[str]
+    ) -> GracePlan:
+        """The node's grace firewall limits exactly the addresses in grace. If it cannot, the
+        peers in grace go (never full access in grace), and the NodeError is raised."""
+        sets = GraceSets.build(
+            grace=state.grace_addresses,
+            allowed=await self._grace.allowed(),
+            dns=dns_servers(node.dns),
+        )
+        try:
+            return await self._wireguard.grace(target, sets)
+        except NodeError:
+            if state.grace_keys:
+                paid = [peer for peer in state.desired if peer.public_key not in state.grace_keys]
+                await self._wireguard.reconcile(target, paid, keep)
+            raise
 
     async def reconcile_named(self, name: str, *, actor_id: int | None = None) -> ReconcileResult:
         """Reconcile the node called `name` now: asked by an admin (audited, the admin gets the

@@ -28,6 +28,9 @@ TARGET_PORT = 8081
 LAB_USER = "vpnlab"  # a non-root login on bare nodes (no sudo installed)
 LAB_USER_UID = 4242
 NETNS_ETC = Path("/etc/netns")
+# a node's own /etc entries (`ip netns exec` mounts them over the host's): WireGuard's configs,
+# node-setup.sh's sysctl file, the grace firewall's kept file
+NODE_ETC = ("wireguard", "sysctl.d", "vpnservice")
 WG_RUN = Path("/var/run/wireguard")
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 TOOLS = ("ip", "wg", "wg-quick", "wireguard-go", "ssh-keygen", "iptables", "resolvconf", "zbarimg")
@@ -227,7 +230,7 @@ class LabNode:
         else:
             raise RuntimeError(f"{self.interface} still exists after killing wireguard-go")
         (WG_RUN / f"{self.interface}.sock").unlink(missing_ok=True)
-        for sub in ("wireguard", "sysctl.d"):
+        for sub in NODE_ETC:
             for path in (NETNS_ETC / self.ns / sub).iterdir():
                 path.unlink()
         _ns(self.ns, "nft", "flush", "ruleset", check=False)
@@ -308,7 +311,8 @@ class LabNode:
         self, wg_subnet: str, wg_subnet6: str | None, listen_port: int, authorized_key: str
     ) -> None:
         self.dir.mkdir()
-        (NETNS_ETC / self.ns / "wireguard").mkdir(parents=True)
+        for sub in NODE_ETC:
+            (NETNS_ETC / self.ns / sub).mkdir(parents=True)
         self.lab.attach(self.ns, self.ip)
         _ns(self.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         net = ipaddress.ip_interface(wg_subnet).network
@@ -336,7 +340,7 @@ class LabNode:
         self.dir.mkdir()
         # `ip netns exec` bind-mounts only the /etc/netns/NS entries that exist when it runs:
         # create them before sshd starts, so its sessions write the node's own files.
-        for sub in ("wireguard", "sysctl.d"):
+        for sub in NODE_ETC:
             (NETNS_ETC / self.ns / sub).mkdir(parents=True)
         # a non-root login without sudo, seen only inside this node (its own /etc/passwd)
         passwd = Path("/etc/passwd").read_text().rstrip("\n") + "\n"

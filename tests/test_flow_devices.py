@@ -401,9 +401,14 @@ async def test_expiry_removes_the_peers_and_renewal_brings_back_the_same_ones(ap
     peers_before = dict(app.wireguard.nodes["nl1"].peers)
     assert set(peers_before) == {row.public_key for row in rows}
 
-    app.clock.advance(days=31)
+    app.clock.advance(days=31)  # access ended a day ago: in grace, the peers only limited
+    await app.services.reconcile.reconcile_user(USER)
+    assert app.wireguard.nodes["nl1"].peers == peers_before
+    assert app.wireguard.nodes["nl1"].in_grace == {row.address4 for row in rows}
+    app.clock.advance(days=3)  # and grace is over
     await app.services.reconcile.reconcile_user(USER)
     assert app.wireguard.nodes["nl1"].peers == {}
+    assert app.wireguard.nodes["nl1"].in_grace == set()
     assert [row.id for row in await devices_of(app)] == [row.id for row in rows]
     assert "нет доступа" in ((await say(app, USER, "/devices"))[0].text or "")
 

@@ -232,7 +232,11 @@ async def test_expiry_removes_the_peer_quietly_and_renewal_brings_it_back(app: A
 
     app.clock.advance(days=4)
     await app.services.reconcile.reconcile_all()
-    assert app.wireguard.nodes["nl1"].peers == {}, "expired access: the peer leaves the node"
+    assert list(app.wireguard.nodes["nl1"].peers) == [key], "in grace the peer stays"
+    assert app.wireguard.nodes["nl1"].in_grace == {"10.8.0.2"}
+    app.clock.advance(days=3)
+    await app.services.reconcile.reconcile_all()
+    assert app.wireguard.nodes["nl1"].peers == {}, "grace over: the peer leaves the node"
     assert len(app.telegram.sent_to(ADMIN_ID)) == before, "expiry is not drift: no alert"
 
     await app.say(ADMIN_ID, "/add_user 7701 30")

@@ -143,12 +143,21 @@ async def test_reminders_three_days_one_day_and_expiry_each_once(shop: Shop) -> 
     app.clock.advance(days=1)
     expired = await run()
     assert "Доступ закончился" in expired
+    assert "До 06.12.2026 12:00 UTC VPN открывает только Telegram" in expired
+    assert len(await peers(app)) == 1  # in grace: the peer stays, limited to Telegram
+    device = (await app.devices())[0]
+    assert app.wireguard.nodes["nl1"].in_grace == {device.address4}
+    await restarted.run()
+
+    app.clock.advance(days=3)
+    assert await run() == ""  # the end of grace is applied, not announced
     assert await peers(app) == set()  # the peer left the node; the device row stays
+    assert app.wireguard.nodes["nl1"].in_grace == set()
     assert await app.count(Device) == 1
     await restarted.run()
     async with app.services.sessions() as session:
         kinds = (await session.scalars(select(Reminder.kind).order_by(Reminder.id))).all()
-    assert kinds == ["3d", "1d", "expired"]
+    assert kinds == ["3d", "1d", "expired", "grace-end"]
     reminders = [
         m for m in app.telegram.sent_to(PAYER) if "⏳" in (m.text or "") or "🔒" in (m.text or "")
     ]
@@ -165,10 +174,12 @@ async def test_renewal_after_expiry_brings_back_the_same_peer(shop: Shop) -> Non
     (key_before,) = await peers(app)
     app.clock.advance(days=2)
     await app.services.reminders.run()
-    assert await peers(app) == set()
+    assert await peers(app) == {key_before}  # in grace: Telegram only
+    assert app.wireguard.nodes["nl1"].in_grace != set()
 
     await pay_stars(shop, PAYER)
     assert await peers(app) == {key_before}
+    assert app.wireguard.nodes["nl1"].in_grace == set()  # full access at once
     user = await app.user(PAYER)
     assert user is not None and user.access_until == app.clock() + timedelta(days=30)
 
@@ -243,7 +254,8 @@ async def test_admin_refunds_a_stars_payment_and_the_days_go(shop: Shop) -> None
     assert refunded.status is PaymentStatus.REFUNDED
     user = await app.user(PAYER)
     assert user is not None and not user.has_access(app.clock())
-    assert await peers(app) == set()
+    (device,) = await app.devices()  # the days are gone: grace, as for any end of access
+    assert app.wireguard.nodes["nl1"].in_grace == {device.address4}
     assert "не найден" in texts(await app.say(ADMIN_ID, f"/refund {payment.provider_payment_id}"))
 
 

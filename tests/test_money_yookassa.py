@@ -80,7 +80,8 @@ async def post_raw(shop: Shop, body: bytes, forwarded_for: str | None = YOOKASSA
 
 
 async def expired_user_with_a_device(shop: Shop) -> str:
-    """A user who had 5 days, made a device, and whose access ended: their peer is off the node.
+    """A user who had 5 days, made a device, and whose access and grace ended: their peer is off
+    the node.
     Returns the device's public key."""
     app = shop.app
     await app.add_node("nl1")
@@ -92,7 +93,10 @@ async def expired_user_with_a_device(shop: Shop) -> str:
     assert list(app.wireguard.nodes["nl1"].peers) == [device.public_key]
     app.clock.advance(days=5, hours=1)
     await app.services.reminders.run()
-    assert app.wireguard.nodes["nl1"].peers == {}, "expiry removes the peer"
+    assert app.wireguard.nodes["nl1"].in_grace == {device.address4}, "grace limits the peer"
+    app.clock.advance(days=3)
+    await app.services.reminders.run()
+    assert app.wireguard.nodes["nl1"].peers == {}, "the end of grace removes the peer"
     return device.public_key
 
 

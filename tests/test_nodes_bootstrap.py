@@ -24,6 +24,8 @@ from nodes import (
     public_key,
 )
 from nodes.bootstrap import SCRIPT_SOURCE, step_command, upload_command
+from nodes.firewall import Action
+from nodes.grace_layout import GraceSets
 from tests.netlab import LAB_USER, Lab, LabNode
 from tests.nodes_support import target_of
 
@@ -143,6 +145,25 @@ async def test_bootstrap_twice_then_restore_after_wipe(
         assert restored == info  # same public key, port and addresses
         assert (await wg.reconcile(target, [peer])).summary() == "add 1, remove 0, update 0"
         lab.client.up(client_conf(client_private, psk, node, info.public_key))
+        assert lab.client.fetch_source_ip() == node.ip
+
+        # the grace firewall outlives a restart of the interface (a reboot): PreUp loads the
+        # file the bot keeps, before the interface comes up
+        assert f"PreUp = /etc/wireguard/{node.interface}-grace.sh" in node.config_path.read_text()
+        limited = GraceSets.build(grace=["10.8.0.2"], allowed=["192.0.2.0/24"], dns=[])
+        assert (await wg.grace(target, limited)).summary() == "update (table absent)"
+        assert lab.client.fetch_source_ip(timeout=2) is None  # the target is not allowed
+        table = f"vpnservice-grace-{node.interface}"
+        assert node.exec("nft", "delete", "table", "inet", table).returncode == 0
+        node.wg_quick("down")
+        node.wg_quick("up")
+        assert (await wg.grace(target, limited)).action is Action.NONE  # back exactly
+        assert lab.client.fetch_source_ip(timeout=2) is None
+        await wg.grace(target, GraceSets())  # out of grace: the same tunnel reaches it again
+        assert (await wg.reconcile(target, [peer])).summary() == "add 0, remove 0, update 0"
+        deadline = time.monotonic() + 30  # the client shakes hands with the new interface
+        while lab.client.fetch_source_ip(timeout=2) != node.ip and time.monotonic() < deadline:
+            pass
         assert lab.client.fetch_source_ip() == node.ip
     finally:
         lab.client.down()

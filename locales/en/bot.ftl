@@ -168,6 +168,7 @@ node-step = { $step ->
     [packages] installing WireGuard
     [forwarding] forwarding and BBR
     [nat] NAT
+    [grace] grace period rules (Telegram only)
     [interface] WireGuard interface
     [start] starting
    *[other] { $step }

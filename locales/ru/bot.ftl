@@ -169,6 +169,7 @@ node-step = { $step ->
     [packages] установка WireGuard
     [forwarding] пересылка пакетов и BBR
     [nat] NAT
+    [grace] правила льготного периода (только Telegram)
     [interface] интерфейс WireGuard
     [start] запуск
    *[other] { $step }

@@ -1,4 +1,5 @@
-"""An in-process stand-in for nodes.WireGuard: peers kept in memory, nodes can be switched off."""
+"""An in-process stand-in for nodes.WireGuard: peers and the grace firewall kept in memory, nodes
+can be switched off."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 
 from nodes import InterfaceInfo, NodeError, NodeTarget, PeerSpec, PeerState
 from nodes.amnezia import AmneziaParams
+from nodes.firewall import Action, GracePlan
+from nodes.grace_layout import GraceSets
 from nodes.keys import generate_private_key, public_key
 from nodes.probe import Probe
 from nodes.reconcile import ReconcilePlan, plan_reconcile
@@ -25,6 +28,14 @@ class FakeNode:
     up: bool = True
     obfuscation: str = ""  # an AmneziaWG node's parameter lines, as `awg showconf` shows them
     round_trips: dict[str, float | None] = field(default_factory=dict)  # ms by address: ping
+    grace: GraceSets | None = None  # the grace firewall's sets; None: no table (a fresh node)
+    nft: bool = True  # nft is installed
+
+    @property
+    def in_grace(self) -> set[str]:
+        """The addresses the grace firewall limits now."""
+        sets = self.grace or GraceSets()
+        return {str(address) for address in (*sets.grace4, *sets.grace6)}
 
 
 class FakeWireGuard:
@@ -130,3 +141,16 @@ class FakeWireGuard:
     async def probe(self, target: NodeTarget) -> Probe:
         peers = tuple(self._states(self._node(target, even_if_down=True)))
         return Probe(True, 0.5, 2, 2 << 30, 1 << 30, peers, 0.01)
+
+    async def grace(self, target: NodeTarget, sets: GraceSets) -> GracePlan:
+        node = self._node(target, even_if_down=True)
+        if not node.nft:
+            if sets.in_grace:
+                raise NodeError(target.name, "nft is not installed: cannot limit grace")
+            return GracePlan(Action.NONE)
+        if node.grace == sets:
+            return GracePlan(Action.NONE)
+        plan = GracePlan(Action.UPDATE, sets.diff(node.grace or GraceSets()))
+        node.grace = sets
+        self.log.append((target.name, "grace", plan.summary()))
+        return plan
