@@ -489,6 +489,9 @@ async def test_new_keys_for_one_device_leave_the_others_alone(app: App) -> None:
     assert (await devices_of(app))[0].public_key == first.public_key
 
 
+SETUP_CHOOSE = "📲 Пошаговая настройка — выберите ваше устройство:"
+
+
 async def test_the_same_config_goes_again_by_file_id_and_new_keys_as_new_files(app: App) -> None:
     """A config sent before is sent again by Telegram's file_ids (no QR drawn, nothing
     uploaded); new keys make a new config, sent as new files."""
@@ -504,7 +507,10 @@ async def test_the_same_config_goes_again_by_file_id_and_new_keys_as_new_files(a
     assert file_ids(again) == file_ids(first)
     assert again[0].document is not None and first[0].document is not None
     assert again[0].document.content == first[0].document.content
-    assert again[0].text == first[0].text and again[1].text == first[1].text, "same captions"
+    assert again[0].text == first[0].text, "same caption"
+    assert again[1].text and first[1].text == f"{again[1].text}\n{SETUP_CHOOSE}", (
+        "the first config alone offers the set-up steps"
+    )
 
     (device,) = await devices_of(app)
     await app.services.devices.rekey(USER, device.id)

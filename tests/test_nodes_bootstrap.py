@@ -107,6 +107,7 @@ async def test_bootstrap_twice_then_restore_after_wipe(
     peer = PeerSpec(public_key(client_private), psk, ("10.8.0.2/32",))
     wg = WireGuard(pool)
     await wg.add_peer(target, peer)
+    await wg.saved(target)  # the config's save follows the live change in the background
     lab.client.up(client_conf(client_private, psk, node, info.public_key))
     try:
         assert lab.client.fetch_source_ip() == node.ip
