@@ -103,6 +103,7 @@ async def test_users_list_marks_unreachable_nodes(app: App) -> None:
     await app.services.users.grant(5100, None, create=True)
     await app.say(5100, "/get_config")
     app.wireguard.nodes["nl1"].up = False
+    await app.services.health.probe_all()  # /users shows what the last probe read
     page = (await app.say(ADMIN_ID, "/users"))[0]
     assert "5100 Test · бессрочно · nl1 · ?" in page.text
 

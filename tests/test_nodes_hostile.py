@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.container import Services
 from db.models import Node, NodeHealth
 from nodes import NodeError, NodeTarget, SshPool, WireGuard
+from nodes.grace_listing import NFT_MISSING
 from nodes.keys import generate_private_key, public_key
 from services.audit import OPERATOR
 from services.fleet import NewNode
@@ -60,6 +61,8 @@ class ScriptedNodes(SshPool):
             raise NodeError(target.name, "connection refused")
         if command.startswith("cat /proc/loadavg"):
             return PROBE_HEAD + "--vpnservice-wg--\n" + text
+        if "command -v nft" in command:  # the grace firewall's read: a node without nft
+            return NFT_MISSING + "\n"
         return text if command.endswith(" dump") else ""
 
 
@@ -130,6 +133,7 @@ async def test_reconcile_all_goes_on_past_a_node_with_hostile_output(
         nodes = await add_nodes(app.services, "hostile", "good")
         await with_access(app.services, [7601], nodes["good"])
         await app.services.devices.add(7601)
+        await app.services.wireguard.saved()  # the save follows the live change
         assert [name for name, _ in pool.commands] == ["good", "good"]  # the peer, the save
         results = {r.node: r for r in await app.services.reconcile.reconcile_all()}
         assert results["hostile"].error is not None
