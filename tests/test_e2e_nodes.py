@@ -82,7 +82,9 @@ async def test_bootstrap_restore_alert_and_migrate(
 
     bot = operator.start_bot(tmp_path / "bot.log")
     try:
-        await telegram.wait_for(lambda call: call.method == "getUpdates", timeout=30)
+        await telegram.wait_for(
+            lambda call: call.method == "getUpdates", timeout=90
+        )  # a loaded machine
         admin = telegram.user(ADMIN, first_name="Owner")
         user = telegram.user(USER, first_name="Anna")
         telegram.send_text(admin, "/start")

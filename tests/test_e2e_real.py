@@ -64,7 +64,9 @@ async def test_user_gets_a_config_that_carries_traffic(
 
     bot = operator.start_bot(tmp_path / "bot.log")
     try:
-        await telegram.wait_for(lambda call: call.method == "getUpdates", timeout=30)
+        await telegram.wait_for(
+            lambda call: call.method == "getUpdates", timeout=90
+        )  # a loaded machine
         languages = {
             call.params.get("language_code")
             for call in telegram.calls
