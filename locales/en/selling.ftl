@@ -78,6 +78,7 @@ promo-unknown = There is no such promo code. Check how it is spelled.
 promo-expired = This promo code has expired.
 promo-used-up = This promo code has been used by everyone it was for.
 promo-already-used = You have already used this promo code.
+promo-held = 🏷 Your promo discount is already in another unpaid order of yours. Pay it by the earlier link, or wait until it is canceled: then the discount comes back.
 promo-new-usage =
     Usage: <code>/promo_new CODE DISCOUNT USES UNTIL [PLANS]</code>
     DISCOUNT: <code>20%</code>, <code>50₽</code> or <code>7d</code> (free days). UNTIL: <code>2026-12-31</code> (that day included). PLANS: codes separated by commas, e.g. <code>1m,3m</code> (none: every plan).
