@@ -137,6 +137,28 @@ async def test_the_re_fetch_of_an_order_yookassa_canceled_gives_the_discount_bac
     assert [p.json["amount"]["value"] for p in posts(yookassa)] == ["159.00", "159.00"]
 
 
+async def test_an_order_yookassa_never_made_holds_the_discount_until_the_check_gives_up(
+    seller: Shop,
+) -> None:
+    app, yookassa = seller.app, seller.yookassa
+    methods = await seller.choose_plan(PAYER)
+    yookassa.fail_next(1)
+    (failed,) = await app.press(PAYER, methods, "pay:1m:card")
+    assert "Платёжная система не ответила" in (failed.text or "")
+    (order,) = await seller.payments()
+    assert (order.provider_payment_id, order.amount) == (None, DISCOUNTED)
+    assert await held_by(app) == order.id, "a retry with its key may still make it"
+
+    app.clock.advance(days=2, minutes=1)
+    await app.services.payments.check_pending()
+    (order,) = await seller.payments()
+    assert (order.status, order.failure) == (PaymentStatus.CANCELED, "expired")
+    assert await held_by(app) is None
+    await seller.card_link(PAYER)
+    assert [p.amount for p in await seller.payments()] == [DISCOUNTED, DISCOUNTED]
+    assert [p.json["amount"]["value"] for p in posts(yookassa)] == ["159.00", "159.00"]
+
+
 async def test_the_order_holding_the_discount_is_given_again_however_old(seller: Shop) -> None:
     app, yookassa = seller.app, seller.yookassa
     url = await seller.card_link(PAYER)
