@@ -83,6 +83,8 @@ async def test_the_first_order_holds_the_discount_until_yookassa_cancels_it(sell
     (again,) = await app.press(PAYER, methods, "pay:1m:card")
     assert again.buttons[0]["url"] == card.buttons[0]["url"], "the same order, tapped again"
     assert len(posts(yookassa)) == 1 and len(await seller.payments()) == 1
+    (plans,) = await app.say(PAYER, "/subscribe")
+    assert "уже в вашем неоплаченном заказе: оплатите его тем же способом" in (plans.text or "")
 
     card_id = seller.payment_id_of(card.buttons[0]["url"])
     yookassa.cancel(card_id, reason="expired_on_confirmation")
@@ -164,7 +166,10 @@ async def test_the_order_holding_the_discount_is_given_again_however_old(seller:
     url = await seller.card_link(PAYER)
     app.clock.advance(hours=3)  # past the 50 minutes a pending order is reused for
     assert await seller.card_link(PAYER) == url, "the same order, not a refusal"
-    (refused,) = await app.press(PAYER, await seller.choose_plan(PAYER, "3m"), "pay:3m:card")
+    methods = await seller.choose_plan(PAYER, "3m")
+    assert "Цена по промокоду: 399 ₽ / 300 ⭐" in (methods.text or "")
+    assert "Скидка уже в вашем неоплаченном заказе" in (methods.text or "")
+    (refused,) = await app.press(PAYER, methods, "pay:3m:card")
     assert HELD in (refused.text or ""), "another plan at the discount waits for it too"
     assert len(posts(yookassa)) == 1 and len(await seller.payments()) == 1
 

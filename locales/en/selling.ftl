@@ -7,6 +7,7 @@ cmd-campaign = (admin) Campaign link: /campaign [NAME]
 plan-button-discounted = 🏷 { $title } — { $prices }
 plans-promo = 🏷 Promo code <b>{ $code }</b>: { $discount } off — the prices below include it.
 plan-price-discounted = 🏷 Promo price: <b>{ $price }</b> instead of { $full }.
+promo-held-note = ⏳ The discount is already in an unpaid order of yours: pay it the same way by the earlier link. If that order is canceled, the discount comes back.
 pay-sbp = ⚡ SBP — { $rub } ₽
 pay-stars-sub = 🔁 Stars, renew automatically — { $stars } ⭐ a month
 pay-stars-sub-link = Subscribe — { $stars } ⭐ a month

@@ -7,6 +7,7 @@ cmd-campaign = (админ) Рекламная ссылка: /campaign [ИМЯ]
 plan-button-discounted = 🏷 { $title } — { $prices }
 plans-promo = 🏷 Промокод <b>{ $code }</b>: скидка { $discount } — цены ниже уже с ней.
 plan-price-discounted = 🏷 Цена по промокоду: <b>{ $price }</b> вместо { $full }.
+promo-held-note = ⏳ Скидка уже в вашем неоплаченном заказе: оплатите его тем же способом по прежней ссылке. Если заказ отменится, скидка вернётся.
 pay-sbp = ⚡ СБП — { $rub } ₽
 pay-stars-sub = 🔁 Звёздами с автопродлением — { $stars } ⭐ в месяц
 pay-stars-sub-link = Оформить подписку — { $stars } ⭐ в месяц
