@@ -37,6 +37,8 @@ async def show_plans(
     if discount is not None:
         words = format_discount(t, discount.kind, discount.value)
         text += "\n" + t("plans-promo", code=esc(discount.code), discount=words)
+        if discount.held_by is not None:
+            text += "\n" + t("promo-held-note")
     await bot.send_message(user.id, text, reply_markup=plans_menu(t, quotes, payments))
 
 
@@ -82,6 +84,8 @@ async def plan_chosen(
     text = t("plan-details", title=plan_title(t, plan), devices=plan.devices, traffic=traffic)
     if quote.price.discounted:
         text += "\n" + price_line(t, quote, payments)
+        if quote.discount is not None and quote.discount.held_by is not None:
+            text += "\n" + t("promo-held-note")
     markup = pay_methods(t, quote, payments, stars_subscription=payments.renews_with_stars(plan))
     await bot.send_message(user.id, text, reply_markup=markup)
 

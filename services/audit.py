@@ -40,6 +40,7 @@ class AuditAction(enum.StrEnum):
     ACCEPT_HOST_KEY = "accept_host_key"
     PROMO_NEW = "promo_new"
     CAMPAIGN_NEW = "campaign_new"
+    PROMO_TWICE = "promo_twice"  # a payment credited at a discount another payment took
 
 
 OPERATOR = 0  # the actor of what the operator does with `python main.py` (the CLI)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +33,7 @@ from services.errors import (
 from services.notifier import Notifier
 from services.plans import Plan
 from services.pricing import Pricing, Quote, plan_price
+from services.promos import PromoHeld, hold, release
 from services.subscriptions import STARS_SUBSCRIPTION, Credit, SubscriptionService
 from services.terms import TermsService
 
@@ -243,7 +244,8 @@ class PaymentService:
         recurring: bool = False,
         until: datetime | None = None,
     ) -> Payment:
-        """A pending YooKassa payment with its idempotency key, committed before any request."""
+        """A pending YooKassa payment with its idempotency key, committed before any request;
+        one at a discount holds it in the same transaction, or is refused (PromoHeld)."""
         payment = Payment(
             user_id=user_id,
             provider=YOOKASSA,
@@ -261,14 +263,20 @@ class PaymentService:
             method=method,
             promo_id=quote.price.promo_id,
         )
+        promo_id = quote.price.promo_id
         async with self._sessions.begin() as session:
             session.add(payment)
+            await session.flush()
+            if promo_id is not None and not await hold(session, user_id, promo_id, payment.id):
+                raise PromoHeld()  # another open order took the discount: nothing is stored
         return payment
 
     async def _reusable(
         self, user_id: int, quote: Quote, auto_renew: bool, method: str | None
     ) -> Payment | None:
         same_method = Payment.method.is_(None) if method is None else Payment.method == method
+        held_by = quote.discount.held_by if quote.discount and quote.price.promo_id else None
+        holding = Payment.id == held_by  # the order holding the discount, however old
         async with self._sessions() as session:
             query = (
                 select(Payment)
@@ -277,7 +285,7 @@ class PaymentService:
                 .where(Payment.amount == quote.price.kopecks, Payment.days == quote.price.days)
                 .where(Payment.save_method == auto_renew, Payment.recurring.is_(False))
                 .where(same_method, Payment.status == PaymentStatus.PENDING)
-                .where(Payment.created_at > self._clock() - REUSE_PENDING)
+                .where(or_(Payment.created_at > self._clock() - REUSE_PENDING, holding))
                 .order_by(Payment.id.desc())
             )
             return await session.scalar(query.limit(1))
@@ -369,6 +377,7 @@ class PaymentService:
                     .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
                     .values(status=PaymentStatus.CANCELED, failure=reason)
                 )
+                await release(session, payment.id)
             if closed.rowcount == 1 and payment.recurring:  # type: ignore[attr-defined]
                 await self._tell(payment.user_id, "renew-failed", until=payment.access_until)
 
@@ -424,6 +433,7 @@ class PaymentService:
                 .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
                 .values(status=PaymentStatus.CANCELED, failure="expired")
             )
+            await release(session, payment.id)
 
     async def charge_renewals(self) -> int:
         """Charge saved cards of users who agreed to auto-renewal, shortly before the end.
@@ -499,6 +509,8 @@ class PaymentService:
         quote = await self._pricing.quote(user_id, purpose, plan_code, renewing=subscription)
         if subscription and (purpose is not Purpose.PLAN or not self.renews_with_stars(quote.plan)):
             raise SubscriptionPlanOnly()
+        if self._held(quote):
+            raise PromoHeld()
         await self.terms.require(user_id)
         payload = stars.invoice_payload(
             quote.plan.code,
@@ -509,6 +521,13 @@ class PaymentService:
             promo_id=quote.price.promo_id,
         )
         return StarsInvoice(quote, payload, subscription)
+
+    @staticmethod
+    def _held(quote: Quote) -> bool:
+        """Whether the quote's discount waits in an open YooKassa order: Stars cannot take it."""
+        discount = quote.discount
+        held = discount is not None and discount.held_by is not None
+        return held and quote.price.promo_id is not None
 
     async def stars_checkout(self, payload: str, currency: str, amount: int, user_id: int) -> bool:
         """Whether a pre-checkout matches what the user would be offered now (what is sold,
@@ -525,6 +544,8 @@ class PaymentService:
             except ServiceError:
                 raise stars.CheckoutRefused("plan") from None
             if quote.plan.code != offer.plan_code or quote.price.promo_id != offer.promo_id:
+                raise stars.CheckoutRefused("amount")
+            if self._held(quote):  # the discount waits in an open YooKassa order
                 raise stars.CheckoutRefused("amount")
             current = {quote.plan.code: (quote.price.days, quote.price.stars)}
             stars.check_checkout(payload, currency, amount, user_id, current)

@@ -1,5 +1,6 @@
 """Promo codes: admins make them (a discount on plans, or free days; for how many people; until
-when), each user takes one once, and a discount is spent by the payment it priced."""
+when), each user takes one once; a discount is held by the first open order it priced, released
+when that order is canceled, and spent by the payment credited with it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,6 +42,13 @@ class PromoUsedUp(ServiceError):
 
 class PromoAlreadyUsed(ServiceError):
     key = "promo-already-used"
+
+
+class PromoHeld(ServiceError):
+    """The discount waits in another open order of the user: pay that one, or wait until it is
+    canceled."""
+
+    key = "promo-held"
 
 
 class PromoExists(ServiceError):
@@ -77,13 +85,15 @@ class PromoSpec:
 
 @dataclass(frozen=True, slots=True)
 class Discount:
-    """A user's discount now: which code, how much, on which plans (empty: every plan)."""
+    """A user's discount now: which code, how much, on which plans (empty: every plan), and
+    the open order that holds it, if one does."""
 
     promo_id: int
     code: str
     kind: PromoKind
     value: int
     plans: frozenset[str]
+    held_by: int | None = None
 
     def applies_to(self, plan_code: str) -> bool:
         return not self.plans or plan_code in self.plans
@@ -246,26 +256,53 @@ class PromoService:
 
 
 async def active_discount(session: AsyncSession, user_id: int, now: datetime) -> Discount | None:
-    """The discount of the code the user took last and has not paid with yet, while it is valid."""
+    """The discount of the code the user took last and has not paid with yet, while it is valid:
+    free, or held by an open (pending) order of theirs."""
     query = (
-        select(PromoCode)
+        select(PromoCode, PromoRedemption.payment_id)
         .join(PromoRedemption, PromoRedemption.promo_id == PromoCode.id)
-        .where(PromoRedemption.user_id == user_id, PromoRedemption.payment_id.is_(None))
+        .outerjoin(Payment, Payment.id == PromoRedemption.payment_id)
+        .where(PromoRedemption.user_id == user_id)
+        .where(or_(PromoRedemption.payment_id.is_(None), Payment.status == PaymentStatus.PENDING))
         .where(PromoCode.kind.in_(DISCOUNTS), PromoCode.valid_until > now)
         .order_by(PromoRedemption.id.desc())
         .limit(1)
     )
-    promo = await session.scalar(query)
-    if promo is None:
+    row = (await session.execute(query)).first()
+    if row is None:
         return None
-    return Discount(promo.id, promo.code, promo.kind, promo.value, promo.plan_codes)
+    promo, held_by = row
+    return Discount(promo.id, promo.code, promo.kind, promo.value, promo.plan_codes, held_by)
 
 
-async def spend(session: AsyncSession, user_id: int, promo_id: int, payment_id: int) -> None:
-    """The discount is used up by this payment (in the credit's transaction)."""
-    await session.execute(
+async def hold(session: AsyncSession, user_id: int, promo_id: int, payment_id: int) -> bool:
+    """The discount taken by this open order, if no other order holds or spent it: a
+    conditional update, so of two orders made at once one gets it."""
+    held = await session.execute(
         update(PromoRedemption)
         .where(PromoRedemption.promo_id == promo_id, PromoRedemption.user_id == user_id)
         .where(PromoRedemption.payment_id.is_(None))
         .values(payment_id=payment_id)
     )
+    return bool(held.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def release(session: AsyncSession, payment_id: int) -> None:
+    """The discount held by an order that was canceled is free again."""
+    await session.execute(
+        update(PromoRedemption)
+        .where(PromoRedemption.payment_id == payment_id)
+        .values(payment_id=None)
+    )
+
+
+async def spend(session: AsyncSession, user_id: int, promo_id: int, payment_id: int) -> bool:
+    """The discount is used up by this payment (in the credit's transaction); False when
+    another payment holds or spent it (this one is credited all the same: the user paid)."""
+    spent = await session.execute(
+        update(PromoRedemption)
+        .where(PromoRedemption.promo_id == promo_id, PromoRedemption.user_id == user_id)
+        .where(or_(PromoRedemption.payment_id.is_(None), PromoRedemption.payment_id == payment_id))
+        .values(payment_id=payment_id)
+    )
+    return bool(spent.rowcount == 1)  # type: ignore[attr-defined]

@@ -359,8 +359,14 @@ class SubscriptionService:
                 user.stars_subscription_canceled = False
                 user.auto_renew, user.payment_method_enc = False, None
             user.stars_subscription_until = user.access_until
-        if payment.promo_id is not None:
-            await spend(session, user.id, payment.promo_id, payment.id)
+        if payment.promo_id is not None and not await spend(
+            session, user.id, payment.promo_id, payment.id
+        ):
+            # paid at a discount another payment holds or spent (it was free when this was
+            # priced): credited all the same, the user paid; recorded for the admins
+            log.warning("payment %s: credited at a discount another payment took", payment.id)
+            details = f"payment={payment.id} promo={payment.promo_id}"
+            record(session, self.clock, user.id, AuditAction.PROMO_TWICE, user.id, details)
         payment.access_until = user.access_until
         inviter_id, inviter_until = None, None
         if first_payment and user.referred_by_id and not user.referral_rewarded:

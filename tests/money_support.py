@@ -31,14 +31,19 @@ class Shop:
     yookassa: FakeYooKassa
     webhook_url: str
 
-    async def notify(self, payment_id: str, *, forwarded_for: str | None = None) -> int:
+    async def notify(
+        self,
+        payment_id: str,
+        *,
+        forwarded_for: str | None = None,
+        event: str = "payment.succeeded",
+    ) -> int:
         """POST YooKassa's notification about the payment as it is now; the HTTP status."""
         headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        body = self.yookassa.notification(payment_id, event)
         async with (
             aiohttp.ClientSession() as http,
-            http.post(
-                self.webhook_url, json=self.yookassa.notification(payment_id), headers=headers
-            ) as answer,
+            http.post(self.webhook_url, json=body, headers=headers) as answer,
         ):
             return answer.status
 

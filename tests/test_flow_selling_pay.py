@@ -328,6 +328,14 @@ async def test_the_page_offers_sbp_the_stars_subscription_and_the_discounted_pri
             assert post.json["payment_method_data"] == {"type": "sbp"}
             assert post.json["amount"]["value"] == "159.00"
             assert site.shop.payment_id_of(unescape(link.group(1))) in yookassa.payments
+            card = await http.post(
+                "/app/pay/card",
+                data={"csrf": csrf.group(1), "plan": "1m", "auto": "0"},
+                allow_redirects=False,
+            )
+            held = "Скидка по промокоду уже в другом вашем неоплаченном заказе"
+            assert card.status == 409 and held in await card.text(), "the SBP order holds it"
+            assert len(posts(yookassa)) == 1
 
             subscribe = await http.post(
                 "/app/pay/stars",

@@ -159,6 +159,7 @@ audit-action = { $action ->
     [db_restore] restored the database from a backup
     [remove_foreign] removed a server's foreign peers
     [accept_host_key] accepted a node's new SSH host key
+    [promo_twice] paid at a discount another payment had taken
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->

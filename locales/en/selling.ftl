@@ -7,6 +7,7 @@ cmd-campaign = (admin) Campaign link: /campaign [NAME]
 plan-button-discounted = 🏷 { $title } — { $prices }
 plans-promo = 🏷 Promo code <b>{ $code }</b>: { $discount } off — the prices below include it.
 plan-price-discounted = 🏷 Promo price: <b>{ $price }</b> instead of { $full }.
+promo-held-note = ⏳ The discount is already in an unpaid order of yours: pay it the same way by the earlier link. If that order is canceled, the discount comes back.
 pay-sbp = ⚡ SBP — { $rub } ₽
 pay-stars-sub = 🔁 Stars, renew automatically — { $stars } ⭐ a month
 pay-stars-sub-link = Subscribe — { $stars } ⭐ a month
@@ -78,6 +79,7 @@ promo-unknown = There is no such promo code. Check how it is spelled.
 promo-expired = This promo code has expired.
 promo-used-up = This promo code has been used by everyone it was for.
 promo-already-used = You have already used this promo code.
+promo-held = 🏷 Your promo discount is already in another unpaid order of yours. Pay it by the earlier link, or wait until it is canceled: then the discount comes back.
 promo-new-usage =
     Usage: <code>/promo_new CODE DISCOUNT USES UNTIL [PLANS]</code>
     DISCOUNT: <code>20%</code>, <code>50₽</code> or <code>7d</code> (free days). UNTIL: <code>2026-12-31</code> (that day included). PLANS: codes separated by commas, e.g. <code>1m,3m</code> (none: every plan).

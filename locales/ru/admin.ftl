@@ -159,6 +159,7 @@ audit-action = { $action ->
     [db_restore] восстановил базу из копии
     [remove_foreign] удалил чужие пиры сервера
     [accept_host_key] принял новый SSH-ключ сервера
+    [promo_twice] оплатил со скидкой, которую уже занял другой платёж
    *[other] { $action }
 }
 card-kind = 💼 { $kind ->
