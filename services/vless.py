@@ -187,7 +187,8 @@ class VlessService:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
                 return XrayPlan(tuple(user.email for user in wanted), ())
-            return await self.xray.reconcile(target, [*wanted, *kept], even_if_down=True)
+            users = [*wanted, *kept]
+            return await self.xray.reconcile(target, users, port=node.xray_port, even_if_down=True)
 
     async def add(self, user_id: int, name: str = "") -> VlessAccess:
         """A new VLESS device for the user, on the node of their WireGuard device when it runs
