@@ -30,15 +30,19 @@ from tests.nodes_support import live_app, with_access
 from tests.xraylab import (
     SITE_NAME,
     SOCKS_PORT,
+    OpenStream,
     XrayProcess,
+    add_client_address,
     add_tls_site,
     client_config,
     socks_fetch,
+    start_echo,
     tls_probe,
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 USER, OTHER = 6001, 6002
+ECHO_PORT = 7001
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +78,20 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             client.start(SOCKS_PORT)
             return socks_fetch(lab, lab.target_ip, lab.target_port)
 
+        held: list[XrayProcess] = []
+        streams: list[OpenStream] = []
+
+        def hold(link: str, source: str) -> OpenStream:
+            """A connection kept open through the link, from the client address source."""
+            n = len(held) + 1
+            process = XrayProcess(lab.client.ns, lab.dir / f"held{n}.json", lab.dir / "held.log")
+            held.append(process)
+            process.config.write_text(client_config(link, SOCKS_PORT + n, source))
+            process.start(SOCKS_PORT + n)
+            streams.append(OpenStream(lab, SOCKS_PORT + n, lab.target_ip, ECHO_PORT))
+            return streams[-1]
+
+        echo = start_echo(lab, ECHO_PORT)
         try:
             # "My internet blocks the VPN" with no AmneziaWG node: VLESS is offered at once
             await services.devices.add(USER)
@@ -113,7 +131,13 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             with pytest.raises(DeviceLimitReached):
                 await services.vless.add(USER)
 
-            # expiry: the node's Xray drops the user, the link stops
+            # another user on the node, behind another address; both hold a connection open
+            second = await services.vless.add(OTHER)
+            mine = hold(link, lab.client.ip)
+            theirs = hold(second.link, add_client_address(lab, 4))
+            assert mine.echoes() and theirs.echoes()
+
+            # expiry: the node's Xray drops the user, the link stops, the open connection too
             async with services.sessions.begin() as session:
                 user = await session.get_one(User, USER)
                 user.access_kind, user.access_until = (
@@ -122,6 +146,8 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
                 )
             app.clock.advance(days=2)
             await services.reconcile.reconcile_all()
+            assert not mine.echoes()
+            assert theirs.echoes() and theirs.echoes()
             assert works(link) is None
 
             # a payment: the same link works again
@@ -142,7 +168,6 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             assert stored.downlink_bytes >= len(lab_node.ip) + 1
 
             # a wiped Xray (restarted serving nobody): the next reconcile brings every user back
-            second = await services.vless.add(OTHER)
             inbound = services.vless.inbound(node)
             server.config.write_text(server_config(inbound, [], services.vless.options))
             server.start(443, lab_node.ip)
@@ -162,5 +187,10 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             assert hand in await services.vless.xray.users(target_of(node))
             assert hand.id in server.config.read_text()
         finally:
-            client.stop()
+            for stream in streams:
+                stream.close()
+            for process in [client, *held]:
+                process.stop()
             server.stop()
+            echo.terminate()
+            echo.wait()
