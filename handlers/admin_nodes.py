@@ -403,6 +403,15 @@ def move_text(t: Translator, report: MoveReport) -> str:
     ]
     if not report.old_peers_removed:
         lines.append(t("moved-old-peers-left", source=esc(report.source)))
+    vless = report.vless
+    if vless.moved and vless.target is not None:
+        moved, delivered = str(vless.moved), str(vless.delivered)
+        target = esc(vless.target)
+        lines.append(t("vless-moved-report", target=target, moved=moved, delivered=delivered))
+    if vless.stayed:
+        key = "vless-moved-none" if vless.target is None else "vless-moved-unreachable"
+        target = esc(vless.target or "")
+        lines.append(t(key, source=esc(report.source), target=target, stayed=str(vless.stayed)))
     return "\n".join(lines)
 
 

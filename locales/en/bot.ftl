@@ -189,6 +189,12 @@ moving = 🚚 Moving users: { $source } → { $target }…
 moved-report = ✅ { $source } → { $target }: { $moved } moved, { $delivered } got their config, { $undelivered } not delivered.
 moved-old-peers-left = ⚠️ { $source } is not answering: reconcile removes the old peers when it is back.
 moved-notice = 🔄 We moved you to server <b>{ $node }</b>. Import the new config — the old one stops working soon.
+vless-moved-report = ✅ VLESS → { $target }: { $moved } moved (same ids), { $delivered } got the new link.
+vless-moved-none = ⚠️ { $stayed } VLESS devices stay on { $source }: no other server runs VLESS. Enable it on one (<code>scripts/run.sh node vless NAME …</code>) and repeat the command.
+vless-moved-unreachable = ⚠️ { $stayed } VLESS devices stay on { $source }: { $target } is not answering. Repeat the command when it is back.
+vless-moved-notice =
+    🔄 We moved your VLESS to server <b>{ $node }</b>. Import the new link (/vless shows it with a QR code); a subscription updates by itself:
+    <code>{ $link }</code>
 endpoint-changed-notice = 🔄 Server <b>{ $node }</b> has a new address. Import the new config — the old one no longer connects to it.
 admin-node-exists = Server <b>{ $node }</b> already exists. The list: /nodes
 admin-node-unknown = There is no server <b>{ $node }</b>. The list: /nodes

@@ -190,6 +190,12 @@ moving = 🚚 Переношу пользователей: { $source } → { $ta
 moved-report = ✅ { $source } → { $target }: перенесено { $moved }, конфигурацию получили { $delivered }, не доставлено { $undelivered }.
 moved-old-peers-left = ⚠️ { $source } не отвечает: старые пиры уберёт сверка, когда он вернётся.
 moved-notice = 🔄 Мы перенесли вас на сервер <b>{ $node }</b>. Импортируйте новую конфигурацию — старая скоро перестанет работать.
+vless-moved-report = ✅ VLESS → { $target }: перенесено { $moved } (с теми же id), новую ссылку получили { $delivered }.
+vless-moved-none = ⚠️ VLESS-устройства ({ $stayed }) остаются на { $source }: другого сервера с VLESS нет. Включите VLESS на одном из них (<code>scripts/run.sh node vless NAME …</code>) и повторите команду.
+vless-moved-unreachable = ⚠️ VLESS-устройства ({ $stayed }) остаются на { $source }: { $target } не отвечает. Повторите команду, когда он вернётся.
+vless-moved-notice =
+    🔄 Мы перенесли ваш VLESS на сервер <b>{ $node }</b>. Импортируйте новую ссылку (/vless покажет её с QR-кодом); подписка обновится сама:
+    <code>{ $link }</code>
 endpoint-changed-notice = 🔄 У сервера <b>{ $node }</b> новый адрес. Импортируйте новую конфигурацию — старая к нему больше не подключится.
 admin-node-exists = Сервер <b>{ $node }</b> уже есть. Список: /nodes
 admin-node-unknown = Сервера <b>{ $node }</b> нет. Список: /nodes
