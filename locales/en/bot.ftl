@@ -3,6 +3,7 @@ cmd-start = Main menu
 cmd-get-config = Get my config and QR code
 cmd-regen = New keys (the old config stops working)
 cmd-server = Choose a server
+cmd-vless = VLESS link, for networks that block the VPN
 cmd-status = My access and connection
 cmd-help = Help and how-to
 cmd-language = Language / Язык
@@ -77,6 +78,7 @@ help-text =
     /get_config — config file and QR code
     /devices — your devices: add, rename, routes, remove
     /server — choose a server (you get a new config)
+    /vless — a VLESS link, if your network blocks the VPN
     /status — access end date, server, last connection and traffic
     /regen — new keys, if your file fell into the wrong hands
     /language — the bot's language
