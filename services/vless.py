@@ -8,6 +8,7 @@ a restarted Xray serves the same users."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
 from db.models import Node, NodeStatus, User, VlessDevice
-from nodes import NodeError
+from nodes import NodeError, NodeTarget
 from nodes.reality import (
     DEFAULT_PORT,
     RealityError,
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 REALITY_KEY = "reality private key"  # purposes the cipher binds to what it seals
 SHORT_IDS = "reality short ids"
+START_CHECKS, START_PAUSE = 10, 0.5  # how long a restarted Xray has to serve its API
 
 
 class NoVlessNode(ServiceError):
@@ -204,9 +206,22 @@ class VlessService:
             if running is None:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
+                await self._answering(target)
                 return XrayPlan(tuple(user.email for user in wanted), ())
             users = [*wanted, *kept]
             return await self.xray.reconcile(target, users, port=node.xray_port, even_if_down=True)
+
+    async def _answering(self, target: NodeTarget) -> None:
+        """Wait until the restarted Xray serves its API (a moment after the service starts);
+        XrayDown when it never does (no Xray installed on the node, or it will not start)."""
+        for _ in range(START_CHECKS - 1):
+            try:
+                await self.xray.users(target, even_if_down=True)
+            except XrayDown:
+                await asyncio.sleep(START_PAUSE)
+            else:
+                return
+        await self.xray.users(target, even_if_down=True)
 
     async def add(self, user_id: int, name: str = "") -> VlessAccess:
         """A new VLESS device for the user, on the node of their WireGuard device when it runs

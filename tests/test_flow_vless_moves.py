@@ -3,6 +3,8 @@ their owners sent the new link, the admin told when they cannot move."""
 
 from __future__ import annotations
 
+import pytest
+
 from services.audit import OPERATOR
 from tests.conftest import ADMIN_ID, App
 from tests.fakes.xray import FakeXray
@@ -99,16 +101,32 @@ async def node_of(app: App, user_id: int) -> int:
     return access.device.node_id
 
 
-async def test_a_wiped_xray_gets_its_users_back_at_the_next_reconcile(app: App) -> None:
+async def test_a_wiped_xray_gets_its_users_back_and_a_missing_one_is_reported(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("services.vless.START_PAUSE", 0)
     await app.add_node("nl1")
     xray = await with_vless(app, "nl1")
+    await app.say(ADMIN_ID, "/start")
     for user_id in (7804, 7805):
         await app.services.users.grant(user_id, None, create=True)
         await app.services.vless.add(user_id)
     emails = set(xray.running["nl1"])
-    xray.wipe("nl1")
+    assert len(emails) == 2
 
-    node = await app.services.fleet.named("nl1")
-    assert node is not None
-    await app.services.reconcile.reconcile(node)
-    assert set(xray.running["nl1"]) == emails and len(emails) == 2
+    xray.wipe("nl1")  # restarted with an empty config: the reconcile restarts it with the users
+    answer = await app.say(ADMIN_ID, "/reconcile nl1")
+    assert "VLESS" not in answer[-1].text
+    assert set(xray.running["nl1"]) == emails
+
+    xray.wipe("nl1", uninstall=True)  # a reinstalled machine: no Xray at all
+    answer = await app.say(ADMIN_ID, "/reconcile nl1")
+    assert answer[-1].text.endswith(
+        "⚠️ VLESS на nl1 не работает (xray GetInboundUsers failed: UNAVAILABLE). Установите "
+        "Xray на сервере (scripts/xray-setup.sh) и выполните /reconcile nl1: пользователи VLESS "
+        "вернутся с теми же ссылками."
+    )
+    xray.missing.clear()  # installed by scripts/xray-setup.sh
+    answer = await app.say(ADMIN_ID, "/reconcile nl1")
+    assert "VLESS" not in answer[-1].text
+    assert set(xray.running["nl1"]) == emails

@@ -180,6 +180,8 @@ node-added =
     Public key: <code>{ $key }</code>
 node-add-failed = ❌ Server <b>{ $node }</b>: { $reason }
 node-restored = ✅ Server <b>{ $node }</b> restored ({ $endpoint }): { $peers } peers put back. Users' old configs work again.
+node-restored-vless = VLESS: users served by Xray again — { $users }.
+vless-node-down = ⚠️ VLESS on <b>{ $node }</b> is not working ({ $reason }). Install Xray on the server (<code>scripts/xray-setup.sh</code>) and run /reconcile { $node }: the VLESS users come back with the same links.
 reconcile-usage = Usage: <code>/reconcile NAME</code>
 reconcile-clean = ✅ <b>{ $node }</b> matches the database; nothing had to change.
 reconcile-failed = ❌ Could not reconcile <b>{ $node }</b>: { $reason }

@@ -181,6 +181,8 @@ node-added =
     Публичный ключ: <code>{ $key }</code>
 node-add-failed = ❌ Сервер <b>{ $node }</b>: { $reason }
 node-restored = ✅ Сервер <b>{ $node }</b> восстановлен ({ $endpoint }): возвращено пиров — { $peers }. Старые конфигурации пользователей снова работают.
+node-restored-vless = VLESS: пользователей снова обслуживает Xray — { $users }.
+vless-node-down = ⚠️ VLESS на <b>{ $node }</b> не работает ({ $reason }). Установите Xray на сервере (<code>scripts/xray-setup.sh</code>) и выполните /reconcile { $node }: пользователи VLESS вернутся с теми же ссылками.
 reconcile-usage = Использование: <code>/reconcile ИМЯ</code>
 reconcile-clean = ✅ <b>{ $node }</b> совпадает с базой, ничего менять не пришлось.
 reconcile-failed = ❌ Не удалось сверить <b>{ $node }</b>: { $reason }

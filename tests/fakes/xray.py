@@ -13,13 +13,15 @@ from nodes.xray import XrayDown, XrayPlan
 class FakeXray:
     """Same methods as nodes.xray.Xray. A node in `unreachable` answers nothing; one not in
     `running` (never started, or wiped) has no Xray serving until restart() starts it from the
-    config last written; `cut` lists the users whose open connections a reconcile closed."""
+    config last written, unless it is in `missing` (no Xray installed); `cut` lists the users
+    whose open connections a reconcile closed."""
 
     def __init__(self) -> None:
         self.config_path = "/usr/local/etc/xray/config.json"
         self.running: dict[str, dict[str, XrayUser]] = {}
         self.configs: dict[str, str] = {}
         self.unreachable: set[str] = set()
+        self.missing: set[str] = set()
         self.cut: dict[str, list[str]] = {}
 
     def _check(self, target: NodeTarget) -> None:
@@ -32,9 +34,12 @@ class FakeXray:
             raise XrayDown(target.name, "xray GetInboundUsers failed: UNAVAILABLE")
         return self.running[target.name]
 
-    def wipe(self, name: str) -> None:
+    def wipe(self, name: str, *, uninstall: bool = False) -> None:
+        """The machine lost its Xray's users and config (and with `uninstall`, Xray itself)."""
         self.running.pop(name, None)
         self.configs.pop(name, None)
+        if uninstall:
+            self.missing.add(name)
 
     async def write_config(self, target: NodeTarget, config: str) -> None:
         self._check(target)
@@ -42,6 +47,8 @@ class FakeXray:
 
     async def restart(self, target: NodeTarget) -> None:
         self._check(target)
+        if target.name in self.missing:
+            return
         clients = json.loads(self.configs[target.name])["inbounds"][0]["settings"]["clients"]
         self.running[target.name] = {c["email"]: XrayUser(c["email"], c["id"]) for c in clients}
 
