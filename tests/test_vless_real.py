@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -186,6 +187,23 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             await services.reconcile.reconcile_all()
             assert hand in await services.vless.xray.users(target_of(node))
             assert hand.id in server.config.read_text()
+
+            # /migrate to another VLESS node: the same ids, the new links through the new node
+            lab_node2 = lab.add_node("v2", wg_subnet="10.67.2.1/24", authorized_key=bot_key)
+            new = NewNode("v2", lab_node2.ip, interface=lab_node2.interface)
+            await services.fleet.add(OPERATOR, new)
+            await services.vless.enable("v2", f"{site}:443", SITE_NAME, actor_id=OPERATOR)
+            server2 = XrayProcess(lab_node2.ns, lab_node2.dir / "xray.json", lab.dir / "xray2.log")
+            held.append(server2)
+            shutil.copy(server.config, server2.config)  # the lab's nodes share one file system
+            server2.start(443, lab_node2.ip)
+            report = await services.moves.migrate(OPERATOR, "v1", "v2")
+            assert (report.vless.target, report.vless.moved, report.vless.stayed) == ("v2", 2, 0)
+            [moved] = await services.vless.accesses(USER)
+            assert moved.device.uuid == first.device.uuid
+            assert moved.link in (telegram.sent_to(USER)[-1].text or "")
+            assert works(moved.link) == lab_node2.ip
+            assert works(link) is None
         finally:
             for stream in streams:
                 stream.close()
