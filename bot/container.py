@@ -149,6 +149,7 @@ class Services:
             self.subscriptions,
             self.gifts,
             self.nudges,
+            self.vless,
         ):
             service.notifier = notifier
 
@@ -263,7 +264,7 @@ async def open_services(
         vless=vless,
         health=HealthService(sessions, wireguard, settings.health_failures, host_keys, clock=clock),
         host_keys=host_keys,
-        moves=MoveService(sessions, placement, configs, reconcile, locks, clock),
+        moves=MoveService(sessions, placement, configs, reconcile, locks, clock, vless=vless),
         broadcasts=BroadcastService(sessions, settings.broadcast_rate, clock),
         console=ConsoleService(sessions, users, reconcile),
         invites=InviteService(sessions, reconcile, clock),

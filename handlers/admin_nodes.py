@@ -311,9 +311,10 @@ async def restore_node(
         await progress.finish(reconcile_text(t, result))
         return
     peers = str(len(result.plan.add))
-    await progress.finish(
-        t("node-restored", node=esc(node.name), endpoint=esc(node.endpoint), peers=peers)
-    )
+    lines = [t("node-restored", node=esc(node.name), endpoint=esc(node.endpoint), peers=peers)]
+    if result.vless_added is not None:
+        lines.append(t("node-restored-vless", users=str(result.vless_added)))
+    await progress.finish("\n".join([*lines, *vless_failure(t, result)]))
 
 
 @router.message(Command("reconcile"))
@@ -332,16 +333,25 @@ async def reconcile_command(
 
 def reconcile_text(t: Translator, result: ReconcileResult) -> str:
     if result.error is not None or result.plan is None:
-        return t("reconcile-failed", node=esc(result.node), reason=esc(result.error or "?"))
-    if not result.plan.changed:
-        return t("reconcile-clean", node=esc(result.node))
-    return t(
-        "admin-reconcile-changed",
-        node=esc(result.node),
-        added=str(len(result.plan.add)),
-        removed=str(len(result.plan.remove)),
-        fixed=str(len(result.plan.update)),
-    )
+        text = t("reconcile-failed", node=esc(result.node), reason=esc(result.error or "?"))
+    elif not result.plan.changed:
+        text = t("reconcile-clean", node=esc(result.node))
+    else:
+        text = t(
+            "admin-reconcile-changed",
+            node=esc(result.node),
+            added=str(len(result.plan.add)),
+            removed=str(len(result.plan.remove)),
+            fixed=str(len(result.plan.update)),
+        )
+    return "\n".join([text, *vless_failure(t, result)])
+
+
+def vless_failure(t: Translator, result: ReconcileResult) -> list[str]:
+    """The line saying the node's VLESS is not working, when it is not."""
+    if result.vless_error is None:
+        return []
+    return [t("vless-node-down", node=esc(result.node), reason=esc(result.vless_error))]
 
 
 @router.message(Command("set_endpoint"))
@@ -403,6 +413,15 @@ def move_text(t: Translator, report: MoveReport) -> str:
     ]
     if not report.old_peers_removed:
         lines.append(t("moved-old-peers-left", source=esc(report.source)))
+    vless = report.vless
+    if vless.moved and vless.target is not None:
+        moved, delivered = str(vless.moved), str(vless.delivered)
+        target = esc(vless.target)
+        lines.append(t("vless-moved-report", target=target, moved=moved, delivered=delivered))
+    if vless.stayed:
+        key = "vless-moved-none" if vless.target is None else "vless-moved-unreachable"
+        target = esc(vless.target or "")
+        lines.append(t(key, source=esc(report.source), target=target, stayed=str(vless.stayed)))
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ USER_COMMANDS = (
     "get_config",
     "devices",
     "server",
+    "vless",
     "status",
     "subscribe",
     "promo",

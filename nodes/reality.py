@@ -183,7 +183,7 @@ def server_config(
     inbound: RealityInbound, users: Iterable[XrayUser], options: ServerOptions | None = None
 ) -> str:
     """The node's whole Xray config as JSON: the inbound with every user, per-user traffic
-    counters, and the API on loopback."""
+    counters and online addresses, and the API on loopback."""
     opts = options or ServerOptions()
     clients = sorted(users, key=lambda user: user.email)
     if len({user.email for user in clients}) != len(clients):
@@ -198,7 +198,11 @@ def server_config(
     config = {
         "log": log,
         "stats": {},
-        "policy": {"levels": {"0": {"statsUserUplink": True, "statsUserDownlink": True}}},
+        "policy": {
+            "levels": {
+                "0": {"statsUserUplink": True, "statsUserDownlink": True, "statsUserOnline": True}
+            }
+        },
         "api": {
             "tag": "api",
             "listen": f"127.0.0.1:{opts.api_port}",

@@ -8,6 +8,7 @@ checked, never quoted in errors."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import shlex
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -34,6 +35,7 @@ ACCOUNT = "xray.proxy.vless.Account"
 API_TIMEOUT = 10.0
 ANSWER_LIMIT = 16 << 20  # bytes of one API answer: 100,000 users are about 10 MB
 MOST_USERS = 100_000
+MOST_ADDRESSES = 1_000  # client addresses of one user Xray reports online
 COUNTER_LIMIT = 2**63
 _COUNTER = "user>>>"
 T = TypeVar("T")
@@ -107,6 +109,44 @@ def parse_traffic(answer: bytes) -> dict[str, tuple[int, int]]:
         up, down = out.get(parts[1], (0, 0))
         out[parts[1]] = (value, down) if parts[3] == "uplink" else (up, value)
     return out
+
+
+def parse_online(answer: bytes) -> dict[str, set[str]]:
+    """GetUsersStatsResponse: repeated UserStat (1){email 1, ips 2: repeated OnlineIPEntry{ip 1,
+    last_seen 2}}; the result is email → the client addresses of its open connections."""
+    out: dict[str, set[str]] = {}
+    users = pb.many(answer, 1, what="online users")
+    if len(users) > MOST_USERS:
+        raise pb.WireError(f"more than {MOST_USERS} online users")
+    for item in users:
+        name = pb.one_text(item, 1, most=64, what="user email")
+        entries = pb.many(item, 2, what="online addresses")
+        if len(entries) > MOST_ADDRESSES:
+            raise pb.WireError("too many online addresses")
+        found = out.setdefault(name, set())
+        for entry in entries:
+            text = pb.one_text(entry, 1, most=64, what="online address")
+            try:
+                address = ipaddress.ip_address(text.strip("[]"))
+            except ValueError:
+                raise pb.WireError("online address that is not an IP address") from None
+            mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+            found.add(str(mapped or address))
+    return out
+
+
+def cut_command(port: int, addresses: Iterable[str]) -> str:
+    """Close the established connections to the inbound `port` from the client `addresses`
+    (`ss -K`: the kernel destroys the sockets; Xray's dual-stack listener shows IPv4 clients
+    as ::ffff:a.b.c.d, so both forms are matched)."""
+    peers = []
+    for text in sorted(addresses):
+        address = ipaddress.ip_address(text)
+        peers.append(f"dst {address}" if address.version == 4 else f"dst [{address}]")
+        if address.version == 4:
+            peers.append(f"dst [::ffff:{address}]")
+    selector = f"( sport = :{int(port)} and ( {' or '.join(peers)} ) )"
+    return f"ss -K -Htn state established {shlex.quote(selector)} | wc -l"
 
 
 def _add_request(user: XrayUser) -> bytes:
@@ -216,10 +256,16 @@ class Xray:
         return self._read(target, parse_traffic, answer)
 
     async def reconcile(
-        self, target: NodeTarget, wanted: Iterable[XrayUser], *, even_if_down: bool = False
+        self,
+        target: NodeTarget,
+        wanted: Iterable[XrayUser],
+        *,
+        port: int,
+        even_if_down: bool = False,
     ) -> XrayPlan:
         """Make the running Xray serve exactly `wanted` (a user whose id changed is removed
-        and added again); nobody else's sessions are touched."""
+        and added again), and close the open connections of the users removed (see
+        _cut_removed); nobody else's sessions are touched."""
         want = {user.email: user for user in wanted}
         async with self._api(target, even_if_down) as api:
             answer = await api.call(HANDLER + "GetInboundUsers", pb.text(1, INBOUND_TAG))
@@ -232,10 +278,30 @@ class Xray:
             for name in added:
                 request = _add_request(want[name])
                 await api.call(HANDLER + "AlterInbound", request, tolerate="already exists")
+            online = await api.call(STATS + "GetUsersStats", b"") if removed else b""
+        if removed:
+            await self._cut_removed(target, port, set(removed) - set(want), set(want), online)
         plan = XrayPlan(tuple(added), tuple(removed))
         if plan.size:
             log.info("node %s: xray users +%d -%d", target.name, len(added), len(removed))
         return plan
+
+    async def _cut_removed(
+        self, target: NodeTarget, port: int, gone: set[str], served: set[str], answer: bytes
+    ) -> None:
+        """Removing a user only refuses their new connections: close the open ones too, from
+        the client addresses Xray reports online for them (`answer`), but not an address a
+        user still served is online from (users behind one NAT): those run on until they end.
+        Best effort: a node that cannot tell or cut is logged, its users stay removed."""
+        try:
+            online = self._read(target, parse_online, answer)
+            shared = set().union(*(ips for name, ips in online.items() if name in served))
+            addresses = set().union(*(online.get(name, set()) for name in gone)) - shared
+            if addresses:
+                closed = await self._pool.run(target, cut_command(port, addresses))
+                log.info("node %s: closed %s vless connections", target.name, closed.strip())
+        except NodeError as error:
+            log.warning("node %s: open vless connections not closed: %s", target.name, error.reason)
 
     @staticmethod
     def _read(target: NodeTarget, parse: Callable[[bytes], T], answer: bytes) -> T:

@@ -1,4 +1,5 @@
-"""Moving every device of a node: /migrate and /drain; each moved user gets the new config."""
+"""Moving every device of a node: /migrate and /drain; each moved user gets the new config (a
+VLESS device its new link)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from services.locks import NodeLocks
 from services.notifier import Notifier
 from services.placement import Placement
 from services.reconcile import ReconcileService
+from services.vless import NOTHING_MOVED, VlessMove, VlessService
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,16 @@ class MoveReport:
     delivered: int
     undelivered: int
     old_peers_removed: bool
+    vless: VlessMove
 
     @property
     def details(self) -> str:
         """What the audit entry says."""
-        return f"to={self.target} moved={self.moved} delivered={self.delivered}"
+        text = f"to={self.target} moved={self.moved} delivered={self.delivered}"
+        if self.vless.moved or self.vless.stayed:
+            text += f" vless_to={self.vless.target or '-'} vless_moved={self.vless.moved}"
+            text += f" vless_stayed={self.vless.stayed}"
+        return text
 
 
 class MoveService:
@@ -47,8 +54,10 @@ class MoveService:
         locks: NodeLocks,
         clock: Clock = system_clock,
         notifier: Notifier | None = None,
+        vless: VlessService | None = None,
     ) -> None:
         self._sessions = sessions
+        self._vless = vless
         self._placement = placement
         self._configs = configs
         self._reconcile = reconcile
@@ -92,23 +101,27 @@ class MoveService:
         first, second = sorted((source.id, target.id))
         async with self._locks.exclusive(first), self._locks.exclusive(second):
             moved = await self._placement.reassign(target, node_id=source.id, notice=True)
-        if not moved:
-            return MoveReport(source.name, target.name, 0, 0, 0, True)
-        added = await self._reconcile.reconcile(target, report=False)
-        if added.error is not None:
-            await self._placement.undo(moved)
-            raise NodeUnavailable(node=target.name)
-        removed = await self._reconcile.reconcile(source, report=False)
-        delivered = 0
-        for item in moved:
-            delivered += await self._tell_moved(item.device_id)
+        delivered, old_peers_removed = 0, True
+        if moved:
+            added = await self._reconcile.reconcile(target, report=False)
+            if added.error is not None:
+                await self._placement.undo(moved)
+                raise NodeUnavailable(node=target.name)
+            removed = await self._reconcile.reconcile(source, report=False)
+            old_peers_removed = removed.error is None
+            for item in moved:
+                delivered += await self._tell_moved(item.device_id)
+        vless = NOTHING_MOVED
+        if self._vless is not None:
+            vless = await self._vless.move_all(source, target)
         return MoveReport(
             source.name,
             target.name,
             len(moved),
             delivered,
             len(moved) - delivered,
-            removed.error is None,
+            old_peers_removed,
+            vless,
         )
 
     async def _tell_moved(self, device_id: int) -> bool:

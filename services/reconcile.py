@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from nodes import NodeError, NodeTarget, PeerSpec, WireGuard
 from nodes.firewall import GracePlan
 from nodes.grace_layout import GraceSets
 from nodes.reconcile import ReconcilePlan
+from nodes.xray import XrayPlan
 from services.audit import AuditAction, record
 from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
@@ -36,7 +37,7 @@ class VlessUsers(Protocol):
     """The VLESS side of a node (services.vless.VlessService), kept equal to the database with
     its peers."""
 
-    async def reconcile(self, node: Node) -> object: ...
+    async def reconcile(self, node: Node) -> XrayPlan | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class ReconcileResult:
     plan: ReconcilePlan | None
     error: str | None = None
     grace: GracePlan | None = None
+    vless_added: int | None = None  # VLESS users the node's Xray got back (None: no VLESS)
+    vless_error: str | None = None  # why the node's Xray could not be brought in line
 
     @property
     def changed(self) -> bool:
@@ -138,9 +141,12 @@ class ReconcileService:
         result = await self._reconcile_peers(node, report=report, release=release)
         if self._vless is not None and node.xray_port is not None:
             try:
-                await self._vless.reconcile(node)
+                plan = await self._vless.reconcile(node)
             except NodeError as error:
                 log.warning("vless reconcile %s failed: %s", node.name, error.reason)
+                return replace(result, vless_error=error.reason)
+            if plan is not None:
+                return replace(result, vless_added=len(plan.added))
         return result
 
     async def _reconcile_peers(

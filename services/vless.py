@@ -8,16 +8,17 @@ a restarted Xray serves the same users."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
 from db.models import Node, NodeStatus, User, VlessDevice
-from nodes import NodeError
+from nodes import NodeError, NodeTarget
 from nodes.reality import (
     DEFAULT_PORT,
     RealityError,
@@ -35,6 +36,7 @@ from services.clock import Clock, system_clock
 from services.devices import DeviceService
 from services.errors import InvalidInput, NodeNotFound, NodeUnavailable, ServiceError
 from services.locks import NodeLocks
+from services.notifier import Notifier
 from services.targets import target_of
 from services.vlesslinks import VlessLink, subscription_body
 
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 REALITY_KEY = "reality private key"  # purposes the cipher binds to what it seals
 SHORT_IDS = "reality short ids"
+START_CHECKS, START_PAUSE = 10, 0.5  # how long a restarted Xray has to serve its API
 
 
 class NoVlessNode(ServiceError):
@@ -52,6 +55,21 @@ class NoVlessNode(ServiceError):
 
 class InvalidReality(InvalidInput):
     key = "error-reality-settings"
+
+
+@dataclass(frozen=True, slots=True)
+class VlessMove:
+    """What moving a node's VLESS devices did: how many went to `target` and how many owners
+    got the new link; `stayed`: devices left where they were (no other VLESS node, or it did
+    not answer)."""
+
+    target: str | None
+    moved: int
+    delivered: int
+    stayed: int
+
+
+NOTHING_MOVED = VlessMove(None, 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +90,10 @@ class VlessService:
         devices: DeviceService,
         clock: Clock = system_clock,
         options: ServerOptions | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._sessions = sessions
+        self.notifier = notifier
         self.xray = xray
         self._cipher = cipher
         self._node_locks = node_locks
@@ -186,8 +206,22 @@ class VlessService:
             if running is None:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
+                await self._answering(target)
                 return XrayPlan(tuple(user.email for user in wanted), ())
-            return await self.xray.reconcile(target, [*wanted, *kept], even_if_down=True)
+            users = [*wanted, *kept]
+            return await self.xray.reconcile(target, users, port=node.xray_port, even_if_down=True)
+
+    async def _answering(self, target: NodeTarget) -> None:
+        """Wait until the restarted Xray serves its API (a moment after the service starts);
+        XrayDown when it never does (no Xray installed on the node, or it will not start)."""
+        for _ in range(START_CHECKS - 1):
+            try:
+                await self.xray.users(target, even_if_down=True)
+            except XrayDown:
+                await asyncio.sleep(START_PAUSE)
+            else:
+                return
+        await self.xray.users(target, even_if_down=True)
 
     async def add(self, user_id: int, name: str = "") -> VlessAccess:
         """A new VLESS device for the user, on the node of their WireGuard device when it runs
@@ -224,23 +258,73 @@ class VlessService:
 
     async def _node_for(self, user_id: int) -> Node:
         current = await self._devices.current_node(user_id)
-        if current is not None and current.xray_port and current.status is NodeStatus.ENABLED:
+        if current is not None and _serves(current):
             return current
+        node = await self._fewest()
+        if node is None:
+            raise NoVlessNode()
+        return node
+
+    async def _fewest(self, other_than: int | None = None) -> Node | None:
+        """The enabled VLESS node with the fewest VLESS devices (then by name)."""
         async with self._sessions() as session:
             count = (
                 select(func.count(VlessDevice.id))
                 .where(VlessDevice.node_id == Node.id)
                 .scalar_subquery()
             )
-            node = await session.scalar(
-                select(Node)
-                .where(Node.xray_port.is_not(None), Node.status == NodeStatus.ENABLED)
-                .order_by(count, Node.name)
-                .limit(1)
+            query = select(Node).where(
+                Node.xray_port.is_not(None), Node.status == NodeStatus.ENABLED
             )
-        if node is None:
-            raise NoVlessNode()
-        return node
+            if other_than is not None:
+                query = query.where(Node.id != other_than)
+            return await session.scalar(query.order_by(count, Node.name).limit(1))
+
+    async def move_all(self, source: Node, preferred: Node | None = None) -> VlessMove:
+        """Move every VLESS device of `source` (migrated or drained) to `preferred` when it
+        runs VLESS, else to the enabled VLESS node with the fewest: each keeps its id, the
+        new node serves it before the old one stops, and its owner is sent the new link.
+        Nothing changes when no other VLESS node exists or the chosen one does not answer."""
+        async with self._sessions() as session:
+            query = select(VlessDevice.id).where(VlessDevice.node_id == source.id)
+            ids = list(await session.scalars(query.order_by(VlessDevice.id)))
+        if not ids:
+            return NOTHING_MOVED
+        wanted = preferred is not None and _serves(preferred) and preferred.id != source.id
+        target = preferred if wanted else await self._fewest(other_than=source.id)
+        if target is None:
+            return VlessMove(None, 0, 0, len(ids))
+        await self._put_on(ids, target.id)
+        try:
+            await self.reconcile(target)
+        except (NodeError, NodeUnavailable):
+            log.warning(
+                "vless devices of %s not moved: %s does not answer", source.name, target.name
+            )
+            await self._put_on(ids, source.id)
+            return VlessMove(target.name, 0, 0, len(ids))
+        try:
+            await self.reconcile(source)
+        except NodeError as error:  # its users go at its next reconcile
+            log.warning("vless users left on %s: %s", source.name, error.reason)
+        delivered = 0
+        for device_id in ids:
+            delivered += await self._tell_moved(device_id, target)
+        return VlessMove(target.name, len(ids), delivered, 0)
+
+    async def _put_on(self, ids: list[int], node_id: int) -> None:
+        async with self._sessions.begin() as session:
+            query = update(VlessDevice).where(VlessDevice.id.in_(ids))
+            await session.execute(query.values(node_id=node_id))
+
+    async def _tell_moved(self, device_id: int, node: Node) -> bool:
+        """Send the owner of a moved device its new link (the subscription follows alone)."""
+        async with self._sessions() as session:
+            device = await session.get_one(VlessDevice, device_id)
+        link = await self._link(device, node)
+        return self.notifier is not None and await self.notifier.to_user(
+            device.user_id, "vless-moved-notice", node=node.name, link=link
+        )
 
     async def accesses(self, user_id: int) -> list[VlessAccess]:
         """The user's VLESS devices with their links, oldest first."""
@@ -301,6 +385,11 @@ class VlessService:
                     up, down = ids[device.id]
                     device.uplink_bytes += up
                     device.downlink_bytes += down
+
+
+def _serves(node: Node) -> bool:
+    """Whether the node is enabled and runs VLESS."""
+    return node.xray_port is not None and node.status is NodeStatus.ENABLED
 
 
 def _ours(name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -30,15 +31,19 @@ from tests.nodes_support import live_app, with_access
 from tests.xraylab import (
     SITE_NAME,
     SOCKS_PORT,
+    OpenStream,
     XrayProcess,
+    add_client_address,
     add_tls_site,
     client_config,
     socks_fetch,
+    start_echo,
     tls_probe,
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 USER, OTHER = 6001, 6002
+ECHO_PORT = 7001
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +79,20 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             client.start(SOCKS_PORT)
             return socks_fetch(lab, lab.target_ip, lab.target_port)
 
+        held: list[XrayProcess] = []
+        streams: list[OpenStream] = []
+
+        def hold(link: str, source: str) -> OpenStream:
+            """A connection kept open through the link, from the client address source."""
+            n = len(held) + 1
+            process = XrayProcess(lab.client.ns, lab.dir / f"held{n}.json", lab.dir / "held.log")
+            held.append(process)
+            process.config.write_text(client_config(link, SOCKS_PORT + n, source))
+            process.start(SOCKS_PORT + n)
+            streams.append(OpenStream(lab, SOCKS_PORT + n, lab.target_ip, ECHO_PORT))
+            return streams[-1]
+
+        echo = start_echo(lab, ECHO_PORT)
         try:
             # "My internet blocks the VPN" with no AmneziaWG node: VLESS is offered at once
             await services.devices.add(USER)
@@ -113,7 +132,13 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             with pytest.raises(DeviceLimitReached):
                 await services.vless.add(USER)
 
-            # expiry: the node's Xray drops the user, the link stops
+            # another user on the node, behind another address; both hold a connection open
+            second = await services.vless.add(OTHER)
+            mine = hold(link, lab.client.ip)
+            theirs = hold(second.link, add_client_address(lab, 4))
+            assert mine.echoes() and theirs.echoes()
+
+            # expiry: the node's Xray drops the user, the link stops, the open connection too
             async with services.sessions.begin() as session:
                 user = await session.get_one(User, USER)
                 user.access_kind, user.access_until = (
@@ -122,6 +147,8 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
                 )
             app.clock.advance(days=2)
             await services.reconcile.reconcile_all()
+            assert not mine.echoes()
+            assert theirs.echoes() and theirs.echoes()
             assert works(link) is None
 
             # a payment: the same link works again
@@ -142,7 +169,6 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             assert stored.downlink_bytes >= len(lab_node.ip) + 1
 
             # a wiped Xray (restarted serving nobody): the next reconcile brings every user back
-            second = await services.vless.add(OTHER)
             inbound = services.vless.inbound(node)
             server.config.write_text(server_config(inbound, [], services.vless.options))
             server.start(443, lab_node.ip)
@@ -161,6 +187,28 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             await services.reconcile.reconcile_all()
             assert hand in await services.vless.xray.users(target_of(node))
             assert hand.id in server.config.read_text()
+
+            # /migrate to another VLESS node: the same ids, the new links through the new node
+            lab_node2 = lab.add_node("v2", wg_subnet="10.67.2.1/24", authorized_key=bot_key)
+            new = NewNode("v2", lab_node2.ip, interface=lab_node2.interface)
+            await services.fleet.add(OPERATOR, new)
+            await services.vless.enable("v2", f"{site}:443", SITE_NAME, actor_id=OPERATOR)
+            server2 = XrayProcess(lab_node2.ns, lab_node2.dir / "xray.json", lab.dir / "xray2.log")
+            held.append(server2)
+            shutil.copy(server.config, server2.config)  # the lab's nodes share one file system
+            server2.start(443, lab_node2.ip)
+            report = await services.moves.migrate(OPERATOR, "v1", "v2")
+            assert (report.vless.target, report.vless.moved, report.vless.stayed) == ("v2", 2, 0)
+            [moved] = await services.vless.accesses(USER)
+            assert moved.device.uuid == first.device.uuid
+            assert moved.link in (telegram.sent_to(USER)[-1].text or "")
+            assert works(moved.link) == lab_node2.ip
+            assert works(link) is None
         finally:
-            client.stop()
+            for stream in streams:
+                stream.close()
+            for process in [client, *held]:
+                process.stop()
             server.stop()
+            echo.terminate()
+            echo.wait()

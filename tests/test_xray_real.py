@@ -24,15 +24,19 @@ from tests.netlab import Lab, LabNode
 from tests.xraylab import (
     SITE_NAME,
     SOCKS_PORT,
+    OpenStream,
     XrayProcess,
+    add_client_address,
     add_tls_site,
     client_config,
     socks_fetch,
+    start_echo,
     tls_probe,
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 PORT = 443
+ECHO_PORT = 7001
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +106,7 @@ async def test_users_are_changed_live_and_the_link_follows(
 ) -> None:
     xray = Xray(pool)
     alice, bob = user(1), user(2)
-    plan = await xray.reconcile(target, [alice, bob])
+    plan = await xray.reconcile(target, [alice, bob], port=PORT)
     assert plan.added == ("d1", "d2") and plan.removed == ()
     assert sorted(await xray.users(target), key=lambda u: u.email) == [alice, bob]
 
@@ -132,7 +136,7 @@ async def test_traffic_is_counted_per_user_and_read_once(
 ) -> None:
     xray = Xray(pool)
     carol = user(3)
-    await xray.reconcile(target, [carol])
+    await xray.reconcile(target, [carol], port=PORT)
     await xray.traffic(target)  # zero every counter
     line = connect(lab, client, link_for(node, inbound, carol))
     assert line == node.ip
@@ -160,16 +164,58 @@ async def test_a_prober_sees_the_handshake_target_and_a_wiped_xray_is_restored(
         server_config(inbound, users, ServerOptions(allow_networks=(f"{lab.target_ip}/32",))),
     )
     assert server.config.stat().st_mode & 0o777 == 0o600
-    await xray.reconcile(target, users)
+    await xray.reconcile(target, users, port=PORT)
     server.config.write_text(
         server_config(inbound, [], ServerOptions(allow_networks=(f"{lab.target_ip}/32",)))
     )
     server.start(PORT, node.ip)  # wiped: a fresh Xray that serves nobody
     assert await xray.users(target) == []
-    plan = await xray.reconcile(target, users)
+    plan = await xray.reconcile(target, users, port=PORT)
     assert len(plan.added) == 5
     for each in users:
         assert connect(lab, client, link_for(node, inbound, each)) == node.ip
+
+
+async def test_removed_users_lose_their_open_connections_and_nobody_else_does(
+    lab: Lab,
+    node: LabNode,
+    target: NodeTarget,
+    pool: SshPool,
+    inbound: RealityInbound,
+    server: XrayProcess,
+) -> None:
+    xray = Xray(pool)
+    alice, bob, carol = user(20), user(21), user(22)
+    await xray.reconcile(target, [alice, bob, carol], port=PORT)
+    elsewhere = add_client_address(lab, 4)
+    echo = start_echo(lab, ECHO_PORT)
+    # alice and carol behind one address (one NAT), bob behind another
+    sources = {alice: lab.client.ip, bob: elsewhere, carol: lab.client.ip}
+    clients, streams = [], {}
+    try:
+        for n, (each, source) in enumerate(sources.items(), start=1):
+            process = XrayProcess(lab.client.ns, lab.dir / f"c{n}.json", lab.dir / f"c{n}.log")
+            clients.append(process)
+            link = link_for(node, inbound, each)
+            process.config.write_text(client_config(link, SOCKS_PORT + n, source))
+            process.start(SOCKS_PORT + n)
+            streams[each] = OpenStream(lab, SOCKS_PORT + n, lab.target_ip, ECHO_PORT)
+            assert streams[each].echoes()
+
+        plan = await xray.reconcile(target, [alice], port=PORT)  # bob's and carol's access ended
+        assert plan.removed == ("d21", "d22")
+        assert not streams[bob].echoes()  # his open connection is closed
+        assert streams[alice].echoes() and streams[alice].echoes()
+        # carol's connection comes from alice's address: closing it would close alice's too,
+        # so it runs on until it ends (her new connections are refused)
+        assert streams[carol].echoes()
+    finally:
+        for stream in streams.values():
+            stream.close()
+        for process in clients:
+            process.stop()
+        echo.terminate()
+        echo.wait()
 
 
 async def test_no_xray_is_a_clear_node_error(pool: SshPool, target: NodeTarget) -> None:

@@ -22,7 +22,14 @@ from nodes.reality import (
     public_key,
     server_config,
 )
-from nodes.xray import ACCOUNT, parse_traffic, parse_users, write_command
+from nodes.xray import (
+    ACCOUNT,
+    cut_command,
+    parse_online,
+    parse_traffic,
+    parse_users,
+    write_command,
+)
 from services.vlesslinks import VlessLink, subscription_body
 
 UID = "a56df51b-1538-4282-a2da-c453400a6e7e"
@@ -132,11 +139,38 @@ def test_traffic_answer_is_read_by_user_and_direction() -> None:
         parse_traffic(stat("user>>>d1>>>traffic>>>sideways", 1))
 
 
+def online(name: str, *addresses: str) -> bytes:
+    entries = b"".join(pb.blob(2, pb.text(1, ip) + pb.number(2, 1765000000)) for ip in addresses)
+    return pb.blob(1, pb.text(1, name) + entries)
+
+
+def test_online_answer_gives_each_user_their_client_addresses() -> None:
+    answer = online("d1", "203.0.113.7", "::ffff:198.51.100.2") + online("d2", "2001:db8::1")
+    assert parse_online(answer) == {
+        "d1": {"203.0.113.7", "198.51.100.2"},
+        "d2": {"2001:db8::1"},
+    }
+    assert parse_online(b"") == {}
+    with pytest.raises(pb.WireError, match="not an IP address"):
+        parse_online(online("d1", "203.0.113.7; reboot"))
+
+
+def test_cut_closes_only_connections_to_the_inbound_from_the_addresses() -> None:
+    command = cut_command(443, ["203.0.113.7", "2001:db8::1"])
+    assert command == (
+        "ss -K -Htn state established '( sport = :443 and ( dst [2001:db8::1] or "
+        "dst 203.0.113.7 or dst [::ffff:203.0.113.7] ) )' | wc -l"
+    )
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
+        cut_command(443, ["203.0.113.7 ) or ( sport = :22"])
+
+
 @given(st.binary(max_size=200))
 def test_any_bytes_give_users_or_a_wire_error(data: bytes) -> None:
     try:
         parse_users(data)
         parse_traffic(data)
+        parse_online(data)
     except pb.WireError:
         pass
 

@@ -54,6 +54,37 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=timeout) 
     print(s.makefile().readline().strip())
 """
 
+_ECHO = """
+import socket, sys, threading
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(64)
+def echo(conn):
+    with conn:
+        while data := conn.recv(4096):
+            conn.sendall(data)
+while True:
+    conn, _ = srv.accept()
+    threading.Thread(target=echo, args=(conn,), daemon=True).start()
+"""
+
+_STREAM = """
+import socket, struct, sys
+host, port = sys.argv[2], int(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8)
+s.sendall(b"\\x05\\x01\\x00"); assert s.recv(2) == b"\\x05\\x00"
+s.sendall(b"\\x05\\x01\\x00\\x01" + socket.inet_aton(host) + struct.pack("!H", port))
+reply = s.recv(10); assert reply[:2] == b"\\x05\\x00", reply
+s.settimeout(4)
+replies = s.makefile("rb")
+for line in sys.stdin:
+    try:
+        s.sendall(line.encode())
+        answer = replies.readline().decode().strip()
+    except OSError:
+        answer = ""
+    print(answer or "closed", flush=True)
+"""
+
 _TLS_PROBE = """
 import hashlib, socket, ssl, sys
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False
@@ -140,9 +171,9 @@ class XrayProcess:
             self._proc = None
 
 
-def client_config(link: str, socks_port: int = SOCKS_PORT) -> str:
+def client_config(link: str, socks_port: int = SOCKS_PORT, source: str = "") -> str:
     """An Xray client config built only from a vless:// link: a SOCKS inbound on loopback and
-    the VLESS + Reality outbound the link describes."""
+    the VLESS + Reality outbound the link describes (sent from the address `source` if given)."""
     parts = urlsplit(link)
     assert parts.scheme == "vless", link
     query = {key: values[0] for key, values in parse_qs(parts.query, strict_parsing=True).items()}
@@ -169,6 +200,8 @@ def client_config(link: str, socks_port: int = SOCKS_PORT) -> str:
             },
         },
     }
+    if source:
+        outbound["sendThrough"] = source
     inbound = {
         "tag": "socks",
         "listen": "127.0.0.1",
@@ -198,3 +231,49 @@ def tls_probe(lab: Lab, host: str, port: int, server_name: str) -> str:
     """SHA-256 of the certificate a plain TLS client sees at host:port (SNI server_name)."""
     proc = _ns(lab.client.ns, sys.executable, "-c", _TLS_PROBE, host, str(port), server_name)
     return proc.stdout.strip()
+
+
+def start_echo(lab: Lab, port: int) -> subprocess.Popen[bytes]:
+    """An echo server on the lab's target host at `port` (stop it with terminate())."""
+    ns = f"{lab.tag}-tg"
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", _ECHO, lab.target_ip, str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_port(ns, lab.target_ip, port)
+    return server
+
+
+class OpenStream:
+    """One connection held open through a client's SOCKS proxy to an echo server: each
+    `echoes()` sends a line on it and tells whether the same line came back."""
+
+    def __init__(self, lab: Lab, socks_port: int, host: str, port: int) -> None:
+        self._proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.client.ns, sys.executable, "-c", _STREAM,
+             str(socks_port), host, str(port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self._sent = 0
+
+    def echoes(self) -> bool:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._sent += 1
+        line = f"line {self._sent}"
+        try:
+            self._proc.stdin.write(line + "\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            return False
+        return self._proc.stdout.readline().strip() == line
+
+    def close(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+
+
+def add_client_address(lab: Lab, host: int) -> str:
+    """A second address on the client (another user's device, behind another NAT)."""
+    address = lab.ip(host)
+    _ns(lab.client.ns, "ip", "addr", "add", f"{address}/32", "dev", "eth0")
+    return address

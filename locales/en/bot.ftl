@@ -3,6 +3,7 @@ cmd-start = Main menu
 cmd-get-config = Get my config and QR code
 cmd-regen = New keys (the old config stops working)
 cmd-server = Choose a server
+cmd-vless = VLESS link, for networks that block the VPN
 cmd-status = My access and connection
 cmd-help = Help and how-to
 cmd-language = Language / Язык
@@ -77,6 +78,7 @@ help-text =
     /get_config — config file and QR code
     /devices — your devices: add, rename, routes, remove
     /server — choose a server (you get a new config)
+    /vless — a VLESS link, if your network blocks the VPN
     /status — access end date, server, last connection and traffic
     /regen — new keys, if your file fell into the wrong hands
     /language — the bot's language
@@ -179,6 +181,8 @@ node-added =
     Public key: <code>{ $key }</code>
 node-add-failed = ❌ Server <b>{ $node }</b>: { $reason }
 node-restored = ✅ Server <b>{ $node }</b> restored ({ $endpoint }): { $peers } peers put back. Users' old configs work again.
+node-restored-vless = VLESS: users served by Xray again — { $users }.
+vless-node-down = ⚠️ VLESS on <b>{ $node }</b> is not working ({ $reason }). Install Xray on the server (<code>scripts/xray-setup.sh</code>) and run /reconcile { $node }: the VLESS users come back with the same links.
 reconcile-usage = Usage: <code>/reconcile NAME</code>
 reconcile-clean = ✅ <b>{ $node }</b> matches the database; nothing had to change.
 reconcile-failed = ❌ Could not reconcile <b>{ $node }</b>: { $reason }
@@ -190,6 +194,12 @@ moving = 🚚 Moving users: { $source } → { $target }…
 moved-report = ✅ { $source } → { $target }: { $moved } moved, { $delivered } got their config, { $undelivered } not delivered.
 moved-old-peers-left = ⚠️ { $source } is not answering: reconcile removes the old peers when it is back.
 moved-notice = 🔄 We moved you to server <b>{ $node }</b>. Import the new config — the old one stops working soon.
+vless-moved-report = ✅ VLESS → { $target }: { $moved } moved (same ids), { $delivered } got the new link.
+vless-moved-none = ⚠️ { $stayed } VLESS devices stay on { $source }: no other server runs VLESS. Enable it on one (<code>scripts/run.sh node vless NAME …</code>) and repeat the command.
+vless-moved-unreachable = ⚠️ { $stayed } VLESS devices stay on { $source }: { $target } is not answering. Repeat the command when it is back.
+vless-moved-notice =
+    🔄 We moved your VLESS to server <b>{ $node }</b>. Import the new link (/vless shows it with a QR code); a subscription updates by itself:
+    <code>{ $link }</code>
 endpoint-changed-notice = 🔄 Server <b>{ $node }</b> has a new address. Import the new config — the old one no longer connects to it.
 admin-node-exists = Server <b>{ $node }</b> already exists. The list: /nodes
 admin-node-unknown = There is no server <b>{ $node }</b>. The list: /nodes

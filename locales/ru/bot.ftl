@@ -3,6 +3,7 @@ cmd-start = Главное меню
 cmd-get-config = Получить конфигурацию и QR-код
 cmd-regen = Новые ключи (старая конфигурация перестанет работать)
 cmd-server = Выбрать сервер
+cmd-vless = Ссылка VLESS, если интернет блокирует VPN
 cmd-status = Мой доступ и подключение
 cmd-help = Помощь и инструкции
 cmd-language = Язык / Language
@@ -77,6 +78,7 @@ help-text =
     /get_config — файл конфигурации и QR-код
     /devices — ваши устройства: добавить, переименовать, маршруты, удалить
     /server — выбрать сервер (конфигурация придёт новая)
+    /vless — ссылка VLESS, если интернет блокирует VPN
     /status — срок доступа, сервер, последнее подключение и трафик
     /regen — новые ключи, если файл попал в чужие руки
     /language — язык бота
@@ -180,6 +182,8 @@ node-added =
     Публичный ключ: <code>{ $key }</code>
 node-add-failed = ❌ Сервер <b>{ $node }</b>: { $reason }
 node-restored = ✅ Сервер <b>{ $node }</b> восстановлен ({ $endpoint }): возвращено пиров — { $peers }. Старые конфигурации пользователей снова работают.
+node-restored-vless = VLESS: пользователей снова обслуживает Xray — { $users }.
+vless-node-down = ⚠️ VLESS на <b>{ $node }</b> не работает ({ $reason }). Установите Xray на сервере (<code>scripts/xray-setup.sh</code>) и выполните /reconcile { $node }: пользователи VLESS вернутся с теми же ссылками.
 reconcile-usage = Использование: <code>/reconcile ИМЯ</code>
 reconcile-clean = ✅ <b>{ $node }</b> совпадает с базой, ничего менять не пришлось.
 reconcile-failed = ❌ Не удалось сверить <b>{ $node }</b>: { $reason }
@@ -191,6 +195,12 @@ moving = 🚚 Переношу пользователей: { $source } → { $ta
 moved-report = ✅ { $source } → { $target }: перенесено { $moved }, конфигурацию получили { $delivered }, не доставлено { $undelivered }.
 moved-old-peers-left = ⚠️ { $source } не отвечает: старые пиры уберёт сверка, когда он вернётся.
 moved-notice = 🔄 Мы перенесли вас на сервер <b>{ $node }</b>. Импортируйте новую конфигурацию — старая скоро перестанет работать.
+vless-moved-report = ✅ VLESS → { $target }: перенесено { $moved } (с теми же id), новую ссылку получили { $delivered }.
+vless-moved-none = ⚠️ VLESS-устройства ({ $stayed }) остаются на { $source }: другого сервера с VLESS нет. Включите VLESS на одном из них (<code>scripts/run.sh node vless NAME …</code>) и повторите команду.
+vless-moved-unreachable = ⚠️ VLESS-устройства ({ $stayed }) остаются на { $source }: { $target } не отвечает. Повторите команду, когда он вернётся.
+vless-moved-notice =
+    🔄 Мы перенесли ваш VLESS на сервер <b>{ $node }</b>. Импортируйте новую ссылку (/vless покажет её с QR-кодом); подписка обновится сама:
+    <code>{ $link }</code>
 endpoint-changed-notice = 🔄 У сервера <b>{ $node }</b> новый адрес. Импортируйте новую конфигурацию — старая к нему больше не подключится.
 admin-node-exists = Сервер <b>{ $node }</b> уже есть. Список: /nodes
 admin-node-unknown = Сервера <b>{ $node }</b> нет. Список: /nodes
