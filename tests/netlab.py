@@ -597,9 +597,10 @@ class Lab:
 
 
 def decode_qr(png_bytes: bytes) -> str:
-    """The text in a QR code image, exactly as encoded."""
+    """The text in a QR code image, exactly as encoded (QR codes only: zbar's linear decoders
+    can read a run of the QR's modules as a short barcode and print it after the text)."""
     with tempfile.NamedTemporaryFile(suffix=".png") as tmp:
         tmp.write(png_bytes)
         tmp.flush()
-        proc = _run("zbarimg", "--raw", "-q", tmp.name)
+        proc = _run("zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", tmp.name)
     return proc.stdout.removesuffix("\n")
