@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,10 +79,16 @@ class Postgres:
 
 
 async def drive(
-    telegram: AnsweringTelegram, urls: list[str], users: int, warmup: float, seconds: float
+    telegram: AnsweringTelegram,
+    urls: list[str],
+    users: int,
+    warmup: float,
+    seconds: float,
+    mark: Callable[[], None],
 ) -> tuple[int, float]:
     """`users` chats each send /help, wait for the answer and send again; updates go to the
-    processes in turn. Returns the answers counted in the window and its length."""
+    processes in turn. `mark` is called when the window starts, after the warm-up. Returns
+    the answers counted in the window and its length."""
     turn = itertools.count()
     answered = 0
     counting = False
@@ -112,6 +118,7 @@ async def drive(
         chats = [asyncio.create_task(chat(FIRST_USER + index)) for index in range(users)]
         await asyncio.sleep(warmup)
         counting = True
+        mark()
         started = time.monotonic()
         await asyncio.gather(*chats)
         return answered, time.monotonic() - started
@@ -159,23 +166,31 @@ async def measure(
                 home.mkdir()
                 processes.append(BotProcess(home, telegram, **settings))
             await ready(telegram, processes)
-            bots_before = [cpu_seconds(p.process.pid) for p in processes]
-            postgres_before = postgres.sample()
-            own_before = time.process_time()
+            pids = [p.process.pid for p in processes]
+            before: dict[str, float] = {}
+
+            def mark() -> None:
+                before["bots"] = sum(cpu_seconds(pid) for pid in pids)
+                before["database"] = postgres.sample()
+                before["own"] = time.process_time()
+
             answered, took = await drive(
-                telegram, [p.webhook for p in processes], args.users, args.warmup, args.seconds
+                telegram,
+                [p.webhook for p in processes],
+                args.users,
+                args.warmup,
+                args.seconds,
+                mark,
             )
-            # the window's CPU includes the warm-up: per update, divide by all answered then
-            bots = sum(cpu_seconds(p.process.pid) for p in processes) - sum(bots_before)
-            database = postgres.sample() - postgres_before
-            own = time.process_time() - own_before
+            bots = sum(cpu_seconds(pid) for pid in pids) - before["bots"]
+            database = postgres.sample() - before["database"]
+            own = time.process_time() - before["own"]
             load = os.getloadavg()[0]  # the machine's other work shares its cores with us
             for process in processes:
                 if process.stop() != 0:
                     raise RuntimeError(f"bot process exited badly: {process.log}")
                 if "Traceback" in process.log.read_text():
                     raise RuntimeError(f"a traceback in {process.log}")
-            total = sum(1 for call in telegram.calls if call.method == "sendMessage")
         finally:
             for process in processes:
                 process.kill()
@@ -185,9 +200,10 @@ async def measure(
         "processes": count,
         "updates_per_s": answered / took,
         "answered": answered,
-        "bot_cpu_ms_per_update": 1000 * bots / total,
-        "database_cpu_ms_per_update": 1000 * database / total,
-        "load_cpu_ms_per_update": 1000 * own / total,
+        "bot_cpu_ms_per_update": 1000 * bots / answered,
+        "bots_cores": bots / took,  # how much CPU the bots got: the rest went to other work
+        "database_cpu_ms_per_update": 1000 * database / answered,
+        "load_cpu_ms_per_update": 1000 * own / answered,
         "load_average": load,
     }
 
@@ -196,15 +212,16 @@ def _print(rows: list[dict[str, Any]]) -> None:
     one = next((row for row in rows if row["setup"] == "postgresql-1"), None)
     print(
         "| setup | updates/s | vs one on PostgreSQL | CPU ms per update: bots, PostgreSQL, "
-        "load generator and fake Bot API | load average |"
+        "load generator and fake Bot API | cores the bots got | load average |"
     )
-    print("| --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for row in rows:
         ratio = f"×{row['updates_per_s'] / one['updates_per_s']:.2f}" if one else ""
         print(
             f"| {row['setup']} | {row['updates_per_s']:.1f} | {ratio} | "
             f"{row['bot_cpu_ms_per_update']:.1f}, {row['database_cpu_ms_per_update']:.1f}, "
-            f"{row['load_cpu_ms_per_update']:.1f} | {row['load_average']:.1f} |"
+            f"{row['load_cpu_ms_per_update']:.1f} | {row['bots_cores']:.2f} | "
+            f"{row['load_average']:.1f} |"
         )
 
 
