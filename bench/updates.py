@@ -232,7 +232,7 @@ async def main(args: argparse.Namespace) -> None:
         sys.exit("PostgreSQL: install Debian's postgresql package")
     with local_server(binaries) as admin:  # as the tests run it: fsync off
         server = PostgresServer(admin)
-        postgres = Postgres(Path(await _fetch(admin, "SHOW data_directory")))
+        postgres = Postgres(Path(await fetch(admin, "SHOW data_directory")))
         for count in (1, 2):
             database = server.create_database()
             url = server.url(database)
@@ -241,7 +241,7 @@ async def main(args: argparse.Namespace) -> None:
     print(json.dumps(rows, indent=2))
 
 
-async def _fetch(admin: DatabaseUrl, sql: str) -> Any:
+async def fetch(admin: DatabaseUrl, sql: str) -> Any:
     connection = await asyncpg.connect(
         admin.set(drivername="postgresql").render_as_string(hide_password=False)
     )
