@@ -113,6 +113,12 @@ BACKUP_INTERVAL = Gauge(
     "BACKUP_INTERVAL_HOURS in seconds (0: scheduled backups off)",
     registry=REGISTRY,
 )
+JOB_RUNS = Counter(
+    "vpnservice_job_runs",
+    "scheduled jobs run by this process (summed over processes: each interval job once a turn)",
+    ["job"],
+    registry=REGISTRY,
+)
 
 
 def record_probes(outcomes: Iterable[ProbeOutcome]) -> None:

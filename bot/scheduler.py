@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.container import Services
 from bot.database_watch import DatabaseWatch, is_outage
 from bot.joblock import exclusive_jobs
-from bot.metrics import record_game_round_trips, record_probes, record_reconciles
+from bot.metrics import JOB_RUNS, record_game_round_trips, record_probes, record_reconciles
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,23 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
             ),
             id="backup",
         )
-    exclusive_jobs(scheduler, services.engine)  # PostgreSQL: one process runs each job
+    for job in scheduler.get_jobs():
+        job.modify(func=_counted(job.id, job.func))
+    exclusive_jobs(scheduler, services.engine)  # PostgreSQL: one process runs each job a turn
     for job in scheduler.get_jobs():
         job.modify(func=_quiet(job.id, job.func, services.database))
     return scheduler
+
+
+def _counted(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    """The job counting its runs in this process (`vpnservice_job_runs_total`)."""
+
+    @functools.wraps(job)
+    async def run() -> Any:
+        JOB_RUNS.labels(name).inc()
+        return await job()
+
+    return run
 
 
 def _quiet(

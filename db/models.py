@@ -699,3 +699,14 @@ class GameRoundTrip(Base):
     game: Mapped[str] = mapped_column(String(24), primary_key=True)
     rtt_ms: Mapped[float | None] = mapped_column()  # None: none of the game's targets answered
     measured_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class JobRun(Base):
+    """A scheduled job's last run in any bot process on this database: each run claims its
+    interval here first, so several processes run the job once per interval between them."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    runs: Mapped[int] = mapped_column(BigInteger, default=0)
