@@ -176,20 +176,21 @@ def _remove_request(name: str) -> bytes:
     return pb.text(1, INBOUND_TAG) + pb.blob(2, pb.typed(REMOVE, pb.text(1, name)))
 
 
-def write_command(path: str) -> str:
-    """Write the config from stdin next to `path`, check it with the node's `xray run -test`
-    when the official binary is there, and only then move it into place. A file already
-    there passes on its owner and mode (a hand-made service may run as another user); a new
-    one is 0600, or 0640 to the xray group scripts/xray-setup.sh makes for its service."""
+def write_command(path: str, *, keep_mode: bool = False) -> str:
+    """Write the config from stdin next to `path` (0600; 0640 to the xray group that
+    scripts/xray-setup.sh makes for the service), check it with the node's `xray run -test`
+    when the official binary is there, and only then move it into place. keep_mode: the
+    file there passes on its owner and mode instead (a node's own service, which may run as
+    another user, reads it)."""
     quoted, temporary = shlex.quote(path), shlex.quote(path + ".new")
     folder = shlex.quote(path.rpartition("/")[0] or "/")
+    same = f"[ -f {quoted} ] && chown --reference={quoted} {temporary} " if keep_mode else "false "
     return (
         f"umask 077 && mkdir -p {folder} && cat > {temporary} "
         f"&& {{ ! command -v xray >/dev/null 2>&1 "
         f"|| xray run -test -config {temporary} >/dev/null 2>&1 "
         f"|| {{ rm -f {temporary}; echo 'xray refused the new config' >&2; exit 23; }}; }} "
-        f"&& if [ -f {quoted} ]; then chown --reference={quoted} {temporary} "
-        f"&& chmod --reference={quoted} {temporary}; "
+        f"&& if {same}; then chmod --reference={quoted} {temporary}; "
         f"elif getent group xray >/dev/null 2>&1; then chgrp xray {temporary} "
         f"&& chmod 640 {temporary}; fi "
         f"&& mv -f {temporary} {quoted}"
@@ -254,7 +255,8 @@ class Xray:
         if problem is not None:
             raise XrayConfigRefused(target.name, problem)
         merged = merge(config, foreign)
-        await self._pool.run(target, write_command(self.config_path), stdin=merged)
+        command = write_command(self.config_path, keep_mode=bool(foreign))
+        await self._pool.run(target, command, stdin=merged)
         return summary(foreign)
 
     async def foreign(self, target: NodeTarget, port: int) -> ForeignXray:
