@@ -361,9 +361,18 @@ async def test_a_client_of_the_nodes_own_xray_keeps_working_through_node_vless_a
             "--interface", node.interface,
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-        done = await asyncio.to_thread(
-            operator.cli, "node", "vless", "a1", "--target", f"{site[0]}:443", "--sni", SITE_NAME
-        )  # the release URL is GitHub's, out of reach: nothing may be downloaded
+        vless = ("node", "vless", "a1", "--target", f"{site[0]}:443", "--sni", SITE_NAME)
+        hand = json.loads(hand_made_config(site[0], private, short_id, f"{lab.target_ip}/32"))
+        clashing = await asyncio.to_thread(operator.cli, *vless, "--port", str(HAND_PORT))
+        assert clashing.returncode == 1
+        assert (
+            f"error: port {HAND_PORT} is taken by the node's own Xray inbound 'friends'"
+        ) in clashing.stderr
+        assert xray_port_of(data_dir, "a1") is None
+        assert json.loads(config.read_text()) == hand, "nothing written"
+
+        # the release URL is GitHub's, out of reach here: nothing may be downloaded
+        done = await asyncio.to_thread(operator.cli, *vless)
         assert done.returncode == 0, done.stderr
         assert (
             "kept the node's own Xray config: 1 inbounds with 1 clients, served as before"
@@ -372,7 +381,6 @@ async def test_a_client_of_the_nodes_own_xray_keeps_working_through_node_vless_a
         _wait_port(node.ns, node.ip, 443)
         assert tls_probe(lab, node.ip, 443, SITE_NAME) == site[1]
         written = json.loads(config.read_text())
-        hand = json.loads(hand_made_config(site[0], private, short_id, f"{lab.target_ip}/32"))
         assert written["inbounds"][0] == hand["inbounds"][0]
         assert written["outbounds"][0] == hand["outbounds"][0]
         assert config.stat().st_mode & 0o777 == 0o644  # the node's service reads it as before
