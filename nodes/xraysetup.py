@@ -57,7 +57,9 @@ async def install_xray(
 ) -> str:
     """Make the node have Xray and its service (idempotent: an Xray already there is kept,
     nothing downloaded); returns what the install step said. A release whose SHA-256 differs
-    from its .dgst stops it with nothing installed: NodeError naming the step."""
+    from its .dgst stops it with nothing installed: NodeError naming the step; ValueError
+    for a release URL that is not http(s)."""
+    release_url(releases)  # a bad URL is refused before anything runs on the node
     said = ""
     for step in XRAY_STEPS:
         if progress is not None:
@@ -79,5 +81,7 @@ async def install_xray(
             raise NodeError(target.name, f"xray setup, step {step}: {reason}") from None
         if step == "install":
             said = _said(out)
+            if progress is not None and said:
+                await progress(said)
         log.info("node %s: xray setup step %s done", target.name, step)
     return said

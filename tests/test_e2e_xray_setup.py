@@ -47,7 +47,7 @@ from tests.xraylab import (
     tls_probe,
 )
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.root, pytest.mark.timeout(400)]
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "xray-setup.sh"
 VERSION = re.findall(r"XRAY_VERSION:-(v[0-9.]+)", SCRIPT.read_text())[0]
@@ -246,7 +246,9 @@ async def test_node_vless_installs_xray_from_a_release_whose_digest_is_checked(
     done = await asyncio.to_thread(operator.cli, *vless, "--xray-release", url)
     assert done.returncode == 0, done.stderr
     steps = [line for line in done.stdout.splitlines() if line.startswith("…")]
-    assert steps == ["… xray check", "… xray install", "… xray service"]
+    assert steps == [
+        "… xray check", "… xray install", f"… xray {VERSION[1:]} installed", "… xray service"
+    ]  # fmt: skip
     assert "node i1: VLESS with Reality on port 443" in done.stdout
     assert "kept" not in done.stdout
     binary = machine / "usr-local" / "bin" / "xray"
@@ -270,6 +272,7 @@ async def test_node_vless_installs_xray_from_a_release_whose_digest_is_checked(
     installed = binary.stat().st_ino
     again = await asyncio.to_thread(operator.cli, *vless, "--xray-release", url)
     assert again.returncode == 0, again.stderr
+    assert f"… xray {VERSION[1:]} already installed: kept\n" in again.stdout
     assert requests.read_text().count('"GET ') == fetched == 4  # nothing downloaded again
     assert binary.stat().st_ino == installed
 
@@ -374,6 +377,7 @@ async def test_a_client_of_the_nodes_own_xray_keeps_working_through_node_vless_a
         # the release URL is GitHub's, out of reach here: nothing may be downloaded
         done = await asyncio.to_thread(operator.cli, *vless)
         assert done.returncode == 0, done.stderr
+        assert f"… xray {VERSION[1:]} already installed: kept\n" in done.stdout
         assert (
             "kept the node's own Xray config: 1 inbounds with 1 clients, served as before"
         ) in done.stdout
