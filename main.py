@@ -326,8 +326,9 @@ async def node_vless(settings: Settings, args: argparse.Namespace) -> int:
     services = await open_services(settings)
     try:
         kept = await services.vless.install(
-            args.name, args.port, releases=args.xray_release, progress=print_step
-        )
+            args.name, args.target, args.sni, port=args.port, releases=args.xray_release,
+            progress=print_step,
+        )  # fmt: skip
         node = await services.vless.enable(
             args.name, args.target, args.sni, port=args.port, actor_id=OPERATOR
         )

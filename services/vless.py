@@ -167,24 +167,32 @@ class VlessService:
     async def install(
         self,
         node_name: str,
-        port: int = DEFAULT_PORT,
+        target: str,
+        server_name: str,
         *,
+        port: int = DEFAULT_PORT,
         releases: str | None = None,
         progress: Callable[[str], Awaitable[None]] | None = None,
     ) -> ForeignXray:
-        """Ready a node for `enable`, before anything is stored: Xray and its service
-        installed unless the node has them (scripts/xray-setup.sh; the release's SHA-256 is
-        checked), and what its Xray config serves that is not the bot's (kept by `enable` and
-        every reconcile) counted. NodeSetupFailed when the install stopped (nothing
-        installed), InvalidReality when the node's own inbounds take `port`."""
+        """Ready a node for `enable` with these settings, before anything is stored: the
+        settings checked, Xray and its service installed unless the node has them
+        (scripts/xray-setup.sh; the release's SHA-256 is checked), and what its Xray config
+        serves that is not the bot's (kept by `enable` and every reconcile) counted.
+        NodeSetupFailed when the install stopped (nothing installed), InvalidReality for
+        settings Xray would refuse or a port the node's own inbounds take."""
+        try:
+            key, short_id = generate_private_key(), generate_short_id()
+            RealityInbound(key, (short_id,), target, server_name, port)
+        except RealityError as error:
+            raise InvalidReality(reason=str(error)) from None
         async with self._sessions() as session:
             node = await session.scalar(select(Node).where(Node.name == node_name))
         if node is None:
             raise NodeNotFound(node=node_name)
-        target = target_of(node)
+        machine = target_of(node)
         try:
-            await self.xray.install(target, releases=releases or RELEASES, progress=progress)
-            return await self.xray.foreign(target, port)
+            await self.xray.install(machine, releases=releases or RELEASES, progress=progress)
+            return await self.xray.foreign(machine, port)
         except XrayConfigRefused as error:
             raise InvalidReality(reason=error.reason) from None
         except NodeError as error:

@@ -232,6 +232,13 @@ async def test_node_vless_installs_xray_from_a_release_whose_digest_is_checked(
     vless = ("node", "vless", "i1", "--target", f"{site[0]}:443", "--sni", SITE_NAME)
     url = f"http://127.0.0.1:{RELEASE_PORT}"
 
+    mistyped = await asyncio.to_thread(
+        operator.cli, "node", "vless", "i1", "--target", f"{site[0]}:443", "--sni", "example .com"
+    )
+    assert mistyped.returncode == 1
+    assert "error: the server name must be a DNS name" in mistyped.stderr
+    assert not (machine / "usr-local" / "sbin" / "vpnservice-xray-setup").exists(), "untouched"
+
     refused = await asyncio.to_thread(operator.cli, *vless, "--xray-release", f"{url}/tampered")
     assert refused.returncode == 1
     assert (
