@@ -112,6 +112,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     vless.add_argument("--target", required=True, help="HOST:PORT of a real TLS site to imitate")
     vless.add_argument("--sni", required=True, help="the server name clients send (the site's)")
     vless.add_argument("--port", type=int, default=443, help="TCP port of the inbound")
+    vless.add_argument(
+        "--xray-release",
+        help="where Xray releases are downloaded when the node has none: a mirror of "
+        "GitHub's BASE/TAG/Xray-linux-64.zip and .dgst (default: GitHub)",
+    )
     vless.set_defaults(run=node_vless)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
@@ -320,11 +325,18 @@ async def node_set_endpoint(settings: Settings, args: argparse.Namespace) -> int
 async def node_vless(settings: Settings, args: argparse.Namespace) -> int:
     services = await open_services(settings)
     try:
+        kept = await services.vless.install(
+            args.name, args.target, args.sni, port=args.port, releases=args.xray_release,
+            progress=print_step,
+        )  # fmt: skip
         node = await services.vless.enable(
             args.name, args.target, args.sni, port=args.port, actor_id=OPERATOR
         )
     except NodeNotFound:
         print(f"error: no node {args.name}: see python main.py node list", file=sys.stderr)
+        return 1
+    except NodeSetupFailed as error:
+        print(f"node {args.name}: {error.reason}; VLESS not turned on", file=sys.stderr)
         return 1
     except InvalidReality as error:
         print(f"error: {error.args_for_text.get('reason', 'invalid settings')}", file=sys.stderr)
@@ -337,6 +349,11 @@ async def node_vless(settings: Settings, args: argparse.Namespace) -> int:
     print(
         f"node {node.name}: VLESS with Reality on port {node.xray_port}, via {node.reality_target}"
     )
+    if kept.inbounds:
+        print(
+            f"kept the node's own Xray config: {kept.inbounds} inbounds with {kept.clients} "
+            "clients, served as before (the bot changes only its own inbound)"
+        )
     return 0
 
 

@@ -9,9 +9,10 @@ checked, never quoted in errors."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import shlex
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,6 +24,17 @@ from nodes.errors import NodeError
 from nodes.reality import API_PORT, FLOW, INBOUND_TAG, RealityError, XrayUser
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
+from nodes.xrayforeign import (
+    CONFIG_LIMIT,
+    ForeignConfigError,
+    ForeignXray,
+    clash,
+    foreign_part,
+    merge,
+    parse_config,
+    summary,
+)
+from nodes.xraysetup import RELEASES, install_xray
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,11 @@ RESTART = "if systemctl cat xray.service >/dev/null 2>&1; then systemctl restart
 
 class XrayDown(NodeError):
     """The node answers over SSH but nothing serves Xray's API: Xray is not running."""
+
+
+class XrayConfigRefused(NodeError):
+    """The node's own Xray config cannot take the bot's inbound (a port of its own clashes,
+    or it cannot be read); nothing was written. The reason says which, for the operator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,21 +176,31 @@ def _remove_request(name: str) -> bytes:
     return pb.text(1, INBOUND_TAG) + pb.blob(2, pb.typed(REMOVE, pb.text(1, name)))
 
 
-def write_command(path: str) -> str:
+def write_command(path: str, *, keep_mode: bool = False) -> str:
     """Write the config from stdin next to `path` (0600; 0640 to the xray group that
     scripts/xray-setup.sh makes for the service), check it with the node's `xray run -test`
-    when the official binary is there, and only then move it into place."""
+    when the official binary is there, and only then move it into place. keep_mode: the
+    file there passes on its owner and mode instead (a node's own service, which may run as
+    another user, reads it)."""
     quoted, temporary = shlex.quote(path), shlex.quote(path + ".new")
     folder = shlex.quote(path.rpartition("/")[0] or "/")
+    same = f"[ -f {quoted} ] && chown --reference={quoted} {temporary} " if keep_mode else "false "
     return (
         f"umask 077 && mkdir -p {folder} && cat > {temporary} "
         f"&& {{ ! command -v xray >/dev/null 2>&1 "
         f"|| xray run -test -config {temporary} >/dev/null 2>&1 "
         f"|| {{ rm -f {temporary}; echo 'xray refused the new config' >&2; exit 23; }}; }} "
-        f"&& {{ ! getent group xray >/dev/null 2>&1 || {{ chgrp xray {temporary} "
-        f"&& chmod 640 {temporary}; }}; }} "
+        f"&& if {same}; then chmod --reference={quoted} {temporary}; "
+        f"elif getent group xray >/dev/null 2>&1; then chgrp xray {temporary} "
+        f"&& chmod 640 {temporary}; fi "
         f"&& mv -f {temporary} {quoted}"
     )
+
+
+def read_command(path: str) -> str:
+    """Print the config file at `path`; nothing when there is none."""
+    quoted = shlex.quote(path)
+    return f"if [ -f {quoted} ]; then cat {quoted}; fi"
 
 
 class _Api:
@@ -219,9 +246,47 @@ class Xray:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
                 yield _Api(target.name, ch)
 
-    async def write_config(self, target: NodeTarget, config: str) -> None:
-        """Put the whole config (it holds the Reality private key: sent on stdin) in place."""
-        await self._pool.run(target, write_command(self.config_path), stdin=config)
+    async def write_config(self, target: NodeTarget, config: str) -> ForeignXray:
+        """Put the config (it holds the Reality private key: sent on stdin) in place, joined
+        to what the node's config file serves that is not the bot's (nodes/xrayforeign.py);
+        returns what was kept. XrayConfigRefused, with nothing written, when they clash."""
+        foreign = await self._foreign(target)
+        problem = clash(foreign, int(json.loads(config)["inbounds"][0]["port"]), self._api_port)
+        if problem is not None:
+            raise XrayConfigRefused(target.name, problem)
+        merged = merge(config, foreign)
+        command = write_command(self.config_path, keep_mode=bool(foreign))
+        await self._pool.run(target, command, stdin=merged)
+        return summary(foreign)
+
+    async def foreign(self, target: NodeTarget, port: int) -> ForeignXray:
+        """What the node's Xray config serves that is not the bot's; XrayConfigRefused when
+        the bot's inbound on `port` could not join it."""
+        found = await self._foreign(target)
+        problem = clash(found, port, self._api_port)
+        if problem is not None:
+            raise XrayConfigRefused(target.name, problem)
+        return summary(found)
+
+    async def _foreign(self, target: NodeTarget) -> dict[str, object]:
+        text = await self._pool.run(
+            target, read_command(self.config_path), limit=CONFIG_LIMIT, even_if_down=True
+        )
+        try:
+            return foreign_part(parse_config(text))
+        except ForeignConfigError as error:
+            raise XrayConfigRefused(target.name, f"{error} ({self.config_path})") from None
+
+    async def install(
+        self,
+        target: NodeTarget,
+        *,
+        releases: str = RELEASES,
+        progress: Callable[[str], Awaitable[None]] | None = None,
+    ) -> str:
+        """Install Xray and its service on the node unless it has them (scripts/xray-setup.sh,
+        the release's SHA-256 checked); returns what the install step said."""
+        return await install_xray(self._pool, target, releases=releases, progress=progress)
 
     async def restart(self, target: NodeTarget) -> None:
         """Start the node's Xray service again from its config file (a node installed by

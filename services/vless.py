@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -30,11 +31,19 @@ from nodes.reality import (
     public_key,
     server_config,
 )
-from nodes.xray import Xray, XrayDown, XrayPlan
+from nodes.xray import Xray, XrayConfigRefused, XrayDown, XrayPlan
+from nodes.xrayforeign import ForeignXray
+from nodes.xraysetup import RELEASES
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.devices import DeviceService
-from services.errors import InvalidInput, NodeNotFound, NodeUnavailable, ServiceError
+from services.errors import (
+    InvalidInput,
+    NodeNotFound,
+    NodeSetupFailed,
+    NodeUnavailable,
+    ServiceError,
+)
 from services.locks import NodeLocks
 from services.notifier import Notifier
 from services.targets import target_of
@@ -154,6 +163,40 @@ class VlessService:
             log.warning("vless on %s not applied: %s", node.name, error.reason)
             raise NodeUnavailable(node=node.name) from None
         return node
+
+    async def install(
+        self,
+        node_name: str,
+        target: str,
+        server_name: str,
+        *,
+        port: int = DEFAULT_PORT,
+        releases: str | None = None,
+        progress: Callable[[str], Awaitable[None]] | None = None,
+    ) -> ForeignXray:
+        """Ready a node for `enable` with these settings, before anything is stored: the
+        settings checked, Xray and its service installed unless the node has them
+        (scripts/xray-setup.sh; the release's SHA-256 is checked), and what its Xray config
+        serves that is not the bot's (kept by `enable` and every reconcile) counted.
+        NodeSetupFailed when the install stopped (nothing installed), InvalidReality for
+        settings Xray would refuse or a port the node's own inbounds take."""
+        try:
+            key, short_id = generate_private_key(), generate_short_id()
+            RealityInbound(key, (short_id,), target, server_name, port)
+        except RealityError as error:
+            raise InvalidReality(reason=str(error)) from None
+        async with self._sessions() as session:
+            node = await session.scalar(select(Node).where(Node.name == node_name))
+        if node is None:
+            raise NodeNotFound(node=node_name)
+        machine = target_of(node)
+        try:
+            await self.xray.install(machine, releases=releases or RELEASES, progress=progress)
+            return await self.xray.foreign(machine, port)
+        except XrayConfigRefused as error:
+            raise InvalidReality(reason=error.reason) from None
+        except NodeError as error:
+            raise NodeSetupFailed(reason=error.reason) from None
 
     def inbound(self, node: Node) -> RealityInbound:
         """The node's inbound from the database (its secrets decrypted)."""

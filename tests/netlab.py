@@ -187,6 +187,8 @@ class LabNode:
         self.dir = lab.dir / self.ns
         # Where bootstrap uploads node-setup.sh: per node, since /usr/local/sbin is the host's.
         self.script_path = str(self.dir / "vpnservice-node-setup")
+        # a command sshd is started through (e.g. into a mount namespace of its own), if any
+        self.sshd_prefix: tuple[str, ...] = ()
         self._sshd: subprocess.Popen[bytes] | None = None
 
     @property
@@ -266,8 +268,9 @@ class LabNode:
         if self._sshd is not None and self._sshd.poll() is None:
             return
         log_file = (self.dir / "sshd.log").open("ab")
+        config = str(self.dir / "sshd_config")
         self._sshd = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")],
+            ["ip", "netns", "exec", self.ns, *self.sshd_prefix, SSHD, "-D", "-e", "-f", config],
             stdout=log_file,
             stderr=log_file,
         )
