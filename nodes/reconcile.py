@@ -48,6 +48,11 @@ def _net_set(values: Iterable[str]) -> frozenset[str]:
         raise ValueError("invalid allowed IPs") from None
 
 
+def _same_networks(wanted: tuple[str, ...], present: tuple[str, ...]) -> bool:
+    """The same networks, in any order or spelling; the same texts need no parsing."""
+    return wanted == present or _net_set(wanted) == _net_set(present)
+
+
 def plan_reconcile(
     desired: Iterable[PeerSpec], actual: Iterable[PeerState], keep: Collection[str] = ()
 ) -> ReconcilePlan:
@@ -65,8 +70,8 @@ def plan_reconcile(
         state = present.get(key)
         if state is None:
             add.append(peer)
-        elif _net_set(peer.allowed_ips) != _net_set(state.allowed_ips) or (
-            (peer.preshared_key or None) != state.preshared_key
+        elif (peer.preshared_key or None) != state.preshared_key or not _same_networks(
+            peer.allowed_ips, state.allowed_ips
         ):
             update.append(peer)
     remove = tuple(sorted(key for key in present if key not in wanted and key not in keep))
