@@ -212,8 +212,10 @@ def _penalty(rows: list[int], size: int) -> int:
     """The standard's four penalty scores of a symbol, counted as qrcode counts them."""
     lines = [format(bits, f"0{size}b") for bits in rows]
     lines += ["".join(column) for column in zip(*lines, strict=True)]
-    runs = sum(len(run) - 2 for line in lines for run in RUNS.findall(line))
-    finders = 40 * sum(line.count(pattern) for line in lines for pattern in FINDER_LIKE)
+    joined = " ".join(lines)  # no run or pattern spans the space: scored line by line
+    found = RUNS.findall(joined)
+    runs = sum(map(len, found)) - 2 * len(found)
+    finders = 40 * sum(joined.count(pattern) for pattern in FINDER_LIKE)
     pairs = (1 << (size - 1)) - 1
     blocks = 0
     for top, bottom in itertools.pairwise(rows):
