@@ -1,11 +1,9 @@
 """The async engine, session factory and named locks. SQLite gets WAL and a busy timeout; a
 write transaction (`sessions.begin()`) opens with BEGIN IMMEDIATE, a read (`sessions()`) with a
-plain BEGIN that takes no write lock, and the process's writers queue for SQLite's lock in
-order. On PostgreSQL services lock the rows they read to change."""
+plain BEGIN that takes no write lock. On PostgreSQL services lock the rows they read to change."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -13,17 +11,19 @@ import os
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio.session import _AsyncSessionContextManager
 
 log = logging.getLogger(__name__)
 
@@ -104,59 +104,16 @@ def _lower(value: object) -> object:
 class Sessions(async_sessionmaker[AsyncSession]):
     """`sessions()` for reading: SQLite lets it run beside a writer, it never commits;
     `sessions.begin()` for writing (and reading what is about to change): SQLite gives it the
-    write lock before its first statement, so two writers never deadlock half-way.
-
-    On SQLite the process's writers also wait for each other in a queue before asking SQLite:
-    its own wait for the lock (the busy timeout) sleeps and polls, up to 100 ms a try, so a
-    burst of writers spent most of its time asleep with the lock free. A write opened inside
-    another one of the same task goes straight to SQLite, as before; one that waits longer
-    than the busy timeout fails as SQLite's own wait would."""
+    write lock before its first statement, so two writers never deadlock half-way."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, expire_on_commit=False)
         self._writer = async_sessionmaker(
             engine, expire_on_commit=False, execution_options={WRITES: True}
         )
-        self._queued = engine.dialect.name == "sqlite"
-        self._queues: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-        self._holder: asyncio.Task[Any] | None = None
 
-    def begin(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:  # type: ignore[override]
-        if not self._queued:
-            return self._writer.begin()
-        return self._in_turn()
-
-    @contextlib.asynccontextmanager
-    async def _in_turn(self) -> AsyncIterator[AsyncSession]:
-        task = asyncio.current_task()
-        if task is not None and task is self._holder:
-            async with self._writer.begin() as session:
-                yield session
-            return
-        queue = self._queue()
-        try:
-            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-                await queue.acquire()
-        except TimeoutError:
-            raise OperationalError(
-                "BEGIN IMMEDIATE", None, Exception("database is locked")
-            ) from None
-        self._holder = task
-        try:
-            async with self._writer.begin() as session:
-                yield session
-        finally:
-            self._holder = None
-            queue.release()
-
-    def _queue(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        queue = self._queues.get(loop)
-        if queue is None:
-            for old in [old for old in self._queues if old.is_closed()]:
-                del self._queues[old]
-            queue = self._queues[loop] = asyncio.Lock()
-        return queue
+    def begin(self) -> _AsyncSessionContextManager[AsyncSession]:
+        return self._writer.begin()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
