@@ -1,5 +1,6 @@
 """Make a node's peers equal a desired set: a pure plan, then the changes alone (`wg set` for
-the removals, `wg addconf` for the rest), never the whole set again."""
+the removals, `wg addconf` for the rest), never the whole set again; the config save may follow
+apart (see WireGuard.reconcile)."""
 
 from __future__ import annotations
 
@@ -78,11 +79,15 @@ def plan_reconcile(
     return ReconcilePlan(tuple(add), remove, tuple(update))
 
 
-async def apply_reconcile(pool: SshPool, target: NodeTarget, plan: ReconcilePlan) -> None:
-    """Apply plan live (never restarting the interface, so sessions go on) and persist the
-    node's config; its cost grows with the changes, not with the peers the node has."""
+async def apply_reconcile(
+    pool: SshPool, target: NodeTarget, plan: ReconcilePlan, *, save: bool = True
+) -> None:
+    """Apply plan live (never restarting the interface, so sessions go on) and, with `save`,
+    persist the node's config in the same round trip; its cost grows with the changes, not
+    with the peers the node has (the save's does: WireGuard.reconcile saves after, coalesced)."""
     if not plan.changed:
         return
-    command, stdin = peer_changes_command(target, plan.remove, (*plan.add, *plan.update))
+    put = (*plan.add, *plan.update)
+    command, stdin = peer_changes_command(target, plan.remove, put, save=save)
     await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT, even_if_down=True)
     log.info("node %s: reconciled (%s)", target.name, plan.summary())
