@@ -166,7 +166,7 @@ async def _run(lab: Lab, args: argparse.Namespace) -> Measured:
             project = await _variant(PROJECT, lab, workdir, key, public, args)
             naive = await _variant(NAIVE, lab, workdir, key, public, args)
             bot = project, naive
-        if args.only in (None, "nodes", "add"):
+        if args.only in (None, "nodes", "add", "reconcile"):
             nodes = await run_nodes(
                 lab,
                 workdir,
@@ -174,6 +174,7 @@ async def _run(lab: Lab, args: argparse.Namespace) -> Measured:
                 public,
                 as_is=args.node_home_as_is,
                 reconcile=args.only != "add",
+                add=args.only != "reconcile",
             )
         if args.only in (None, "status"):
             status = await run_status(lab, workdir, key, public, args.status)
@@ -192,9 +193,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("bot", "nodes", "add", "status"),
+        choices=("bot", "nodes", "add", "reconcile", "status"),
         help="bot: /get_config and /status; nodes: 1,000 adds and the 10,000-peer reconcile; "
-        "add: only the 1,000 adds; status: /status at 10 and at 10,000 peers on the node, from "
+        "add: only the 1,000 adds; reconcile: only the reconciles; status: /status at 10 and at "
+        "10,000 peers on the node, from "
         "the stored probe and from a dump per tap",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")

@@ -186,9 +186,9 @@ def probe_command(target: NodeTarget) -> str:
 
 
 def peer_changes_command(
-    target: NodeTarget, remove: Iterable[str], put: Iterable[PeerSpec]
+    target: NodeTarget, remove: Iterable[str], put: Iterable[PeerSpec], *, save: bool = True
 ) -> tuple[str, str]:
-    """One script for any number of changes, then a save: the removals in a few `wg set`
+    """One script for any number of changes, then (`save`) a save: the removals in a few `wg set`
     calls, and every added or changed peer in one `wg addconf` (its AllowedIPs replace the
     peer's) whose [Peer] sections, preshared keys included, come on stdin; a peer without a
     preshared key gets its own `wg set ... preshared-key /dev/null`. Returns (script, stdin):
@@ -217,5 +217,6 @@ def peer_changes_command(
             )
     if sections:
         lines.append(f"{wg} addconf {quoted} /dev/stdin")
-    lines.append(save_command(target))
+    if save:
+        lines.append(save_command(target))
     return "\n".join(lines) + "\n", "\n".join(sections)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from datetime import UTC, datetime
 
 from nodes.keys import is_valid_key
@@ -21,6 +22,13 @@ _DECIMAL = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
 _PORT = re.compile(r"[0-9]{1,5}")
 _ENDPOINT = re.compile(r"[0-9A-Za-z.:%\[\]_-]{1,64}")
 _NETWORK = re.compile(r"[0-9A-Fa-f.:]{2,39}/[0-9]{1,3}")
+# The forms `wg` prints, matched whole without the ipaddress module (a dump holds tens of
+# thousands); anything else still goes the slow, general way.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_IPV4_NETWORK = re.compile(rf"{_IPV4}/(?:3[0-2]|[12][0-9]|[0-9])")
+_IPV4_ENDPOINT = re.compile(rf"{_IPV4}:([1-9][0-9]{{0,4}})")
+_IPV6_NETWORK = re.compile(r"([0-9a-f:]{2,39})/(12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9])")
 
 
 class OutputError(ValueError):
@@ -90,6 +98,9 @@ def port(text: str, what: str, *, least: int = 1) -> int:
 
 def endpoint(text: str, what: str) -> str:
     """IPv4:PORT or [IPv6]:PORT (a link-local one may carry its %scope), as `wg` prints it."""
+    fast = _IPV4_ENDPOINT.fullmatch(text)
+    if fast is not None and int(fast[1]) < 65536:
+        return text
     if not _ENDPOINT.fullmatch(text):
         raise OutputError(f"{what}: not an endpoint")
     if text.startswith("["):
@@ -117,6 +128,8 @@ def networks(text: str, *, most: int, what: str) -> tuple[str, ...]:
     if len(items) > most:
         raise OutputError(f"{what}: more than {most} allowed IPs")
     for item in items:
+        if _IPV4_NETWORK.fullmatch(item) or _ipv6_network(item):
+            continue
         if not _NETWORK.fullmatch(item):
             raise OutputError(f"{what}: not a network")
         try:
@@ -124,3 +137,16 @@ def networks(text: str, *, most: int, what: str) -> tuple[str, ...]:
         except ValueError:
             raise OutputError(f"{what}: not a network") from None
     return tuple(items)
+
+
+def _ipv6_network(text: str) -> bool:
+    """True for an IPv6 network as `wg` prints it (lower case, with its prefix), checked by
+    the C parser; False sends it the general way."""
+    match = _IPV6_NETWORK.fullmatch(text)
+    if match is None:
+        return False
+    try:
+        socket.inet_pton(socket.AF_INET6, match[1])
+    except OSError:
+        return False
+    return True

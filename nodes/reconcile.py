@@ -1,5 +1,6 @@
 """Make a node's peers equal a desired set: a pure plan, then the changes alone (`wg set` for
-the removals, `wg addconf` for the rest), never the whole set again."""
+the removals, `wg addconf` for the rest), never the whole set again; the config save may follow
+apart (see WireGuard.reconcile)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ def _net_set(values: Iterable[str]) -> frozenset[str]:
         raise ValueError("invalid allowed IPs") from None
 
 
+def _same_networks(wanted: tuple[str, ...], present: tuple[str, ...]) -> bool:
+    """The same networks, in any order or spelling; the same texts need no parsing."""
+    return wanted == present or _net_set(wanted) == _net_set(present)
+
+
 def plan_reconcile(
     desired: Iterable[PeerSpec], actual: Iterable[PeerState], keep: Collection[str] = ()
 ) -> ReconcilePlan:
@@ -65,19 +71,23 @@ def plan_reconcile(
         state = present.get(key)
         if state is None:
             add.append(peer)
-        elif _net_set(peer.allowed_ips) != _net_set(state.allowed_ips) or (
-            (peer.preshared_key or None) != state.preshared_key
+        elif (peer.preshared_key or None) != state.preshared_key or not _same_networks(
+            peer.allowed_ips, state.allowed_ips
         ):
             update.append(peer)
     remove = tuple(sorted(key for key in present if key not in wanted and key not in keep))
     return ReconcilePlan(tuple(add), remove, tuple(update))
 
 
-async def apply_reconcile(pool: SshPool, target: NodeTarget, plan: ReconcilePlan) -> None:
-    """Apply plan live (never restarting the interface, so sessions go on) and persist the
-    node's config; its cost grows with the changes, not with the peers the node has."""
+async def apply_reconcile(
+    pool: SshPool, target: NodeTarget, plan: ReconcilePlan, *, save: bool = True
+) -> None:
+    """Apply plan live (never restarting the interface, so sessions go on) and, with `save`,
+    persist the node's config in the same round trip; its cost grows with the changes, not
+    with the peers the node has (the save's does: WireGuard.reconcile saves after, coalesced)."""
     if not plan.changed:
         return
-    command, stdin = peer_changes_command(target, plan.remove, (*plan.add, *plan.update))
+    put = (*plan.add, *plan.update)
+    command, stdin = peer_changes_command(target, plan.remove, put, save=save)
     await pool.run(target, command, stdin=stdin, timeout=APPLY_TIMEOUT, even_if_down=True)
     log.info("node %s: reconciled (%s)", target.name, plan.summary())

@@ -200,7 +200,8 @@ class WireGuard:
             await batcher.drain()
 
     async def _save(self, target: NodeTarget) -> None:
-        await self._pool.run(target, save_command(target), timeout=SAVE_TIMEOUT)
+        # even on a node marked down: a reconcile that restored it asks for this save
+        await self._pool.run(target, save_command(target), timeout=SAVE_TIMEOUT, even_if_down=True)
 
     async def interface(self, target: NodeTarget) -> InterfaceInfo:
         """Public key, listen port and addresses of the node's interface."""
@@ -264,19 +265,22 @@ class WireGuard:
     async def reconcile(
         self, target: NodeTarget, desired: Iterable[PeerSpec], keep: Collection[str] = ()
     ) -> ReconcilePlan:
-        """Make the node's peers equal desired, live and persisted, leaving the peers whose key
-        is in `keep` as they are; returns what was done. With nothing to change, a config file
-        that a failed save left behind the running peers is saved again."""
+        """Make the node's peers equal desired, leaving the peers whose key is in `keep` as
+        they are; returns what was done, once it is live. The node's config is saved after,
+        coalesced with its other changes, as for add_peer (`saved` waits for it): the database
+        is the truth, and the reconcile after a reboot restores what that second lost. With
+        nothing to change, a config file that a failed save left behind the running peers is
+        saved again, before this returns."""
         actual = await self.peers(target, even_if_down=True)
         plan = plan_reconcile(desired, actual, keep)
-        await apply_reconcile(self._pool, target, plan)
-        batcher = self._batchers.get((target.name, target.interface))
+        await apply_reconcile(self._pool, target, plan, save=False)
+        if plan.changed:
+            self._persist(target)
+            return plan
+        batcher = self._batchers.get((target.name, interface_name(target)))
         if batcher is not None and batcher.unsaved:
-            if plan.changed:
-                batcher.unsaved = False  # the changes were saved with the file
-            else:
-                batcher.request(target)
-                await batcher.drain()
+            batcher.request(target)
+            await batcher.drain()
         return plan
 
     async def grace(self, target: NodeTarget, sets: GraceSets) -> GracePlan:

@@ -268,6 +268,7 @@ async def test_ssh_cut_in_the_middle_of_a_peer_change_then_one_reconcile_converg
         assert result.error is None and result.plan is not None
         assert (result.plan.add, result.plan.update, result.plan.remove) == ((), (), (orphan,))
         assert live_peers(node) == await wanted_peers(services, nl1.id)
+        await services.wireguard.saved()
         assert saved_peers(node) == [kept]
 
         # the user simply asks again, and the node and the database agree

@@ -145,6 +145,7 @@ async def test_bootstrap_twice_then_restore_after_wipe(
         )
         assert restored == info  # same public key, port and addresses
         assert (await wg.reconcile(target, [peer])).summary() == "add 1, remove 0, update 0"
+        await wg.saved(target)
         lab.client.up(client_conf(client_private, psk, node, info.public_key))
         assert lab.client.fetch_source_ip() == node.ip
 

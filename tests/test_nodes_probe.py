@@ -85,7 +85,9 @@ async def test_probe_real_node(pool: SshPool, target: NodeTarget, node: LabNode)
         PeerSpec(public_key(generate_private_key()), generate_preshared_key(), (f"10.8.0.{i}/32",))
         for i in (20, 21, 22)
     ]
-    await WireGuard(pool).reconcile(target, peers)
+    wireguard = WireGuard(pool)
+    await wireguard.reconcile(target, peers)
+    await wireguard.saved(target)  # before the interface goes down below
     result = await probe(pool, target)
     assert result.interface_up
     assert result.cpus >= 1

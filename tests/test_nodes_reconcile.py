@@ -163,6 +163,7 @@ async def test_drift_fixed_by_small_reconcile(
     desired = [spec(10), spec(11), spec(12)]
     plan = await wg.reconcile(target, desired)
     assert plan.summary() == "add 3, remove 0, update 0"
+    await wg.saved(target)
     assert_matches(node, desired)
     assert await wg.reconcile(target, desired) == ReconcilePlan()  # no-op: nothing sent
     assert not any("wg set" in c for c in pool.commands[-1:])
@@ -178,14 +179,16 @@ async def test_drift_fixed_by_small_reconcile(
     pool.stdins.clear()
     plan = await wg.reconcile(target, desired)
     assert plan.summary() == "add 1, remove 1, update 1"
+    await wg.saved(target)
     assert_matches(node, desired)
     assert stray.public_key not in node.config_path.read_text()
-    apply = pool.commands[-1]
+    (apply,) = [c for c in pool.commands if "addconf" in c]
+    assert "showconf" not in apply, "the save follows apart, coalesced"
     assert f"wg set {node.interface} peer {stray.public_key} remove" in apply
     assert f"wg addconf {node.interface} /dev/stdin" in apply and "syncconf" not in apply
     assert all(p.preshared_key not in c for c in pool.commands for p in desired)
-    sent = pool.stdins[-1]
-    assert sent.count("[Peer]") == 2
+    sent = pool.stdins[pool.commands.index(apply)]
+    assert sent is not None and sent.count("[Peer]") == 2
     assert all(f"PresharedKey = {p.preshared_key}" in sent for p in desired[:2])
 
 
@@ -221,8 +224,9 @@ async def test_large_reconcile_keeps_a_live_session(
         plan = await wg.reconcile(target, desired)
         elapsed = time.monotonic() - started
         assert plan.summary() == "add 300, remove 1, update 1"
-        assert f"wg addconf {node.interface} /dev/stdin" in pool.commands[-1]
+        assert any(f"wg addconf {node.interface} /dev/stdin" in c for c in pool.commands)
         assert elapsed < 20
+        await wg.saved(target)
         assert_matches(node, desired)
         assert await wg.interface(target) == before  # same key, port, addresses
         assert lab.client.fetch_source_ip() == node.ip
@@ -231,6 +235,7 @@ async def test_large_reconcile_keeps_a_live_session(
         assert live.latest_handshake == datetime.fromtimestamp(handshake, UTC)
         # and back down to one peer: the removals in one `wg set`
         assert (await wg.reconcile(target, [client])).summary() == "add 0, remove 301, update 0"
+        await wg.saved(target)
         assert_matches(node, [client])
         assert lab.client.fetch_source_ip() == node.ip
     finally:
@@ -268,11 +273,13 @@ async def test_a_kept_peer_keeps_its_key_and_session_through_a_large_reconcile(
         desired = [spec(2000 + i) for i in range(300)]
         plan = await wg.reconcile(target, desired, keep)
         assert plan.summary() == "add 300, remove 0, update 0"
-        assert f"wg addconf {node.interface} /dev/stdin" in pool.commands[-1]
+        assert any(f"wg addconf {node.interface} /dev/stdin" in c for c in pool.commands)
+        await wg.saved(target)
         assert_matches(node, [by_hand, *desired])
         assert lab.client.fetch_source_ip() == node.ip
         assert lab.client.latest_handshake() == handshake
         assert (await wg.reconcile(target, [], keep)).summary() == "add 0, remove 300, update 0"
+        await wg.saved(target)
         assert_matches(node, [by_hand])
         assert by_hand.public_key in node.config_path.read_text()
         assert lab.client.fetch_source_ip() == node.ip
