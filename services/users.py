@@ -25,6 +25,7 @@ ROLE_ARROW = "->"
 UNGIVEN_NOTE = "copied from the settings by an older version, never given"
 ACCESS_REQUEST_INTERVAL = timedelta(hours=12)
 TELEGRAM_ID_MAX = 2**52
+SEEN_PRECISION = timedelta(minutes=1)  # last seen is written at most once a minute per user
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,10 @@ class UserService:
 
     async def _touch(self, visitor: Visitor) -> User:
         now = self.clock()
+        async with self._sessions() as session:  # a read: most updates change nothing
+            known = await session.get(User, visitor.id)
+        if known is not None and self._up_to_date(known, visitor, now):
+            return known
         async with self._sessions.begin() as session:
             user = await session.get(User, visitor.id)
             if user is None:
@@ -83,6 +88,19 @@ class UserService:
             user.last_seen_at = now
             user.bot_blocked_at = None  # writing to the bot means it is not blocked
         return user
+
+    def _up_to_date(self, user: User, visitor: Visitor, now: datetime) -> bool:
+        """Nothing to write: the same name, username and language, not blocked, and seen less
+        than SEEN_PRECISION ago (so a burst of taps takes no write lock)."""
+        return (
+            user.first_name == visitor.first_name[:128]
+            and user.username == (visitor.username[:64] if visitor.username else None)
+            and (user.language_chosen or user.language == visitor.language)
+            and not (visitor.id in self._admin_ids and user.access_kind is AccessKind.NONE)
+            and user.bot_blocked_at is None
+            and user.last_seen_at is not None
+            and now - user.last_seen_at < SEEN_PRECISION
+        )
 
     def is_admin(self, user: User) -> bool:
         return self.role_of(user) is Role.ADMIN
