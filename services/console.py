@@ -46,6 +46,7 @@ SEARCH_LIMIT = 20
 CARD_PAYMENTS = 5
 LIKE_ESCAPE = "\\"
 TRIGRAM = 3  # the shortest substring a trigram index finds
+FTS_CANDIDATES_MAX = 2_000
 
 Change = Callable[[User], str]
 
@@ -231,9 +232,16 @@ class ConsoleService:
         async with self._sessions() as session:
             matched = or_(*names)
             if len(needle) >= TRIGRAM and session.get_bind().dialect.name == "sqlite":
-                # PostgreSQL's pg_trgm indexes serve the LIKE itself; SQLite's FTS5 table
-                # narrows the users to those holding every trigram, LIKE decides as before
-                matched = and_(User.id.in_(_fts_candidates(needle, by_username)), matched)
+                # PostgreSQL's pg_trgm indexes serve the LIKE itself. SQLite's FTS5 table
+                # narrows the users to those holding every trigram, LIKE decides as before;
+                # when most users hold them, reading users newest first finds enough sooner.
+                candidates = (
+                    await session.scalars(
+                        _fts_candidates(needle, by_username).limit(FTS_CANDIDATES_MAX + 1)
+                    )
+                ).all()
+                if len(candidates) <= FTS_CANDIDATES_MAX:
+                    matched = and_(User.id.in_(candidates), matched)
             conditions = [matched]
             numeric = not by_username and query.isascii() and query.isdigit()
             if numeric and int(query) < TELEGRAM_ID_MAX:
