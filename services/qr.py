@@ -8,10 +8,8 @@ import itertools
 import re
 import struct
 import zlib
-
-import qrcode
-from qrcode.constants import ERROR_CORRECT_L
-from qrcode.util import mask_func
+from collections.abc import Callable
+from typing import Protocol
 
 MASKS = range(8)
 BOX = 8  # pixels a module: one byte of a 1-bit PNG row
@@ -22,35 +20,53 @@ FINDER_LIKE = ("10111010000", "00001011101")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class Symbol(qrcode.QRCode):  # type: ignore[misc]
-    """qrcode's QRCode, laid out once instead of once per mask: the eight masks are tried on
-    row ints and scored as qrcode scores them, so the very same mask wins."""
-
+class SymbolLike(Protocol):
     modules: list[list[bool | None]]
 
-    def make(self, fit: bool = True) -> None:
-        self.best_fit(start=self.version)
-        size = self.version * 4 + 17
-        self.makeImpl(True, 0)  # format and version bits blank, as qrcode scores every mask
-        masked = _masks(self.version)
-        unmasked = [_row_bits(row) ^ masked[0][r] for r, row in enumerate(self.modules)]
-        candidates = [
-            [bits ^ mask for bits, mask in zip(unmasked, masked[k], strict=True)] for k in MASKS
-        ]
-        scores = [_penalty(rows, size) for rows in candidates]
-        best = scores.index(min(scores))
-        self.modules = [
-            [bit == "1" for bit in format(bits, f"0{size}b")] for bits in candidates[best]
-        ]
-        self.setup_type_info(False, best)
-        if self.version >= 7:
-            self.setup_type_number(False)
+    def add_data(self, data: str) -> None: ...
+
+    def make(self, fit: bool = True) -> None: ...
+
+
+@functools.cache
+def _symbol() -> Callable[..., SymbolLike]:
+    """The Symbol class; qrcode (and the Pillow it imports) loads with the first QR code,
+    not when the bot starts."""
+    import qrcode
+
+    class Symbol(qrcode.QRCode):  # type: ignore[misc]
+        """qrcode's QRCode, laid out once instead of once per mask: the eight masks are tried on
+        row ints and scored as qrcode scores them, so the very same mask wins."""
+
+        modules: list[list[bool | None]]
+
+        def make(self, fit: bool = True) -> None:
+            self.best_fit(start=self.version)
+            size = self.version * 4 + 17
+            self.makeImpl(True, 0)  # format and version bits blank, as qrcode scores every mask
+            masked = _masks(self.version)
+            unmasked = [_row_bits(row) ^ masked[0][r] for r, row in enumerate(self.modules)]
+            candidates = [
+                [bits ^ mask for bits, mask in zip(unmasked, masked[k], strict=True)] for k in MASKS
+            ]
+            scores = [_penalty(rows, size) for rows in candidates]
+            best = scores.index(min(scores))
+            self.modules = [
+                [bit == "1" for bit in format(bits, f"0{size}b")] for bits in candidates[best]
+            ]
+            self.setup_type_info(False, best)
+            if self.version >= 7:
+                self.setup_type_number(False)
+
+    return Symbol
 
 
 def qr_png(text: str) -> bytes:
     """A PNG QR code of `text` (error correction L, the best mask), 8 pixels a module with a
     4-module quiet zone: sized for a phone camera."""
-    symbol = Symbol(error_correction=ERROR_CORRECT_L, border=BORDER)
+    from qrcode.constants import ERROR_CORRECT_L
+
+    symbol = _symbol()(error_correction=ERROR_CORRECT_L, border=BORDER)
     symbol.add_data(text)
     symbol.make()
     return _png(symbol.modules)
@@ -64,6 +80,9 @@ def _row_bits(row: list[bool | None]) -> int:
 @functools.cache
 def _masks(version: int) -> tuple[tuple[int, ...], ...]:
     """Per mask, per row: the data modules that the mask darkens, as ints like `_row_bits`."""
+    import qrcode
+    from qrcode.util import mask_func
+
     size = version * 4 + 17
     blank = qrcode.QRCode(version=version)
     blank.modules_count = size
@@ -128,3 +147,10 @@ def _png(modules: list[list[bool | None]]) -> bytes:
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def __getattr__(name: str) -> Callable[..., SymbolLike]:
+    """`services.qr.Symbol`, made on first use."""
+    if name == "Symbol":
+        return _symbol()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
