@@ -19,6 +19,9 @@ from sqlalchemy import (
     table,
     true,
 )
+from sqlalchemy import (
+    text as sql,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import (
@@ -231,7 +234,12 @@ class ConsoleService:
             names.append(func.lower(User.first_name).like(pattern, escape=LIKE_ESCAPE))
         async with self._sessions() as session:
             matched = or_(*names)
-            if len(needle) >= TRIGRAM and session.get_bind().dialect.name == "sqlite":
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
+                # planned for this very pattern: a plan cached for any pattern (after five
+                # runs) walks users newest first, reading all of them for a rare name
+                await session.execute(sql("SET LOCAL plan_cache_mode = force_custom_plan"))
+            if len(needle) >= TRIGRAM and dialect == "sqlite":
                 # PostgreSQL's pg_trgm indexes serve the LIKE itself. SQLite's FTS5 table
                 # narrows the users to those holding every trigram, LIKE decides as before;
                 # when most users hold them, reading users newest first finds enough sooner.
