@@ -19,9 +19,7 @@ from sqlalchemy import (
     table,
     true,
 )
-from sqlalchemy import (
-    text as sql,
-)
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import (
