@@ -23,6 +23,7 @@ from db.cipher import SecretCipher
 from db.models import AccessKind, AuditEntry, Device, Node, Payment, PaymentStatus, Reminder, User
 from services.clientconfig import PRESHARED_KEY, PRIVATE_KEY
 from services.fleet import SERVER_KEY
+from services.reminders import EXPIRED, GRACE_END
 
 STATES = ("none", "trial", "invite", "paid", "expired", "banned", "blocked")
 FIRST_USER = 100_000_000
@@ -134,7 +135,9 @@ async def seed(
                 payments.append(_payment(user_id, PaymentStatus.CANCELED, now - DAY * 3))
             if state == "expired":
                 period_end = user_rows[-1]["access_until"]
-                reminders.append({"user_id": user_id, "kind": "expired", "period_end": period_end})
+                # announced and out of grace on earlier runs: the sweep has nothing left to do
+                for kind in (EXPIRED, GRACE_END):
+                    reminders.append({"user_id": user_id, "kind": kind, "period_end": period_end})
             if n % 10 == 0:
                 audit.append({"actor_id": 0, "action": "grant", "target": str(user_id), "at": now})
         async with services.sessions.begin() as session:

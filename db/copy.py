@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.engine import async_url, create_engine, safe_url
 from db.migrate import upgrade
-from db.models import Base
+from db.models import USER_SEARCH_TABLES, Base
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 1000
-SKIPPED_TABLES = frozenset({"alembic_version"})  # the target has its own, at head too
+# the target has its own version, at head too, and its own search index (migration 0020)
+SKIPPED_TABLES = frozenset({"alembic_version"}) | USER_SEARCH_TABLES
 ASCII_ONLY_CTYPES = frozenset({"C", "POSIX"})
 
 

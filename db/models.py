@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -85,8 +86,20 @@ def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
     )
 
 
+# Names and usernames found by a middle substring (services/console.py): on SQLite an FTS5
+# trigram table (and its shadow tables) kept in step by triggers, on PostgreSQL pg_trgm GIN
+# indexes; migration 0020 makes them, outside these models, which cannot describe either.
+USER_SEARCH_TABLE = "users_fts"
+FTS5_SHADOWS = ("config", "content", "data", "docsize", "idx")
+USER_SEARCH_TABLES = frozenset(
+    {USER_SEARCH_TABLE} | {f"{USER_SEARCH_TABLE}_{shadow}" for shadow in FTS5_SHADOWS}
+)
+USER_SEARCH_INDEXES = frozenset({"ix_users_first_name_trgm", "ix_users_username_trgm"})
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_created_at", "created_at", "id"),)  # /users, newest first
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     username: Mapped[str | None] = mapped_column(String(64))

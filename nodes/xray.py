@@ -15,9 +15,7 @@ import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
-
-import grpc
+from typing import TYPE_CHECKING, TypeVar
 
 from nodes import protowire as pb
 from nodes.errors import NodeError
@@ -35,6 +33,9 @@ from nodes.xrayforeign import (
     summary,
 )
 from nodes.xraysetup import RELEASES, install_xray
+
+if TYPE_CHECKING:  # grpc is imported when a VLESS node is first called: not at start-up
+    import grpc
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,8 @@ class _Api:
     async def call(self, method: str, request: bytes, *, tolerate: str = "") -> bytes:
         """Call method; an error whose details contain `tolerate` (e.g. "not found") is an
         empty answer, any other a NodeError naming only the status."""
+        import grpc
+
         stub = self._channel.unary_unary(method)
         try:
             answer = await stub(request, timeout=API_TIMEOUT)
@@ -241,6 +244,8 @@ class Xray:
 
     @asynccontextmanager
     async def _api(self, target: NodeTarget, even_if_down: bool = False) -> AsyncIterator[_Api]:
+        import grpc
+
         async with self._pool.tunnel(target, self._api_port, even_if_down=even_if_down) as port:
             options = [("grpc.max_receive_message_length", ANSWER_LIMIT)]
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:  # Pillow is imported with the first chart: not at start-up
+    from PIL import ImageFont
 
 WIDTH, HEIGHT = 1280, 720
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 110, 40, 100, 130
@@ -25,11 +27,11 @@ _FONT_PATHS = (
     "C:/Windows/Fonts/arial.ttf",
 )
 
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
-
 
 @cache
-def _font(size: int) -> Font:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
     for path in _FONT_PATHS:
         if Path(path).is_file():
             return ImageFont.truetype(path, size)
@@ -47,6 +49,8 @@ def daily_bars_png(
     days: Sequence[tuple[date, int]], *, title: str, x_label: str, y_label: str
 ) -> bytes:
     """A bar per day with its count; dates under the bars, counts on the left axis."""
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), _BACKGROUND)
     draw = ImageDraw.Draw(image)
     small, normal, big = _font(22), _font(26), _font(34)

@@ -7,10 +7,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import (
+    USER_SEARCH_TABLE,
     AccessKind,
     Device,
     Node,
@@ -33,6 +46,8 @@ SEARCH_MAX = 64
 SEARCH_LIMIT = 20
 CARD_PAYMENTS = 5
 LIKE_ESCAPE = "\\"
+TRIGRAM = 3  # the shortest substring a trigram index finds
+FTS_CANDIDATES_MAX = 2_000
 
 Change = Callable[[User], str]
 
@@ -124,6 +139,15 @@ def filter_clause(kind: UserFilter, now: datetime) -> ColumnElement[bool]:
     return true()
 
 
+def _fts_candidates(needle: str, username_only: bool) -> Select[tuple[int]]:
+    """The ids of users whose name or username (or only username) holds `needle`'s every
+    trigram in sequence, from SQLite's FTS5 table: a superset of the LIKE matches."""
+    phrase = '"' + needle.replace('"', '""') + '"'
+    expression = f"username : {phrase}" if username_only else phrase
+    fts = table(USER_SEARCH_TABLE, column("rowid"))
+    return select(fts.c.rowid).where(literal_column(USER_SEARCH_TABLE).op("MATCH")(expression))
+
+
 def like_pattern(text: str) -> str:
     """`%text%` for LIKE, with the wildcards and the escape character in `text` taken literally."""
     for char in (LIKE_ESCAPE, "%", "_"):
@@ -190,22 +214,44 @@ class ConsoleService:
 
     async def search(self, text: str) -> tuple[Sequence[User], bool]:
         """Users by id, @username or name (case-insensitive substring), newest first, and
-        whether there were more than shown."""
+        whether there were more than shown. A substring of 3 characters or more is looked up
+        in the trigram index of names (migration 0020) instead of reading every user; a
+        shorter one reads them all, as does an id's exact match need no index."""
         query = " ".join(text.split())
         if not query:
             raise InvalidInput()
         if len(query) > SEARCH_MAX:
             raise SearchTooLong(most=SEARCH_MAX)
         by_username = query.startswith("@")
-        pattern = like_pattern(query.removeprefix("@").lower())
-        conditions: list[ColumnElement[bool]] = [
+        needle = query.removeprefix("@").lower()
+        pattern = like_pattern(needle)
+        names: list[ColumnElement[bool]] = [
             func.lower(User.username).like(pattern, escape=LIKE_ESCAPE)
         ]
         if not by_username:
-            conditions.append(func.lower(User.first_name).like(pattern, escape=LIKE_ESCAPE))
-            if query.isascii() and query.isdigit() and int(query) < TELEGRAM_ID_MAX:
-                conditions.append(User.id == int(query))
+            names.append(func.lower(User.first_name).like(pattern, escape=LIKE_ESCAPE))
         async with self._sessions() as session:
+            matched = or_(*names)
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
+                # planned for this very pattern: a plan cached for any pattern (after five
+                # runs) walks users newest first, reading all of them for a rare name
+                await session.execute(sql("SET LOCAL plan_cache_mode = force_custom_plan"))
+            if len(needle) >= TRIGRAM and dialect == "sqlite":
+                # PostgreSQL's pg_trgm indexes serve the LIKE itself. SQLite's FTS5 table
+                # narrows the users to those holding every trigram, LIKE decides as before;
+                # when most users hold them, reading users newest first finds enough sooner.
+                candidates = (
+                    await session.scalars(
+                        _fts_candidates(needle, by_username).limit(FTS_CANDIDATES_MAX + 1)
+                    )
+                ).all()
+                if len(candidates) <= FTS_CANDIDATES_MAX:
+                    matched = and_(User.id.in_(candidates), matched)
+            conditions = [matched]
+            numeric = not by_username and query.isascii() and query.isdigit()
+            if numeric and int(query) < TELEGRAM_ID_MAX:
+                conditions.append(User.id == int(query))
             found = await session.scalars(
                 select(User)
                 .where(or_(*conditions))

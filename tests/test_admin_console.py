@@ -267,6 +267,23 @@ async def test_find_with_odd_input_answers_and_never_fails(world: App) -> None:
     assert (await find(world, "")).text.startswith("Использование: /find")
 
 
+async def test_find_by_a_middle_substring(world: App) -> None:
+    """Letters from the middle of a name or a @username find the user, in any case, and
+    still after they rename themselves in Telegram (the old name then finds nobody)."""
+    owl = world.telegram.user(4003, first_name="Алексей Петрович", username="Night_Owl")
+    await world.feed(world.telegram.send_text(owl, "/start"))
+    assert "4003" in (await find(world, "ксей пЕТ")).text
+    assert "4003" in (await find(world, "ght_o")).text
+    assert "4003" in (await find(world, "@HT_OW")).text
+    assert (await find(world, "@ксей")).text == "Никого не нашлось.", "@ looks at usernames only"
+    assert (await find(world, "ксейп")).text == "Никого не нашлось."
+    pause(world)
+    world.telegram.user(4003, first_name="Zoë Quartz", username="night_owl")
+    await world.feed(world.telegram.send_text(owl.id, "/start"))
+    assert "4003" in (await find(world, "ë qua")).text
+    assert (await find(world, "Петро")).text == "Никого не нашлось."
+
+
 async def test_users_filters(world: App) -> None:
     await world.services.console.revoke(ADMIN_ID, OTHER)
     async with world.services.sessions.begin() as session:

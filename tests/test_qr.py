@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qrcode.constants import ERROR_CORRECT_L
 
-from services.qr import BORDER, BOX, Symbol, qr_png
+from services.qr import BORDER, BOX, qr_png
+from services.qrsymbol import Symbol
 from tests.netlab import decode_qr
 
 CONFIG = """[Interface]
