@@ -294,7 +294,7 @@ class VlessService:
         target = preferred if wanted else await self._fewest(other_than=source.id)
         if target is None:
             return VlessMove(None, 0, 0, len(ids))
-        await self._put_on(ids, target.id)
+        await self._put_on(ids, target.id, notice=True)
         try:
             await self.reconcile(target)
         except (NodeError, NodeUnavailable):
@@ -309,22 +309,31 @@ class VlessService:
             log.warning("vless users left on %s: %s", source.name, error.reason)
         delivered = 0
         for device_id in ids:
-            delivered += await self._tell_moved(device_id, target)
+            delivered += await self.tell_moved(device_id)
         return VlessMove(target.name, len(ids), delivered, 0)
 
-    async def _put_on(self, ids: list[int], node_id: int) -> None:
+    async def _put_on(self, ids: list[int], node_id: int, *, notice: bool = False) -> None:
+        """Put the devices on the node; `notice` marks them for the "moved" message in the same
+        transaction, so a crash cannot lose it (services.moves sends those due at start)."""
         async with self._sessions.begin() as session:
             query = update(VlessDevice).where(VlessDevice.id.in_(ids))
-            await session.execute(query.values(node_id=node_id))
+            await session.execute(query.values(node_id=node_id, move_notice_due=notice))
 
-    async def _tell_moved(self, device_id: int, node: Node) -> bool:
-        """Send the owner of a moved device its new link (the subscription follows alone)."""
+    async def tell_moved(self, device_id: int) -> bool:
+        """Send the owner of a moved device its new link and its QR code once (the
+        subscription follows alone), then clear the device's notice (a user who blocked the
+        bot is not tried again; /vless shows the same link)."""
         async with self._sessions() as session:
             device = await session.get_one(VlessDevice, device_id)
+            node = await session.get_one(Node, device.node_id)
         link = await self._link(device, node)
-        return self.notifier is not None and await self.notifier.to_user(
-            device.user_id, "vless-moved-notice", node=node.name, link=link
+        sent = self.notifier is not None and await self.notifier.send_link(
+            device.user_id, link, "vless-moved-notice", node=node.name
         )
+        async with self._sessions.begin() as session:
+            query = update(VlessDevice).where(VlessDevice.id == device_id)
+            await session.execute(query.values(move_notice_due=False))
+        return sent
 
     async def accesses(self, user_id: int) -> list[VlessAccess]:
         """The user's VLESS devices with their links, oldest first."""
