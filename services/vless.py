@@ -31,10 +31,12 @@ from nodes.reality import (
     server_config,
 )
 from nodes.xray import Xray, XrayDown, XrayPlan
+from nodes.xray_grace import grace_name, with_grace
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.devices import DeviceService
 from services.errors import InvalidInput, NodeNotFound, NodeUnavailable, ServiceError
+from services.grace import Grace
 from services.locks import NodeLocks
 from services.notifier import Notifier
 from services.targets import target_of
@@ -91,7 +93,9 @@ class VlessService:
         clock: Clock = system_clock,
         options: ServerOptions | None = None,
         notifier: Notifier | None = None,
+        grace: Grace | None = None,
     ) -> None:
+        self.grace = grace or Grace(0)
         self._sessions = sessions
         self.notifier = notifier
         self.xray = xray
@@ -145,9 +149,9 @@ class VlessService:
             record(session, self._clock, actor_id, AuditAction.ADD_NODE, node.name, details)
         try:
             async with self._node_locks.exclusive(node.id):
-                users = await self.desired_users(node.id)
+                users = [*await self.desired_users(node.id), *await self.grace_users(node.id)]
                 await self.xray.write_config(
-                    target_of(node), server_config(inbound, users, self.options)
+                    target_of(node), await self._config(node, inbound, users)
                 )
                 await self.xray.restart(target_of(node))
         except NodeError as error:
@@ -201,15 +205,53 @@ class VlessService:
             except XrayDown:
                 running = None
             kept = [user for user in running or [] if not _ours(user.email)]
-            config = server_config(self.inbound(node), [*wanted, *kept], self.options)
+            limited = await self.grace_users(node.id)
+            config = await self._config(node, self.inbound(node), [*wanted, *limited, *kept])
             await self.xray.write_config(target, config)
             if running is None:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
                 await self._answering(target)
-                return XrayPlan(tuple(user.email for user in wanted), ())
-            users = [*wanted, *kept]
+                return XrayPlan(tuple(user.email for user in [*wanted, *limited]), ())
+            limited = await self._limit(node, limited)
+            users = [*wanted, *limited, *kept]
             return await self.xray.reconcile(target, users, port=node.xray_port, even_if_down=True)
+
+    async def grace_users(self, node_id: int) -> list[XrayUser]:
+        """Every VLESS device on the node whose owner is in grace, under its grace name (same
+        id, so the same link): its Xray routes them to the grace addresses only."""
+        now = self._clock()
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(VlessDevice, User)
+                .join(User, User.id == VlessDevice.user_id)
+                .where(VlessDevice.node_id == node_id)
+                .order_by(VlessDevice.id)
+            )
+            return [
+                XrayUser(grace_name(device.id), device.uuid)
+                for device, user in rows.all()
+                if not user.has_access(now) and self.grace.holds(user, now)
+            ]
+
+    async def _config(self, node: Node, inbound: RealityInbound, users: list[XrayUser]) -> str:
+        """The node's whole Xray config: the inbound with `users` and the grace routes."""
+        routes = await self.grace.routes(node.dns)
+        return with_grace(server_config(inbound, users, self.options), routes)
+
+    async def _limit(self, node: Node, limited: list[XrayUser]) -> list[XrayUser]:
+        """Bring the running Xray's grace routes in line before users in grace are served;
+        when it cannot (an Xray started before its config had them), they are not served
+        (never full access in grace) until Xray restarts from the config file."""
+        try:
+            await self.xray.route_grace(
+                target_of(node), await self.grace.routes(node.dns), even_if_down=True
+            )
+        except NodeError as error:
+            if limited:
+                log.warning("node %s: grace users left out: %s", node.name, error.reason)
+            return []
+        return limited
 
     async def _answering(self, target: NodeTarget) -> None:
         """Wait until the restarted Xray serves its API (a moment after the service starts);
@@ -383,7 +425,11 @@ class VlessService:
             except NodeError as error:
                 log.warning("vless traffic of %s not read: %s", node.name, error.reason)
                 continue
-            ids = {int(name[1:]): bytes_ for name, bytes_ in counted.items() if _ours(name)}
+            ids: dict[int, tuple[int, int]] = {}
+            for name, (up, down) in counted.items():  # v12 and g12 are one device
+                if _ours(name):
+                    before = ids.get(int(name[1:]), (0, 0))
+                    ids[int(name[1:])] = (before[0] + up, before[1] + down)
             if not ids:
                 continue
             async with self._sessions.begin() as session:
@@ -402,5 +448,5 @@ def _serves(node: Node) -> bool:
 
 
 def _ours(name: str) -> bool:
-    """Whether a user name on a node is one of ours (v and a device id)."""
-    return name.startswith("v") and name[1:].isdigit() and len(name) < 20
+    """Whether a user name on a node is one of ours (v and a device id, or g in grace)."""
+    return name[:1] in ("v", "g") and name[1:].isdigit() and len(name) < 20
