@@ -1,8 +1,9 @@
 """VLESS with Reality next to WireGuard: a node's Xray, users' VLESS devices and their links.
 
 The database is the truth: a node's Reality keys (encrypted) and settings, and every VLESS
-device with its id. A node's Xray serves exactly the VLESS devices whose owner has access now;
-expiry removes them, renewal brings the same id back, so the link the user has works again.
+device with its id. A node's Xray serves exactly the VLESS devices whose owner has access now,
+and those in grace under their grace name, routed to the grace addresses only (nodes.xray_grace);
+the end of grace removes them, renewal brings the same id back, so the link works again.
 Users are changed live (nobody else's sessions are cut) and the config file is written too, so
 a restarted Xray serves the same users."""
 
@@ -31,7 +32,7 @@ from nodes.reality import (
     server_config,
 )
 from nodes.xray import Xray, XrayDown, XrayPlan
-from nodes.xray_grace import grace_name, with_grace
+from nodes.xray_grace import GraceRoutes, grace_name, with_grace
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
 from services.devices import DeviceService
@@ -150,9 +151,9 @@ class VlessService:
         try:
             async with self._node_locks.exclusive(node.id):
                 users = [*await self.desired_users(node.id), *await self.grace_users(node.id)]
-                await self.xray.write_config(
-                    target_of(node), await self._config(node, inbound, users)
-                )
+                config = server_config(inbound, users, self.options)
+                routes = await self.grace.routes(node.dns)
+                await self.xray.write_config(target_of(node), with_grace(config, routes))
                 await self.xray.restart(target_of(node))
         except NodeError as error:
             log.warning("vless on %s not applied: %s", node.name, error.reason)
@@ -206,14 +207,16 @@ class VlessService:
                 running = None
             kept = [user for user in running or [] if not _ours(user.email)]
             limited = await self.grace_users(node.id)
-            config = await self._config(node, self.inbound(node), [*wanted, *limited, *kept])
+            routes = await self.grace.routes(node.dns)
+            users = [*wanted, *limited, *kept]
+            config = with_grace(server_config(self.inbound(node), users, self.options), routes)
             await self.xray.write_config(target, config)
             if running is None:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
                 await self._answering(target)
                 return XrayPlan(tuple(user.email for user in [*wanted, *limited]), ())
-            limited = await self._limit(node, limited)
+            limited = await self._limit(node, routes, limited)
             users = [*wanted, *limited, *kept]
             return await self.xray.reconcile(target, users, port=node.xray_port, even_if_down=True)
 
@@ -234,19 +237,14 @@ class VlessService:
                 if not user.has_access(now) and self.grace.holds(user, now)
             ]
 
-    async def _config(self, node: Node, inbound: RealityInbound, users: list[XrayUser]) -> str:
-        """The node's whole Xray config: the inbound with `users` and the grace routes."""
-        routes = await self.grace.routes(node.dns)
-        return with_grace(server_config(inbound, users, self.options), routes)
-
-    async def _limit(self, node: Node, limited: list[XrayUser]) -> list[XrayUser]:
+    async def _limit(
+        self, node: Node, routes: GraceRoutes, limited: list[XrayUser]
+    ) -> list[XrayUser]:
         """Bring the running Xray's grace routes in line before users in grace are served;
         when it cannot (an Xray started before its config had them), they are not served
         (never full access in grace) until Xray restarts from the config file."""
         try:
-            await self.xray.route_grace(
-                target_of(node), await self.grace.routes(node.dns), even_if_down=True
-            )
+            await self.xray.route_grace(target_of(node), routes, even_if_down=True)
         except NodeError as error:
             if limited:
                 log.warning("node %s: grace users left out: %s", node.name, error.reason)
