@@ -351,6 +351,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _reclaim_after_grace(self) -> Settings:
+        if self.reclaim_days <= self.grace_days:  # a device in grace still holds its address
+            raise ValueError("RECLAIM_DAYS must be greater than GRACE_DAYS")
+        return self
+
+    @model_validator(mode="after")
     def _yookassa_pair(self) -> Settings:
         if bool(self.yookassa_shop_id) != (self.yookassa_secret_key is not None):
             raise ValueError("YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY: set both or neither")

@@ -34,7 +34,13 @@ from services.notifier import Notifier
 from services.plans import Plan
 from services.pricing import Pricing, Quote, plan_price
 from services.promos import PromoHeld, hold, release
-from services.subscriptions import STARS_SUBSCRIPTION, Credit, SubscriptionService
+from services.subscriptions import (
+    GAVE_UP,
+    STARS_SUBSCRIPTION,
+    Credit,
+    SubscriptionService,
+    creditable,
+)
 from services.terms import TermsService
 
 log = logging.getLogger(__name__)
@@ -329,7 +335,7 @@ class PaymentService:
         async with self._sessions() as session:
             query = select(Payment.id).where(
                 Payment.provider == YOOKASSA,
-                Payment.status == PaymentStatus.PENDING,
+                creditable(),
                 Payment.provider_payment_id.is_(None),
             )
             unbound = set((await session.scalars(query)).all())
@@ -431,7 +437,7 @@ class PaymentService:
             await session.execute(
                 update(Payment)
                 .where(Payment.id == payment.id, Payment.status == PaymentStatus.PENDING)
-                .values(status=PaymentStatus.CANCELED, failure="expired")
+                .values(status=PaymentStatus.CANCELED, failure=GAVE_UP)
             )
             await release(session, payment.id)
 

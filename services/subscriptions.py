@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,6 +42,16 @@ from services.reconcile import ReconcileService
 from services.users import add_free_days, extend_paid
 
 log = logging.getLogger(__name__)
+
+GAVE_UP = "expired"  # why a payment the pending check stopped asking about was closed
+
+
+def creditable() -> ColumnElement[bool]:
+    """A payment that may still be credited: pending, or one the pending check gave up on
+    (a user can still pay an old link, and the provider then says it succeeded)."""
+    gave_up = and_(Payment.status == PaymentStatus.CANCELED, Payment.failure == GAVE_UP)
+    return or_(Payment.status == PaymentStatus.PENDING, gave_up)
+
 
 PAYMENT_METHOD = "payment-method"
 REFERRAL_ALPHABET = string.ascii_lowercase + string.digits
@@ -326,8 +336,8 @@ class SubscriptionService:
         async with self._sessions.begin() as session:
             claimed = await session.execute(
                 update(Payment)
-                .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)
-                .values(status=PaymentStatus.SUCCEEDED, credited_at=now)
+                .where(Payment.id == payment_id, creditable())
+                .values(status=PaymentStatus.SUCCEEDED, failure=None, credited_at=now)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None

@@ -30,6 +30,7 @@ pytest_plugins = [
 ]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With pytest-xdist (`--dist loadgroup`, as scripts/test.sh runs it), the network-lab tests
     share one worker: they run one after another, since labs share the host's users, homes and

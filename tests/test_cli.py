@@ -36,6 +36,10 @@ def run_main(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProc
         ({"BOT_TOKEN": TOKEN, "DEFAULT_DNS": "not-an-ip"}, "DEFAULT_DNS:"),
         ({"BOT_TOKEN": TOKEN, "ENCRYPTION_KEY": "short"}, "ENCRYPTION_KEY: must be 32 bytes"),
         (
+            {"BOT_TOKEN": TOKEN, "GRACE_DAYS": "5", "RECLAIM_DAYS": "5"},
+            "RECLAIM_DAYS must be greater than GRACE_DAYS",
+        ),
+        (
             {"BOT_TOKEN": TOKEN, "DATABASE_URL": "postgresql+asyncpg://bot:hunter2@127.0.0.1:1/db"},
             "DATABASE_URL: cannot open postgresql+asyncpg://bot:***@127.0.0.1:1/db",
         ),

@@ -364,6 +364,29 @@ async def test_pending_check_closes_a_canceled_payment_without_access(sqlite_sho
     assert await pay(shop) != payment_id
 
 
+async def test_a_payment_that_succeeds_after_the_check_gave_up_is_credited(shop: Shop) -> None:
+    app = shop.app
+    await started(shop)
+    payment_id = await pay(shop)
+    app.clock.advance(days=2, minutes=5)
+    assert await app.services.payments.check_pending() == 0
+    (payment,) = await shop.payments()
+    assert payment.status is PaymentStatus.CANCELED and payment.failure == "expired"
+    assert (await user_row(app)).access_kind is AccessKind.NONE
+
+    shop.yookassa.succeed(payment_id)  # the user paid the old link after all
+    assert await shop.notify(payment_id, forwarded_for=YOOKASSA_ADDRESS) == 200
+
+    (payment,) = await shop.payments()
+    assert payment.status is PaymentStatus.SUCCEEDED and payment.failure is None
+    user = await user_row(app)
+    assert user.access_kind is AccessKind.PAID and user.access_until == app.clock() + MONTH
+    assert len(said(app, PAID_TEXT)) == 1
+    assert await shop.notify(payment_id, forwarded_for=YOOKASSA_ADDRESS) == 200
+    assert (await user_row(app)).access_until == user.access_until, "credited once"
+    assert len(said(app, PAID_TEXT)) == 1
+
+
 # --- 6, 7. creating the payment: timeouts, errors, second taps ----------------------------------
 
 
