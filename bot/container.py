@@ -212,7 +212,7 @@ async def open_services(
         default_limit=settings.device_limit,
     )
     grace = Grace(settings.grace_days, settings.grace_ranges, settings.public_url)
-    vless = VlessService(sessions, Xray(pool), cipher, locks, devices, clock)
+    vless = VlessService(sessions, Xray(pool), cipher, locks, devices, clock, grace=grace)
     reconcile = ReconcileService(
         sessions, wireguard, configs, locks, clock=clock, reclaim=reclaim, vless=vless, grace=grace
     )

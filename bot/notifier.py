@@ -206,6 +206,19 @@ class TelegramNotifier:
             return False
         return True
 
+    async def send_link(self, user_id: int, link: str, key: str, **args: str) -> bool:
+        t = await self._translator(user_id)
+        text = t(key, link=esc(link), **{k: esc(v) for k, v in args.items()})
+        try:
+            await self._bot.send_message(user_id, text)
+            png = await asyncio.to_thread(qr_png, link)
+            photo = BufferedInputFile(png, filename="vless.png")
+            await self._bot.send_photo(user_id, photo, caption=t("vless-qr-caption"))
+        except TelegramAPIError as error:
+            log.warning("link for %s not delivered: %s", user_id, error.message)
+            return False
+        return True
+
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:

@@ -310,6 +310,7 @@ class VlessDevice(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     uplink_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # from the device
     downlink_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # to the device
+    move_notice_due: Mapped[bool] = mapped_column(default=False)  # moved; new link not sent
 
     user: Mapped[User] = relationship(lazy="raise")
     node: Mapped[Node] = relationship(lazy="raise")

@@ -22,6 +22,7 @@ from nodes.errors import NodeError
 from nodes.reality import API_PORT, FLOW, INBOUND_TAG, RealityError, XrayUser
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
+from nodes.xray_grace import ROUTING, GraceRoutes, parse_rules
 from nodes.xrayforeign import (
     CONFIG_LIMIT,
     ForeignConfigError,
@@ -372,6 +373,23 @@ class Xray:
                 log.info("node %s: closed %s vless connections", target.name, closed.strip())
         except NodeError as error:
             log.warning("node %s: open vless connections not closed: %s", target.name, error.reason)
+
+    async def route_grace(
+        self, target: NodeTarget, routes: GraceRoutes, *, even_if_down: bool = False
+    ) -> bool:
+        """Make the running Xray route users in grace by `routes` (nodes.xray_grace), its
+        rules replaced at once when they differ, no connection cut; True when they did.
+        XrayConfigRefused on a node whose Xray also serves its own inbounds: replacing the
+        rules would drop theirs (nodes/xrayforeign.py)."""
+        if await self._foreign(target):
+            raise XrayConfigRefused(target.name, "the node's own Xray routing is kept: no grace")
+        async with self._api(target, even_if_down) as api:
+            answer = await api.call(ROUTING + "ListRule", b"")
+            if self._read(target, parse_rules, answer) == routes.listing:
+                return False
+            await api.call(ROUTING + "AddRule", routes.request())
+        log.info("node %s: grace routes now %s", target.name, routes.digest)
+        return True
 
     @staticmethod
     def _read(target: NodeTarget, parse: Callable[[bytes], T], answer: bytes) -> T:

@@ -9,7 +9,8 @@ inbound of the node's on the bot's port or API port is a clash: refused, nothing
 A config with no foreign inbound (the bot's own, or the official installer's `{}`) is
 replaced whole. The bot's parts are found again by their tags, so reading a merged config
 back gives the same foreign part (merging is idempotent). The file is read as hostile input:
-bounded, parsed, its shapes checked."""
+bounded, parsed, its shapes checked. Grace (nodes/xray_grace.py) needs the routing to itself,
+so a node with a foreign part serves no user in grace: their names leave the bot's inbound."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodes.reality import API_PORT, INBOUND_TAG
+from nodes.xray_grace import is_grace_name
 
 OUR_OUTBOUND = "vless-out"
 CONFIG_LIMIT = 4 << 20  # bytes of the node's config file read back
@@ -159,6 +161,13 @@ def merge(ours: str, foreign: dict[str, Any]) -> str:
         for item in foreign.get("inbounds", [])
         if _serves_clients(item, foreign) or api_port not in _ports(item)
     ]
+    for inbound in mine["inbounds"]:  # no grace routes here: users in grace are left out
+        settings = inbound.get("settings", {})
+        settings["clients"] = [
+            client
+            for client in settings.get("clients", [])
+            if not is_grace_name(str(client.get("email", "")))
+        ]
     merged["inbounds"] = [*inbounds, *mine["inbounds"]]
     outbound = {**mine["outbounds"][0], "tag": OUR_OUTBOUND}
     merged["outbounds"] = [*foreign.get("outbounds", []), outbound]

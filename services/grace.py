@@ -1,6 +1,8 @@
 """Grace: for GRACE_DAYS after access runs out, a user's devices stay on their nodes but reach
 only Telegram, the personal page and the node's DNS servers, so a user whose ISP blocks Telegram
-can still renew; a payment ends it at once, and after it the devices go as without grace."""
+can still renew; a payment ends it at once, and after it the devices go as without grace. A
+WireGuard peer is limited by the node's firewall (nodes.firewall), a VLESS device by its Xray's
+routing (nodes.xray_grace)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 
 from db.models import AccessKind, User
 from nodes.grace_layout import MAX_ALLOWED, host, network
+from nodes.xray_grace import GraceRoutes
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,11 @@ class Grace:
                 self._page = tuple(_usable(found))
                 self._page_due = time.monotonic() + RESOLVED_FOR
         return self._ranges + self._page
+
+    async def routes(self, node_dns: str) -> GraceRoutes:
+        """Where a VLESS device in grace on a node may go: allowed() and the node's DNS
+        servers, as its Xray routes them (nodes.xray_grace)."""
+        return GraceRoutes.build((*await self.allowed(), *dns_servers(node_dns)))
 
 
 def _usable(addresses: Iterable[str]) -> Iterable[str]:

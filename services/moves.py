@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
-from db.models import Device, Node, NodeStatus
+from db.models import Device, Node, NodeStatus, VlessDevice
 from services.audit import AuditAction, record
 from services.clientconfig import DeviceConfigs
 from services.clock import Clock, system_clock
@@ -140,14 +140,25 @@ class MoveService:
 
     async def send_due_notices(self) -> int:
         """At start-up: tell the users moved by a /migrate or /drain that the process did not
-        live to finish (their devices are on the new node already); how many were told."""
+        live to finish (their devices are on the new node already): the new config of a
+        WireGuard device, the new link of a VLESS device; how many were told."""
         async with self._sessions() as session:
             due = (
                 await session.scalars(
                     select(Device.id).where(Device.move_notice_due.is_(True)).order_by(Device.id)
                 )
             ).all()
+            vless_due = (
+                await session.scalars(
+                    select(VlessDevice.id)
+                    .where(VlessDevice.move_notice_due.is_(True))
+                    .order_by(VlessDevice.id)
+                )
+            ).all()
         told = 0
         for device_id in due:
             told += await self._tell_moved(device_id)
+        if self._vless is not None:
+            for device_id in vless_due:
+                told += await self._vless.tell_moved(device_id)
         return told

@@ -53,6 +53,10 @@ class Notifier(Protocol):
         after a text when `key` is given, with the set-up platforms under it when `guide`
         (a new device); False when it could not be delivered."""
 
+    async def send_link(self, user_id: int, link: str, key: str, **args: str) -> bool:
+        """A text with a VLESS link in it (the locale key gets it as `link`), then the link as
+        a QR code; False when it could not be delivered."""
+
     async def to_user(
         self, user_id: int, key: str, *, button: str | None = None, **args: str | datetime | None
     ) -> bool:

@@ -1,8 +1,9 @@
 """VLESS with Reality next to WireGuard: a node's Xray, users' VLESS devices and their links.
 
 The database is the truth: a node's Reality keys (encrypted) and settings, and every VLESS
-device with its id. A node's Xray serves exactly the VLESS devices whose owner has access now;
-expiry removes them, renewal brings the same id back, so the link the user has works again.
+device with its id. A node's Xray serves exactly the VLESS devices whose owner has access now,
+and those in grace under their grace name, routed to the grace addresses only (nodes.xray_grace);
+the end of grace removes them, renewal brings the same id back, so the link works again.
 Users are changed live (nobody else's sessions are cut) and the config file is written too, so
 a restarted Xray serves the same users."""
 
@@ -32,6 +33,7 @@ from nodes.reality import (
     server_config,
 )
 from nodes.xray import Xray, XrayConfigRefused, XrayDown, XrayPlan
+from nodes.xray_grace import GraceRoutes, grace_name, with_grace
 from nodes.xrayforeign import ForeignXray
 from nodes.xraysetup import RELEASES
 from services.audit import AuditAction, record
@@ -44,6 +46,7 @@ from services.errors import (
     NodeUnavailable,
     ServiceError,
 )
+from services.grace import Grace
 from services.locks import NodeLocks
 from services.notifier import Notifier
 from services.targets import target_of
@@ -100,7 +103,9 @@ class VlessService:
         clock: Clock = system_clock,
         options: ServerOptions | None = None,
         notifier: Notifier | None = None,
+        grace: Grace | None = None,
     ) -> None:
+        self.grace = grace or Grace(0)
         self._sessions = sessions
         self.notifier = notifier
         self.xray = xray
@@ -154,10 +159,10 @@ class VlessService:
             record(session, self._clock, actor_id, AuditAction.ADD_NODE, node.name, details)
         try:
             async with self._node_locks.exclusive(node.id):
-                users = await self.desired_users(node.id)
-                await self.xray.write_config(
-                    target_of(node), server_config(inbound, users, self.options)
-                )
+                users = [*await self.desired_users(node.id), *await self.grace_users(node.id)]
+                config = server_config(inbound, users, self.options)
+                routes = await self.grace.routes(node.dns)
+                await self.xray.write_config(target_of(node), with_grace(config, routes))
                 await self.xray.restart(target_of(node))
         except NodeError as error:
             log.warning("vless on %s not applied: %s", node.name, error.reason)
@@ -244,15 +249,50 @@ class VlessService:
             except XrayDown:
                 running = None
             kept = [user for user in running or [] if not _ours(user.email)]
-            config = server_config(self.inbound(node), [*wanted, *kept], self.options)
+            limited = await self.grace_users(node.id)
+            routes = await self.grace.routes(node.dns)
+            users = [*wanted, *limited, *kept]
+            config = with_grace(server_config(self.inbound(node), users, self.options), routes)
             await self.xray.write_config(target, config)
             if running is None:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
                 await self._answering(target)
-                return XrayPlan(tuple(user.email for user in wanted), ())
-            users = [*wanted, *kept]
+                return XrayPlan(tuple(user.email for user in [*wanted, *limited]), ())
+            limited = await self._limit(node, routes, limited)
+            users = [*wanted, *limited, *kept]
             return await self.xray.reconcile(target, users, port=node.xray_port, even_if_down=True)
+
+    async def grace_users(self, node_id: int) -> list[XrayUser]:
+        """Every VLESS device on the node whose owner is in grace, under its grace name (same
+        id, so the same link): its Xray routes them to the grace addresses only."""
+        now = self._clock()
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(VlessDevice, User)
+                .join(User, User.id == VlessDevice.user_id)
+                .where(VlessDevice.node_id == node_id)
+                .order_by(VlessDevice.id)
+            )
+            return [
+                XrayUser(grace_name(device.id), device.uuid)
+                for device, user in rows.all()
+                if not user.has_access(now) and self.grace.holds(user, now)
+            ]
+
+    async def _limit(
+        self, node: Node, routes: GraceRoutes, limited: list[XrayUser]
+    ) -> list[XrayUser]:
+        """Bring the running Xray's grace routes in line before users in grace are served;
+        when it cannot (an Xray started before its config had them), they are not served
+        (never full access in grace) until Xray restarts from the config file."""
+        try:
+            await self.xray.route_grace(target_of(node), routes, even_if_down=True)
+        except NodeError as error:
+            if limited:
+                log.warning("node %s: grace users left out: %s", node.name, error.reason)
+            return []
+        return limited
 
     async def _answering(self, target: NodeTarget) -> None:
         """Wait until the restarted Xray serves its API (a moment after the service starts);
@@ -337,7 +377,7 @@ class VlessService:
         target = preferred if wanted else await self._fewest(other_than=source.id)
         if target is None:
             return VlessMove(None, 0, 0, len(ids))
-        await self._put_on(ids, target.id)
+        await self._put_on(ids, target.id, notice=True)
         try:
             await self.reconcile(target)
         except (NodeError, NodeUnavailable):
@@ -352,22 +392,31 @@ class VlessService:
             log.warning("vless users left on %s: %s", source.name, error.reason)
         delivered = 0
         for device_id in ids:
-            delivered += await self._tell_moved(device_id, target)
+            delivered += await self.tell_moved(device_id)
         return VlessMove(target.name, len(ids), delivered, 0)
 
-    async def _put_on(self, ids: list[int], node_id: int) -> None:
+    async def _put_on(self, ids: list[int], node_id: int, *, notice: bool = False) -> None:
+        """Put the devices on the node; `notice` marks them for the "moved" message in the same
+        transaction, so a crash cannot lose it (services.moves sends those due at start)."""
         async with self._sessions.begin() as session:
             query = update(VlessDevice).where(VlessDevice.id.in_(ids))
-            await session.execute(query.values(node_id=node_id))
+            await session.execute(query.values(node_id=node_id, move_notice_due=notice))
 
-    async def _tell_moved(self, device_id: int, node: Node) -> bool:
-        """Send the owner of a moved device its new link (the subscription follows alone)."""
+    async def tell_moved(self, device_id: int) -> bool:
+        """Send the owner of a moved device its new link and its QR code once (the
+        subscription follows alone), then clear the device's notice (a user who blocked the
+        bot is not tried again; /vless shows the same link)."""
         async with self._sessions() as session:
             device = await session.get_one(VlessDevice, device_id)
+            node = await session.get_one(Node, device.node_id)
         link = await self._link(device, node)
-        return self.notifier is not None and await self.notifier.to_user(
-            device.user_id, "vless-moved-notice", node=node.name, link=link
+        sent = self.notifier is not None and await self.notifier.send_link(
+            device.user_id, link, "vless-moved-notice", node=node.name
         )
+        async with self._sessions.begin() as session:
+            query = update(VlessDevice).where(VlessDevice.id == device_id)
+            await session.execute(query.values(move_notice_due=False))
+        return sent
 
     async def accesses(self, user_id: int) -> list[VlessAccess]:
         """The user's VLESS devices with their links, oldest first."""
@@ -417,7 +466,11 @@ class VlessService:
             except NodeError as error:
                 log.warning("vless traffic of %s not read: %s", node.name, error.reason)
                 continue
-            ids = {int(name[1:]): bytes_ for name, bytes_ in counted.items() if _ours(name)}
+            ids: dict[int, tuple[int, int]] = {}
+            for name, (up, down) in counted.items():  # v12 and g12 are one device
+                if _ours(name):
+                    before = ids.get(int(name[1:]), (0, 0))
+                    ids[int(name[1:])] = (before[0] + up, before[1] + down)
             if not ids:
                 continue
             async with self._sessions.begin() as session:
@@ -436,5 +489,5 @@ def _serves(node: Node) -> bool:
 
 
 def _ours(name: str) -> bool:
-    """Whether a user name on a node is one of ours (v and a device id)."""
-    return name.startswith("v") and name[1:].isdigit() and len(name) < 20
+    """Whether a user name on a node is one of ours (v and a device id, or g in grace)."""
+    return name[:1] in ("v", "g") and name[1:].isdigit() and len(name) < 20

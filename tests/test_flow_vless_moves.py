@@ -40,9 +40,14 @@ async def test_migrate_moves_vless_devices_with_their_ids_and_sends_the_new_link
     assert "@nl1.example:443" in after.link
     assert list(xray.running["nl1"]) == [after.device.email]
     assert xray.running["de1"] == {} and xray.cut["de1"] == [after.device.email]
-    notice = app.telegram.sent_to(7801)[-1].text or ""
+    *_, message, qr = app.telegram.sent_to(7801)
+    notice = message.text or ""
     assert notice.startswith("🔄 Мы перенесли ваш VLESS на сервер nl1.")
     assert after.link in notice
+    assert (
+        qr.photo is not None
+        and qr.text == "Отсканируйте этот QR-код в приложении или скопируйте ссылку выше."
+    )
 
 
 async def test_migrate_to_a_node_without_vless_takes_them_to_another_vless_node(

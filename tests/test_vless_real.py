@@ -201,7 +201,8 @@ async def test_vless_devices_follow_access_and_survive_a_wiped_xray(
             assert (report.vless.target, report.vless.moved, report.vless.stayed) == ("v2", 2, 0)
             [moved] = await services.vless.accesses(USER)
             assert moved.device.uuid == first.device.uuid
-            assert moved.link in (telegram.sent_to(USER)[-1].text or "")
+            *_, notice, qr = telegram.sent_to(USER)
+            assert moved.link in (notice.text or "") and qr.photo is not None
             assert works(moved.link) == lab_node2.ip
             assert works(link) is None
         finally:

@@ -17,6 +17,7 @@ from nodes.reality import (
     generate_short_id,
     server_config,
 )
+from nodes.xray_grace import GraceRoutes, grace_name, with_grace
 from nodes.xrayforeign import (
     OUR_OUTBOUND,
     ForeignConfigError,
@@ -89,6 +90,18 @@ def test_merging_a_merged_config_again_changes_nothing() -> None:
     twice = merge(mine, foreign_part(parse_config(once)))
     assert json.loads(twice) == json.loads(once)
     assert summary(foreign_part(parse_config(once))) == ForeignXray(inbounds=2, clients=3)
+
+
+def test_users_in_grace_are_left_out_where_the_nodes_own_routing_is_kept() -> None:
+    routes = GraceRoutes.build(["149.154.160.0/20"])
+    users = (XrayUser("v1", UID), XrayUser(grace_name(2), "0badc0de-0000-4000-8000-000000000003"))
+    mine = with_grace(ours(users=users), routes)
+    alone = json.loads(merge(mine, {}))
+    assert [c["email"] for c in alone["inbounds"][0]["settings"]["clients"]] == ["g2", "v1"]
+    assert alone["routing"]["rules"] == routes.rules()
+    merged = json.loads(merge(mine, foreign_part(parse_config(HAND_MADE))))
+    assert [c["email"] for c in merged["inbounds"][2]["settings"]["clients"]] == ["v1"]
+    assert merged["routing"]["rules"][1:] == parse_config(HAND_MADE)["routing"]["rules"]
 
 
 @pytest.mark.parametrize("text", ["", "{}", "  \n", None])

@@ -66,11 +66,11 @@ reminder-3d = ⏳ Your access ends in 3 days, <b>{ $until }</b>. Renew so the VP
 reminder-1d = ⏳ Your access ends tomorrow, <b>{ $until }</b>. Renew so the VPN keeps working.
 reminder-3d-auto = ⏳ In 3 days, <b>{ $until }</b>, your subscription renews automatically with the saved card. Turn it off in /status.
 reminder-1d-auto = ⏳ Tomorrow, <b>{ $until }</b>, your subscription renews automatically with the saved card. Turn it off in /status.
-reminder-expired = 🔒 Your access ended on { $until }. The VPN is off; after renewal the same config works again — nothing to reinstall.
+reminder-expired = 🔒 Your access ended on { $until }. The VPN is off; after renewal the same config or VLESS link works again — nothing to reinstall.
 reminder-expired-grace = 🔒 Your access ended on { $until }. Until <b>{ $grace_until }</b> the VPN opens only Telegram — enough to renew even where Telegram is blocked: /subscribe. { $stars ->
     [yes] Stars can be paid right inside Telegram; to pay by card, turn the VPN off — payment pages do not open through it.
    *[no] To pay by card, turn the VPN off — payment pages do not open through it.
-} After renewal the same config works fully again.
+} After renewal the same config or VLESS link works fully again — nothing to import anew.
 traffic-limit-reached = 📶 Your plan's traffic for this month is used up. The VPN is off until <b>{ $until }</b>; renewing or a new plan turns it on at once.
 traffic-restored = 📶 A new traffic month has begun — the VPN works again.
 status-traffic-blocked = 📶 This month's traffic is used up; the VPN comes back on <b>{ $until }</b>.

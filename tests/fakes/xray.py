@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from nodes import NodeError, NodeTarget
 from nodes.reality import XrayUser
 from nodes.xray import XrayDown, XrayPlan
+from nodes.xray_grace import GraceRoutes
 
 
 class FakeXray:
@@ -23,6 +24,8 @@ class FakeXray:
         self.unreachable: set[str] = set()
         self.missing: set[str] = set()
         self.cut: dict[str, list[str]] = {}
+        self.routes: dict[str, GraceRoutes] = {}  # the grace routes each running Xray has
+        self.unrouted: set[str] = set()  # nodes whose Xray has no RoutingService
 
     def _check(self, target: NodeTarget) -> None:
         if target.name in self.unreachable:
@@ -38,6 +41,7 @@ class FakeXray:
         """The machine lost its Xray's users and config (and with `uninstall`, Xray itself)."""
         self.running.pop(name, None)
         self.configs.pop(name, None)
+        self.routes.pop(name, None)
         if uninstall:
             self.missing.add(name)
 
@@ -49,8 +53,21 @@ class FakeXray:
         self._check(target)
         if target.name in self.missing:
             return
-        clients = json.loads(self.configs[target.name])["inbounds"][0]["settings"]["clients"]
+        config = json.loads(self.configs[target.name])
+        clients = config["inbounds"][0]["settings"]["clients"]
         self.running[target.name] = {c["email"]: XrayUser(c["email"], c["id"]) for c in clients}
+        rules = config.get("routing", {}).get("rules", [])
+        self.routes[target.name] = GraceRoutes(tuple(ip for r in rules for ip in r.get("ip", [])))
+
+    async def route_grace(
+        self, target: NodeTarget, routes: GraceRoutes, *, even_if_down: bool = False
+    ) -> bool:
+        self._served(target)
+        if target.name in self.unrouted:
+            raise NodeError(target.name, "xray ListRule failed: UNIMPLEMENTED")
+        changed = self.routes.get(target.name) != routes
+        self.routes[target.name] = routes
+        return changed
 
     async def users(self, target: NodeTarget, *, even_if_down: bool = False) -> list[XrayUser]:
         return list(self._served(target).values())
