@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
@@ -225,6 +225,10 @@ class VlessService:
         """Every VLESS device on the node whose owner has access now (not banned, expired,
         revoked or over a traffic limit)."""
         now = self._clock()
+        rows = await self._devices_with_owners(node_id)
+        return [XrayUser(d.email, d.uuid) for d, user in rows if user.has_access(now)]
+
+    async def _devices_with_owners(self, node_id: int) -> Sequence[Row[VlessDevice, User]]:
         async with self._sessions() as session:
             rows = await session.execute(
                 select(VlessDevice, User)
@@ -232,7 +236,7 @@ class VlessService:
                 .where(VlessDevice.node_id == node_id)
                 .order_by(VlessDevice.id)
             )
-            return [XrayUser(d.email, d.uuid) for d, user in rows.all() if user.has_access(now)]
+            return rows.all()
 
     async def reconcile(self, node: Node) -> XrayPlan | None:
         """Make the node's Xray serve exactly the database's users, and keep the users it had
@@ -267,18 +271,11 @@ class VlessService:
         """Every VLESS device on the node whose owner is in grace, under its grace name (same
         id, so the same link): its Xray routes them to the grace addresses only."""
         now = self._clock()
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(VlessDevice, User)
-                .join(User, User.id == VlessDevice.user_id)
-                .where(VlessDevice.node_id == node_id)
-                .order_by(VlessDevice.id)
-            )
-            return [
-                XrayUser(grace_name(device.id), device.uuid)
-                for device, user in rows.all()
-                if not user.has_access(now) and self.grace.holds(user, now)
-            ]
+        return [
+            XrayUser(grace_name(device.id), device.uuid)
+            for device, user in await self._devices_with_owners(node_id)
+            if not user.has_access(now) and self.grace.holds(user, now)
+        ]
 
     async def _limit(
         self, node: Node, routes: GraceRoutes, limited: list[XrayUser]
