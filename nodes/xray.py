@@ -379,10 +379,7 @@ class Xray:
     ) -> bool:
         """Make the running Xray route users in grace by `routes` (nodes.xray_grace), its
         rules replaced at once when they differ, no connection cut; True when they did.
-        XrayConfigRefused on a node whose Xray also serves its own inbounds: replacing the
-        rules would drop theirs (nodes/xrayforeign.py)."""
-        if await self._foreign(target):
-            raise XrayConfigRefused(target.name, "the node's own Xray routing is kept: no grace")
+        Never on a node whose Xray keeps its own config: that would drop its own rules."""
         async with self._api(target, even_if_down) as api:
             answer = await api.call(ROUTING + "ListRule", b"")
             if self._read(target, parse_rules, answer) == routes.listing:

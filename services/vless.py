@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.cipher import SecretCipher
@@ -34,7 +34,7 @@ from nodes.reality import (
 )
 from nodes.xray import Xray, XrayConfigRefused, XrayDown, XrayPlan
 from nodes.xray_grace import GraceRoutes, grace_name, with_grace
-from nodes.xrayforeign import ForeignXray
+from nodes.xrayforeign import NOTHING, ForeignXray
 from nodes.xraysetup import RELEASES
 from services.audit import AuditAction, record
 from services.clock import Clock, system_clock
@@ -159,8 +159,8 @@ class VlessService:
             record(session, self._clock, actor_id, AuditAction.ADD_NODE, node.name, details)
         try:
             async with self._node_locks.exclusive(node.id):
-                users = [*await self.desired_users(node.id), *await self.grace_users(node.id)]
-                config = server_config(inbound, users, self.options)
+                wanted, limited = await self._served(node.id)
+                config = server_config(inbound, [*wanted, *limited], self.options)
                 routes = await self.grace.routes(node.dns)
                 await self.xray.write_config(target_of(node), with_grace(config, routes))
                 await self.xray.restart(target_of(node))
@@ -221,14 +221,12 @@ class VlessService:
             node.xray_port,
         )
 
-    async def desired_users(self, node_id: int) -> list[XrayUser]:
-        """Every VLESS device on the node whose owner has access now (not banned, expired,
-        revoked or over a traffic limit)."""
+    async def _served(self, node_id: int) -> tuple[list[XrayUser], list[XrayUser]]:
+        """The node's VLESS devices its Xray serves, read once: those whose owner has access
+        now (not banned, expired, revoked or over a traffic limit), and those whose owner is
+        in grace, under their grace name (same id, so the same link), routed to the grace
+        addresses only."""
         now = self._clock()
-        rows = await self._devices_with_owners(node_id)
-        return [XrayUser(d.email, d.uuid) for d, user in rows if user.has_access(now)]
-
-    async def _devices_with_owners(self, node_id: int) -> Sequence[Row[VlessDevice, User]]:
         async with self._sessions() as session:
             rows = await session.execute(
                 select(VlessDevice, User)
@@ -236,7 +234,14 @@ class VlessService:
                 .where(VlessDevice.node_id == node_id)
                 .order_by(VlessDevice.id)
             )
-            return rows.all()
+        wanted: list[XrayUser] = []
+        limited: list[XrayUser] = []
+        for device, user in rows.all():
+            if user.has_access(now):
+                wanted.append(XrayUser(device.email, device.uuid))
+            elif self.grace.holds(user, now):
+                limited.append(XrayUser(grace_name(device.id), device.uuid))
+        return wanted, limited
 
     async def reconcile(self, node: Node) -> XrayPlan | None:
         """Make the node's Xray serve exactly the database's users, and keep the users it had
@@ -246,43 +251,37 @@ class VlessService:
         if node.xray_port is None:
             return None
         async with self._node_locks.exclusive(node.id):
-            wanted = await self.desired_users(node.id)
+            wanted, limited = await self._served(node.id)
             target = target_of(node)
             try:
                 running: list[XrayUser] | None = await self.xray.users(target, even_if_down=True)
             except XrayDown:
                 running = None
             kept = [user for user in running or [] if not _ours(user.email)]
-            limited = await self.grace_users(node.id)
             routes = await self.grace.routes(node.dns)
             users = [*wanted, *limited, *kept]
             config = with_grace(server_config(self.inbound(node), users, self.options), routes)
-            await self.xray.write_config(target, config)
+            own_config = await self.xray.write_config(target, config) != NOTHING
             if running is None:
                 log.warning("node %s: xray not running, restarting it", node.name)
                 await self.xray.restart(target)
                 await self._answering(target)
                 return XrayPlan(tuple(user.email for user in [*wanted, *limited]), ())
-            limited = await self._limit(node, routes, limited)
+            limited = await self._limit(node, routes, limited, own_config=own_config)
             users = [*wanted, *limited, *kept]
             return await self.xray.reconcile(target, users, port=node.xray_port, even_if_down=True)
 
-    async def grace_users(self, node_id: int) -> list[XrayUser]:
-        """Every VLESS device on the node whose owner is in grace, under its grace name (same
-        id, so the same link): its Xray routes them to the grace addresses only."""
-        now = self._clock()
-        return [
-            XrayUser(grace_name(device.id), device.uuid)
-            for device, user in await self._devices_with_owners(node_id)
-            if not user.has_access(now) and self.grace.holds(user, now)
-        ]
-
     async def _limit(
-        self, node: Node, routes: GraceRoutes, limited: list[XrayUser]
+        self, node: Node, routes: GraceRoutes, limited: list[XrayUser], *, own_config: bool
     ) -> list[XrayUser]:
         """Bring the running Xray's grace routes in line before users in grace are served;
         when it cannot (an Xray started before its config had them), they are not served
-        (never full access in grace) until Xray restarts from the config file."""
+        (never full access in grace) until Xray restarts from the config file. Nor are they
+        on a node whose Xray keeps its own config: replacing the rules would drop its own."""
+        if own_config:
+            if limited:
+                log.warning("node %s: grace users left out: its own Xray routing", node.name)
+            return []
         try:
             await self.xray.route_grace(target_of(node), routes, even_if_down=True)
         except NodeError as error:

@@ -9,6 +9,7 @@ from nodes import NodeError, NodeTarget
 from nodes.reality import XrayUser
 from nodes.xray import XrayDown, XrayPlan
 from nodes.xray_grace import GraceRoutes
+from nodes.xrayforeign import NOTHING, ForeignXray
 
 
 class FakeXray:
@@ -45,9 +46,11 @@ class FakeXray:
         if uninstall:
             self.missing.add(name)
 
-    async def write_config(self, target: NodeTarget, config: str) -> None:
+    async def write_config(self, target: NodeTarget, config: str) -> ForeignXray:
+        """The fake node's config is always the bot's: nothing foreign kept."""
         self._check(target)
         self.configs[target.name] = config
+        return NOTHING
 
     async def restart(self, target: NodeTarget) -> None:
         self._check(target)
