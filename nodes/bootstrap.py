@@ -124,7 +124,7 @@ def parse_step(out: str, step: str) -> None:
         raise OutputError(f"step {step} did not report success")
 
 
-def _reason(target: NodeTarget, step: str, exc: NodeError) -> str:
+def step_reason(target: NodeTarget, step: str, exc: NodeError) -> str:
     """The step's error, with sudo's usual refusals turned into advice."""
     text = exc.reason
     if target.username != "root":
@@ -177,7 +177,7 @@ async def bootstrap(
                 raise NodeError(target.name, str(error)) from None
         except NodeError as exc:
             log.warning("node %s: bootstrap step %s failed", target.name, step)
-            raise NodeError(target.name, _reason(target, step, exc)) from None
+            raise NodeError(target.name, step_reason(target, step, exc)) from None
         log.info("node %s: bootstrap step %s done", target.name, step)
     info = await WireGuard(pool).interface(target)
     if info.public_key != plan.public_key or info.listen_port != plan.listen_port:

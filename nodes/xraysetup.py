@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from nodes.bootstrap import parse_step, upload_command
+from nodes.bootstrap import parse_step, step_reason, upload_command
 from nodes.errors import NodeError
 from nodes.ssh import SshPool
 from nodes.target import NodeTarget
@@ -77,8 +77,10 @@ async def install_xray(
                 raise NodeError(target.name, str(error)) from None
         except NodeError as error:
             log.warning("node %s: xray setup step %s failed", target.name, step)
-            reason = _FAILED.sub("", error.reason)
-            raise NodeError(target.name, f"xray setup, step {step}: {reason}") from None
+            failed = NodeError(target.name, _FAILED.sub("", error.reason))
+            raise NodeError(
+                target.name, f"xray setup, {step_reason(target, step, failed)}"
+            ) from None
         if step == "install":
             said = _said(out)
             if progress is not None and said:
