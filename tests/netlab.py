@@ -116,7 +116,7 @@ def _kill_netns(ns: str) -> None:
     shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
 
 
-def _wait_port(ns: str, host: str, port: int, timeout: float = 10) -> None:
+def wait_port(ns: str, host: str, port: int, timeout: float = 10) -> None:
     script = (
         "import socket,sys,time\n"
         "end = time.monotonic() + float(sys.argv[3])\n"
@@ -275,7 +275,7 @@ class LabNode:
             stderr=log_file,
         )
         log_file.close()
-        _wait_port(self.ns, self.ip, self.ssh_port)
+        wait_port(self.ns, self.ip, self.ssh_port)
 
     def use_plain_root_home(self, home: Path) -> None:
         """Give the node's root an empty home, as on a fresh server, and restart its sshd.
@@ -514,7 +514,7 @@ class Lab:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self._server = server
-        _wait_port(f"{self.tag}-tg", self.target_ip, self.target_port)
+        wait_port(f"{self.tag}-tg", self.target_ip, self.target_port)
         self.client = LabClient(self, self.ip(3))
         # The client reaches only the nodes' endpoints directly (host routes added per node):
         # a route to the bridge subnet would beat wg-quick's 0.0.0.0/0 and bypass the tunnel.
@@ -550,7 +550,7 @@ class Lab:
              str(self.target_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        _wait_port(ns, ip, self.target_port)
+        wait_port(ns, ip, self.target_port)
         return ip
 
     def add_node(

@@ -33,7 +33,7 @@ from services.targets import target_of
 from services.vlesslinks import VlessLink
 from tests.e2e import ADMIN, Operator
 from tests.fakes.telegram_api import FakeTelegram
-from tests.netlab import Lab, LabNode, _wait_port, require_root_lab
+from tests.netlab import Lab, LabNode, require_root_lab, wait_port
 from tests.nodes_support import with_access
 from tests.xraylab import (
     SITE_NAME,
@@ -203,7 +203,7 @@ def serve_releases(node: LabNode, folder: Path) -> Path:
              str(RELEASE_PORT), "--bind", "127.0.0.1", "--directory", str(folder)],
             stdout=out, stderr=out,
         )  # fmt: skip
-    _wait_port(node.ns, "127.0.0.1", RELEASE_PORT)
+    wait_port(node.ns, "127.0.0.1", RELEASE_PORT)
     return log
 
 
@@ -270,7 +270,7 @@ async def test_node_vless_installs_xray_from_a_release_whose_digest_is_checked(
     while on_machine(node, "systemctl", "is-active", "xray").returncode:
         assert time.monotonic() < deadline, "the xray service did not start"
         await asyncio.sleep(0.2)
-    _wait_port(node.ns, node.ip, 443)
+    wait_port(node.ns, node.ip, 443)
     await asyncio.sleep(1.5)  # a fresh Reality listener first probes its target
     # the installed Xray serves Reality: a prober sees the handshake target's certificate
     assert tls_probe(lab, node.ip, 443, SITE_NAME) == site[1]
@@ -343,7 +343,7 @@ async def test_a_client_of_the_nodes_own_xray_keeps_working_through_node_vless_a
         "ExecStart=/usr/local/bin/xray run -config /usr/local/etc/xray/config.json\n"
     )
     assert on_machine(node, "systemctl", "start", "xray").returncode == 0
-    _wait_port(node.ns, node.ip, HAND_PORT)
+    wait_port(node.ns, node.ip, HAND_PORT)
     await asyncio.sleep(1.5)
     link = str(
         VlessLink(HAND_ID, node.ip, HAND_PORT, SITE_NAME, public_key(private), short_id, "hand")
@@ -389,7 +389,7 @@ async def test_a_client_of_the_nodes_own_xray_keeps_working_through_node_vless_a
             "kept the node's own Xray config: 1 inbounds with 1 clients, served as before"
         ) in done.stdout
         assert await through_hand_made() == node.ip, "and after node vless"
-        _wait_port(node.ns, node.ip, 443)
+        wait_port(node.ns, node.ip, 443)
         assert tls_probe(lab, node.ip, 443, SITE_NAME) == site[1]
         written = json.loads(config.read_text())
         assert written["inbounds"][0] == hand["inbounds"][0]

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.netlab import Lab, _ns, _wait_port
+from tests.netlab import Lab, _ns, wait_port
 
 SITE_NAME = "www.example.test"
 SOCKS_PORT = 1080
@@ -134,7 +134,7 @@ def add_tls_site(lab: Lab, host: int = 40) -> tuple[str, str]:
         ["ip", "netns", "exec", ns, sys.executable, "-c", _SITE, ip, "443", str(crt), str(key)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    _wait_port(ns, ip, 443)
+    wait_port(ns, ip, 443)
     return ip, fingerprint
 
 
@@ -155,7 +155,7 @@ class XrayProcess:
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
-            _wait_port(self.ns, host, port)
+            wait_port(self.ns, host, port)
         except RuntimeError:
             raise RuntimeError(f"xray did not start (exit {self._proc.poll()})") from None
         time.sleep(1.5)
@@ -240,7 +240,7 @@ def start_echo(lab: Lab, port: int) -> subprocess.Popen[bytes]:
         ["ip", "netns", "exec", ns, sys.executable, "-c", _ECHO, lab.target_ip, str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    _wait_port(ns, lab.target_ip, port)
+    wait_port(ns, lab.target_ip, port)
     return server
 
 
