@@ -14,6 +14,7 @@ import pytest
 
 from db.models import AccessKind, User
 from nodes.xray_grace import BLACKHOLE, GRACE_USERS, GraceRoutes
+from nodes.xrayforeign import ForeignXray
 from services.audit import OPERATOR
 from services.vless import VlessAccess
 from tests.conftest import ADMIN_ID, App, open_app
@@ -180,6 +181,18 @@ async def test_a_node_whose_xray_cannot_route_leaves_users_in_grace_out(app: App
     xray.unrouted.clear()
     await app.services.reconcile.reconcile_all()
     assert served(xray)[f"g{mine.device.id}"] == mine.device.uuid
+
+
+async def test_a_node_keeping_its_own_xray_config_leaves_users_in_grace_out(app: App) -> None:
+    xray = await vless_node(app)
+    mine = await vless_user(app, USER, days=1)
+    theirs = await vless_user(app, OTHER, days=90)
+    xray.own_config["nl1"] = ForeignXray(inbounds=1, clients=3)  # an adopted node's own inbound
+    app.clock.advance(days=1, hours=1)
+    await app.services.reminders.run()
+    await app.services.reconcile.reconcile_all()
+    assert served(xray) == {theirs.device.email: theirs.device.uuid}, "no full access in grace"
+    assert f"g{mine.device.id}" not in served(xray)
 
 
 def test_grace_routes_are_checked_and_canonical() -> None:

@@ -27,6 +27,7 @@ class FakeXray:
         self.cut: dict[str, list[str]] = {}
         self.routes: dict[str, GraceRoutes] = {}  # the grace routes each running Xray has
         self.unrouted: set[str] = set()  # nodes whose Xray has no RoutingService
+        self.own_config: dict[str, ForeignXray] = {}  # nodes whose Xray keeps a config of theirs
 
     def _check(self, target: NodeTarget) -> None:
         if target.name in self.unreachable:
@@ -47,10 +48,10 @@ class FakeXray:
             self.missing.add(name)
 
     async def write_config(self, target: NodeTarget, config: str) -> ForeignXray:
-        """The fake node's config is always the bot's: nothing foreign kept."""
+        """What the node's own config serves is kept (`own_config`; by default nothing)."""
         self._check(target)
         self.configs[target.name] = config
-        return NOTHING
+        return self.own_config.get(target.name, NOTHING)
 
     async def restart(self, target: NodeTarget) -> None:
         self._check(target)
