@@ -81,14 +81,13 @@ class UserTouchMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         sender: TelegramUser = data["event_from_user"]
-        user = await self._users.touch(
-            Visitor(
-                id=sender.id,
-                first_name=sender.first_name or "",
-                username=sender.username,
-                language=pick_language(sender.language_code),
-            )
+        visitor = Visitor(
+            id=sender.id,
+            first_name=sender.first_name or "",
+            username=sender.username,
+            language=pick_language(sender.language_code),
         )
+        user = await self._users.touch(visitor, read=data.get("user"))
         _hand_on(data, user, self._users.role_of(user), user.language)
         return await handler(event, data)
 

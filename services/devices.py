@@ -152,13 +152,13 @@ class DeviceService:
     async def devices_of(self, user_id: int) -> list[Device]:
         """The user's devices, oldest first, each with its node."""
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Device)
-                .options(joinedload(Device.node))
-                .where(Device.user_id == user_id)
-                .order_by(Device.id)
-            )
-            return list(rows.all())
+            return await _devices_of(session, user_id)
+
+    async def _with_devices(self, user_id: int) -> tuple[User, list[Device]]:
+        """`require_access` and `devices_of` in one read."""
+        async with self._sessions() as session:
+            user = self._with_access(await session.get(User, user_id))
+            return user, await _devices_of(session, user_id)
 
     async def numbered(self, user_id: int, device_id: int) -> tuple[int, Device]:
         """The user's device and its place in their list (from 1), from the database alone;
@@ -189,34 +189,33 @@ class DeviceService:
         ("Device 2") in the user's language."""
         name = clean_name(name) if name else ""
         async with self._locks[user_id]:
-            user = await self.require_access(user_id)
-            return await self._add(user, await self.devices_of(user_id), name)
+            user, devices = await self._with_devices(user_id)
+            return await self._add(user, devices, name)
 
     async def first(self, user_id: int) -> DeviceConfig:
         """The config of the user's first device; a user without one gets one added, exactly
         as "Add device" adds it (the same limit check)."""
         async with self._locks[user_id]:
-            user = await self.require_access(user_id)
-            devices = await self.devices_of(user_id)
+            user, devices = await self._with_devices(user_id)
             if devices:
                 device = await self._addressed(user, devices[0])
                 return DeviceConfig(device, self._configs.config(device))
             return await self._add(user, devices, "")
 
-    async def check_room(self, user: User) -> None:
+    async def check_room(self, user: User, devices: list[Device] | None = None) -> None:
         """DeviceLimitReached unless the user may have one more device, WireGuard and VLESS
-        devices counted together."""
+        devices counted together (`devices`: their WireGuard devices, when read already)."""
         limit = await self.limit_of(user)
         async with self._sessions() as session:
-            count = 0
-            for model in (Device, VlessDevice):
+            count = 0 if devices is None else len(devices)
+            for model in (Device, VlessDevice) if devices is None else (VlessDevice,):
                 query = select(func.count()).select_from(model).where(model.user_id == user.id)
                 count += await session.scalar(query) or 0
         if count >= limit:
             raise DeviceLimitReached(limit=limit, count=count)
 
     async def _add(self, user: User, devices: list[Device], name: str) -> DeviceConfig:
-        await self.check_room(user)
+        await self.check_room(user, devices)
         preferred = devices[0].node_id if devices else user.preferred_node_id
         trial = user.access_kind is AccessKind.TRIAL
         node = await self._placement.for_new_device(preferred, trial=trial)
@@ -356,7 +355,9 @@ class DeviceService:
     async def require_access(self, user_id: int) -> User:
         """The user, if they may connect now; NoAccess otherwise."""
         async with self._sessions() as session:
-            user = await session.get(User, user_id)
+            return self._with_access(await session.get(User, user_id))
+
+    def _with_access(self, user: User | None) -> User:
         if user is None or not user.has_access(self._clock()):
             raise NoAccess()
         return user
@@ -407,3 +408,13 @@ def probe_age(probe: LastProbe, now: datetime) -> float | None:
     if probe.read_at is None:
         return None
     return max((now - probe.read_at).total_seconds(), 0.0)
+
+
+async def _devices_of(session: AsyncSession, user_id: int) -> list[Device]:
+    rows = await session.scalars(
+        select(Device)
+        .options(joinedload(Device.node))
+        .where(Device.user_id == user_id)
+        .order_by(Device.id)
+    )
+    return list(rows.all())

@@ -144,6 +144,11 @@ class Placement:
     async def choices(self, *, exclude: int | None = None) -> list[NodeChoice]:
         """Nodes that take devices now (enabled and not down by the probes), least loaded
         first."""
+        choices, _ = await self._open_nodes(exclude)
+        return choices
+
+    async def _open_nodes(self, exclude: int | None) -> tuple[list[NodeChoice], dict[int, Node]]:
+        """`choices`, and the enabled nodes by id as the same read found them."""
         async with self._sessions() as session:
             usage = await self._usage(session)
             foreign = await foreign_networks(session)
@@ -167,7 +172,7 @@ class Placement:
             for node, health in nodes
             if (health is None or health.up) and node.id != exclude
         ]
-        return ranked(choices)
+        return ranked(choices), {node.id: node for node, _ in nodes}
 
     @staticmethod
     async def _usage(session: AsyncSession) -> dict[int, tuple[int, int]]:
@@ -201,19 +206,21 @@ class Placement:
         chosen on purpose). A trial device goes only where trials hold less than their share.
         NoNodes without nodes; TrialsFull when only paying users would fit; NodesFull (and
         each full node's alert, once an hour) when nobody fits."""
-        choices = await self.choices()
+        choices, enabled = await self._open_nodes(exclude=None)
         open_ = [choice for choice in choices if not choice.full]
         fit = [choice for choice in open_ if not trial or self._trial_room(choice)]
         region = None
         if preferred_node_id is not None:
             if any(choice.id == preferred_node_id for choice in fit):
-                return await self._node(preferred_node_id)
-            async with self._sessions() as session:
-                chosen = await session.get(Node, preferred_node_id)
+                return enabled[preferred_node_id]
+            chosen = enabled.get(preferred_node_id)
+            if chosen is None:  # disabled since: its region still leads
+                async with self._sessions() as session:
+                    chosen = await session.get(Node, preferred_node_id)
             region = chosen.region if chosen else None
         best = ranked(fit, region=region, protocol=WIREGUARD)
         if best:
-            return await self._node(best[0].id)
+            return enabled[best[0].id]
         if not choices:
             raise NoNodes()
         if open_:
@@ -238,12 +245,11 @@ class Placement:
 
     async def drain_target(self, source: Node) -> Node:
         """Where a draining node's devices go: its region and protocol first."""
-        best = ranked(
-            await self.choices(exclude=source.id), region=source.region, protocol=source.protocol
-        )
+        choices, enabled = await self._open_nodes(exclude=source.id)
+        best = ranked(choices, region=source.region, protocol=source.protocol)
         if not best:
             raise NodeNotFound(node=source.name)
-        return await self._node(best[0].id)
+        return enabled[best[0].id]
 
     async def amnezia_choice(self) -> NodeChoice | None:
         """The least loaded AmneziaWG node that takes devices (for networks that block
@@ -251,10 +257,6 @@ class Placement:
         return next(
             (choice for choice in await self.choices() if choice.protocol == AMNEZIAWG), None
         )
-
-    async def _node(self, node_id: int) -> Node:
-        async with self._sessions() as session:
-            return await session.get_one(Node, node_id)
 
     # --- a new device ---------------------------------------------------------------------------
 

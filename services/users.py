@@ -53,17 +53,17 @@ class UserService:
         self.clock = clock
         self.notifier = notifier
 
-    async def touch(self, visitor: Visitor) -> User:
-        """Create or refresh the user behind an update and return them."""
+    async def touch(self, visitor: Visitor, read: User | None = None) -> User:
+        """Create or refresh the user behind an update and return them; `read` is their row
+        as this update read it already, which spares a second read when nothing changed."""
         try:
-            return await self._touch(visitor)
+            return await self._touch(visitor, read)
         except IntegrityError:  # PostgreSQL: their other update inserted them just now
-            return await self._touch(visitor)
+            return await self._touch(visitor, None)
 
-    async def _touch(self, visitor: Visitor) -> User:
+    async def _touch(self, visitor: Visitor, read: User | None) -> User:
         now = self.clock()
-        async with self._sessions() as session:  # a read: most updates change nothing
-            known = await session.get(User, visitor.id)
+        known = read or await self.get(visitor.id)  # a read: most updates change nothing
         if known is not None and self._up_to_date(known, visitor, now):
             return known
         async with self._sessions.begin() as session:
