@@ -97,15 +97,15 @@ async def test_send_message_with_inline_keyboard(bot: Bot, fake: FakeTelegram) -
 
 async def test_document_and_photo_round_trip(bot: Bot, fake: FakeTelegram) -> None:
     user = fake.user(1002)
-    config = b"[Interface]\nPrivateKey = abc=\n\x00\xff binary tail"
+    config = b"[Interface]\r\nPrivateKey = abc=\n\x00\xff binary\r\n--tail\r\n\r\n"
     doc = await bot.send_document(
-        user.id, BufferedInputFile(config, filename="wg-phone.conf"), caption="Ваш конфиг"
+        user.id, BufferedInputFile(config, filename="Нидерланды.conf"), caption="Ваш конфиг"
     )
     image = png()
     photo = await bot.send_photo(user.id, BufferedInputFile(image, filename="qr.png"))
 
     assert doc.document is not None
-    assert doc.document.file_name == "wg-phone.conf"
+    assert doc.document.file_name == "Нидерланды.conf"
     assert doc.document.file_size == len(config)
     assert doc.caption == "Ваш конфиг"
     assert photo.photo is not None
@@ -113,7 +113,7 @@ async def test_document_and_photo_round_trip(bot: Bot, fake: FakeTelegram) -> No
     sent_doc, sent_photo = fake.sent_to(user.id)
     assert sent_doc.document is not None
     assert sent_doc.document.content == config
-    assert sent_doc.document.filename == "wg-phone.conf"
+    assert sent_doc.document.filename == "Нидерланды.conf"
     assert sent_doc.text == "Ваш конфиг"
     assert sent_photo.photo is not None
     assert sent_photo.photo.content == image
