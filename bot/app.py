@@ -75,7 +75,7 @@ def connect(services: Services, bot: Bot) -> TelegramNotifier:
     """Give the services the Telegram adapters they call back through: the notifier (alerts,
     texts and configs), the broadcast sender, the support relay, and the bot's pacer, so that
     broadcasts take only what answers to users leave."""
-    notifier = TelegramNotifier(bot, services.users, services.settings.alerts_chat_id)
+    notifier = TelegramNotifier(bot, services.users, services.settings.alerts_chat_id, services.qr)
     services.set_notifier(notifier)
     services.broadcasts.sender = TelegramBroadcastSender(bot, services.users)
     services.support.relay = TelegramSupportRelay(bot)
@@ -123,6 +123,7 @@ def create_dispatcher(services: Services, bot: Bot) -> Dispatcher:
         vless=services.vless,
         game_pings=services.game_pings,
         onboarding=services.onboarding,
+        qr=services.qr,
     )
     # Read, refuse the banned, throttle, and only then write: a flood costs no write.
     dispatcher.update.outer_middleware(
@@ -196,6 +197,7 @@ async def _serve(settings: Settings, services: Services, stop: asyncio.Event) ->
             services.database.on_back(services.broadcasts.resume)
             scheduler = create_scheduler(services)
             scheduler.start()
+            await services.qr.start()
             try:
                 if settings.telegram_proxy is not None:
                     log.info("Telegram through the proxy %s", settings.telegram_proxy_shown)

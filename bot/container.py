@@ -54,6 +54,7 @@ from services.payments import PaymentService, ReceiptSettings
 from services.placement import Placement
 from services.plans import Addons
 from services.promos import PromoService
+from services.qrdrawer import QrDrawer
 from services.reclaim import AddressReclaim
 from services.reconcile import ReconcileService
 from services.reminders import ReminderService
@@ -122,6 +123,7 @@ class Services:
     campaigns: CampaignService
     gifts: GiftService
     notifier: Notifier | None = None
+    qr: QrDrawer = field(default_factory=QrDrawer)
     account: AccountService = field(init=False)
     onboarding: OnboardingService = field(init=False)
 
@@ -162,6 +164,7 @@ class Services:
         except TimeoutError:
             log.warning("closing with config saves still running: reconcile redoes them")
         await self.pool.close()
+        await self.qr.close()
         await self.engine.dispose()
 
 

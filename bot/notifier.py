@@ -26,7 +26,7 @@ from services.clientconfig import ClientConfig
 from services.notifier import AdminButtons, GrantButtons, HostKeyButton
 from services.nudges import OFFER, SETUP, SILENT
 from services.onboarding import CHOICES
-from services.qr import qr_png
+from services.qrdrawer import QrDrawer
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,13 @@ class SentConfigs:
 
 
 class TelegramNotifier:
-    def __init__(self, bot: Bot, users: UserService, alerts_chat_id: int | None) -> None:
+    def __init__(
+        self, bot: Bot, users: UserService, alerts_chat_id: int | None, qr: QrDrawer
+    ) -> None:
         self._bot = bot
         self._users = users
         self._alerts_chat_id = alerts_chat_id
+        self._qr = qr
         self.sent_configs = SentConfigs()
 
     async def to_admins(
@@ -158,7 +161,7 @@ class TelegramNotifier:
         if not await self._send_again(
             chat_id, config.text, document_caption, photo_caption, photo_markup
         ):
-            png = asyncio.create_task(asyncio.to_thread(qr_png, config.text))
+            png = asyncio.create_task(self._qr.png(config.text))
             try:
                 document = await self._bot.send_document(
                     chat_id,
@@ -211,7 +214,7 @@ class TelegramNotifier:
         text = t(key, link=esc(link), **{k: esc(v) for k, v in args.items()})
         try:
             await self._bot.send_message(user_id, text)
-            png = await asyncio.to_thread(qr_png, link)
+            png = await self._qr.png(link)
             photo = BufferedInputFile(png, filename="vless.png")
             await self._bot.send_photo(user_id, photo, caption=t("vless-qr-caption"))
         except TelegramAPIError as error:

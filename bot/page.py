@@ -62,6 +62,7 @@ def register_page(app: web.Application, services: Services, bot: Bot) -> None:
             promos=services.promos,
             stars=TelegramStarsInvoices(bot),
             vless=services.vless,
+            qr=services.qr,
             client_address=partial(
                 client_address, trusted_proxies=services.settings.web_trusted_proxies
             ),

@@ -12,7 +12,7 @@ from keyboards.callbacks import VlessCD
 from locales import Translator
 from locales.format import esc
 from services.pages import PageService
-from services.qr import qr_png
+from services.qrdrawer import QrDrawer
 from services.vless import VlessService
 
 router = Router(name=__name__)
@@ -26,6 +26,7 @@ async def vless_links(
     t: Translator,
     vless: VlessService,
     pages: PageService,
+    qr: QrDrawer,
     bot: Bot,
 ) -> None:
     """Every VLESS link of the user, each as text and QR code; one is made if they have none."""
@@ -34,7 +35,7 @@ async def vless_links(
     await bot.send_message(user.id, t("vless-intro"))
     for access in accesses:
         await bot.send_message(user.id, f"<code>{esc(access.link)}</code>")
-        photo = BufferedInputFile(qr_png(access.link), filename="vless.png")
+        photo = BufferedInputFile(await qr.png(access.link), filename="vless.png")
         await bot.send_photo(user.id, photo, caption=t("vless-qr-caption"))
     if pages.enabled:
         link = await pages.subscription_link(user.id)

@@ -435,7 +435,7 @@ async def test_new_endpoint_goes_to_users_with_access_once(app: App) -> None:
         await app.services.users.grant(user_id, days, create=True)
         await app.say(user_id, "/get_config")
     app.clock.advance(days=40)
-    notifier = TelegramNotifier(app.bot, app.services.users, None)
+    notifier = TelegramNotifier(app.bot, app.services.users, None, app.services.qr)
     endpoints = EndpointService(app.services.sessions, app.services.configs, app.clock, notifier)
     for bad in ("198.51.100.7", "198.51.100.7:0", "a b:51820", "198.51.100.7:51820:1"):
         with pytest.raises(InvalidInput):

@@ -14,6 +14,7 @@ from services.devices import DeviceService
 from services.pages import PageService, Session, Source
 from services.payments import PaymentService
 from services.promos import PromoService
+from services.qrdrawer import QrDrawer
 from services.subscriptions import SubscriptionService
 from services.users import UserService
 from services.vless import VlessService
@@ -44,6 +45,7 @@ class PageDeps:
     promos: PromoService
     stars: StarsInvoices
     vless: VlessService
+    qr: QrDrawer
     client_address: Callable[[web.Request], str]  # the sender, behind trusted proxies too
     limits: Limits = field(default_factory=Limits)
 

@@ -3,7 +3,6 @@ the caller (and checked the form's CSRF token) before any of these runs."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
@@ -27,7 +26,6 @@ from services.errors import (
 from services.onboarding import PLATFORMS, Platform
 from services.payments import Way
 from services.promos import PromoUnknown
-from services.qr import qr_png
 from web.context import CALLER, DEPS, Caller
 from web.guard import Form, forget_session, read_form, sign_in_page
 from web.render import ASSETS, message, reader_language, render, texts_for
@@ -204,7 +202,7 @@ async def config_file(request: web.Request) -> web.StreamResponse:
 async def config_qr(request: web.Request) -> web.StreamResponse:
     caller = request[CALLER]
     item = await request.app[DEPS].devices.config(caller.user.id, device_id(request))
-    png = await asyncio.to_thread(qr_png, item.config.text)
+    png = await request.app[DEPS].qr.png(item.config.text)
     return web.Response(body=png, content_type="image/png")
 
 
