@@ -1,0 +1,3 @@
+"""Tests: the bot's own aiogram import (types built on first use), before any test imports it."""
+
+from bot import lazytypes  # noqa: F401
