@@ -10,11 +10,11 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from db.models import User
 from handlers.common import acknowledge
 from handlers.devices import send_configs
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import (
     GameAction,
     GameCD,
@@ -48,7 +48,7 @@ def vless_offer(t: Translator) -> InlineKeyboardMarkup:
 
 def with_button(markup: InlineKeyboardMarkup, text: str, data: str) -> InlineKeyboardMarkup:
     """The server list with one more button under it."""
-    builder = InlineKeyboardBuilder.from_markup(markup)
+    builder = InlineKeyboard.from_markup(markup)
     builder.row(InlineKeyboardButton(text=text, callback_data=data))
     return builder.as_markup()
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import (
     AccountAction,
     AccountCD,
@@ -33,7 +33,7 @@ class ButtonLike(Protocol):
 
 def broadcast_buttons(buttons: Sequence[ButtonLike]) -> InlineKeyboardMarkup | None:
     """Under a broadcast, one per row: links, and "Get config" and "Renew" as the menu's."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for button in buttons:
         if button.kind == "config":
             builder.button(text=button.title, callback_data=MenuCD(action=MenuAction.CONFIG))
@@ -45,21 +45,21 @@ def broadcast_buttons(buttons: Sequence[ButtonLike]) -> InlineKeyboardMarkup | N
     return builder.as_markup() if buttons else None
 
 
-def _cancel(builder: InlineKeyboardBuilder, t: Translator) -> None:
+def _cancel(builder: InlineKeyboard, t: Translator) -> None:
     builder.button(
         text=t("button-cancel"), callback_data=BroadcastCD(action=BroadcastAction.CANCEL)
     )
 
 
 def broadcast_cancel(t: Translator) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     _cancel(builder, t)
     return builder.as_markup()
 
 
 def broadcast_button_editor(t: Translator, count: int, most: int) -> InlineKeyboardMarkup:
     """Under the draft's buttons: add a ready one (while there is room), remove them, go on."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if count < most:
         for kind, title in READY_BUTTONS.items():
             builder.button(
@@ -81,7 +81,7 @@ def broadcast_audiences(
     t: Translator, choices: Sequence[tuple[BroadcastAction, str, str, str]]
 ) -> InlineKeyboardMarkup:
     """A button per choice (its action, audience, value and label), then Cancel."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for action, audience, value, label in choices:
         builder.button(
             text=label, callback_data=BroadcastCD(action=action, audience=audience, value=value)
@@ -93,14 +93,14 @@ def broadcast_audiences(
 
 def broadcast_back(t: Translator) -> InlineKeyboardMarkup:
     """Back to the audiences, or cancel."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("broadcast-back"), callback_data=BroadcastCD(action=BroadcastAction.NEXT))
     _cancel(builder, t)
     return builder.as_markup()
 
 
 def broadcast_confirm(t: Translator, audience: str, value: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("broadcast-send"),
         callback_data=BroadcastCD(action=BroadcastAction.SEND, audience=audience, value=value),
@@ -111,7 +111,7 @@ def broadcast_confirm(t: Translator, audience: str, value: str) -> InlineKeyboar
 
 def broadcast_stop(t: Translator, broadcast_id: int) -> InlineKeyboardMarkup:
     """Under the progress of a running broadcast."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("broadcast-stop"),
         callback_data=BroadcastCD(action=BroadcastAction.STOP, broadcast_id=broadcast_id),

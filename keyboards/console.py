@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import (
     AuditCD,
     CardAction,
@@ -27,7 +27,7 @@ def users_list(
     user_ids: Iterable[int],
 ) -> InlineKeyboardMarkup:
     """Filters, a card button per user shown, and paging."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for kind in filters:
         label = t("users-filter", filter=kind)
         text = f"• {label}" if kind == current else label
@@ -47,13 +47,13 @@ def users_list(
 
 
 def found_users(user_ids: Sequence[int]) -> InlineKeyboardMarkup | None:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     cards = _card_buttons(builder, user_ids)
     builder.adjust(*_rows_of(cards, 5))
     return builder.as_markup() if cards else None
 
 
-def _card_buttons(builder: InlineKeyboardBuilder, user_ids: Iterable[int]) -> int:
+def _card_buttons(builder: InlineKeyboard, user_ids: Iterable[int]) -> int:
     count = 0
     for user_id in user_ids:
         builder.button(
@@ -80,7 +80,7 @@ def user_card(
             actions.append(CardAction.RESET)
     actions.append(CardAction.MESSAGE)
     actions.append(CardAction.SHOW)
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for action in actions:
         builder.button(
             text=t("card-button", action=action.value),
@@ -91,7 +91,7 @@ def user_card(
 
 
 def card_confirm(t: Translator, action: CardAction, user_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("card-confirm-yes"), callback_data=CardCD(action=action, user_id=user_id, ok=True)
     )
@@ -102,14 +102,14 @@ def card_confirm(t: Translator, action: CardAction, user_id: int) -> InlineKeybo
 
 
 def send_confirm(t: Translator) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("message-send-yes"), callback_data=SendCD(action=SendAction.SEND))
     builder.button(text=t("button-cancel"), callback_data=SendCD(action=SendAction.CANCEL))
     return builder.as_markup()
 
 
 def audit_pages(t: Translator, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if page > 0:
         builder.button(text=t("button-previous"), callback_data=AuditCD(page=page - 1))
     if has_next:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import DeviceAction, DeviceCD, RouteCD
 from locales import Translator
 
@@ -15,7 +15,7 @@ def device_list(
     t: Translator, devices: Sequence[tuple[int, str]], can_add: bool
 ) -> InlineKeyboardMarkup:
     """One button per device (id, label), then "Add device" while the limit allows."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for device_id, label in devices:
         builder.button(
             text=t("devices-button", name=label),
@@ -29,7 +29,7 @@ def device_list(
 
 def device_actions(t: Translator, device_id: int, routes: bool) -> InlineKeyboardMarkup:
     """Config, rename, routes (when presets exist), new keys, remove, and back to the list."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for key, action in (
         ("devices-config", DeviceAction.CONFIG),
         ("devices-rename", DeviceAction.RENAME),
@@ -46,7 +46,7 @@ def device_actions(t: Translator, device_id: int, routes: bool) -> InlineKeyboar
 
 
 def back_to_device(t: Translator, device_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("devices-back"),
         callback_data=DeviceCD(action=DeviceAction.SHOW, device_id=device_id),
@@ -56,7 +56,7 @@ def back_to_device(t: Translator, device_id: int) -> InlineKeyboardMarkup:
 
 def confirm(t: Translator, device_id: int, yes_key: str, yes: DeviceAction) -> InlineKeyboardMarkup:
     """A "yes" button for `yes` (remove, new keys) and Cancel back to the device."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t(yes_key), callback_data=DeviceCD(action=yes, device_id=device_id))
     builder.button(
         text=t("button-cancel"),
@@ -69,7 +69,7 @@ def route_choices(
     t: Translator, device_id: int, presets: Sequence[tuple[str, str]], current: str
 ) -> InlineKeyboardMarkup:
     """Everything through the VPN, then each preset (key, title); the current one marked."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for key, title in (("", t("devices-routes-all")), *presets):
         label = t("devices-routes-current", title=title) if key == current else title
         builder.button(text=label, callback_data=RouteCD(device_id=device_id, preset=key))

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import GameAction, GameCD, ServerCD
 from locales import Translator
 
 
 def game_list(t: Translator, games: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
     """One button per game (key, name)."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for key, name in games:
         builder.button(
             text=t("game-button", game=name), callback_data=GameCD(action=GameAction.PICK, game=key)
@@ -31,7 +31,7 @@ def game_servers(
     """The nodes (id, label, round trip shown in ms, or None) in the order given, the current one
     marked; then the game's routes for every device, and back to the games."""
     key, name = game
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for node_id, label, rtt in nodes:
         if rtt is None:
             text = t("game-node-unknown", label=label)

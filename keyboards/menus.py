@@ -11,8 +11,8 @@ from aiogram.types import (
     MenuButtonWebApp,
     WebAppInfo,
 )
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import (
     DeviceAction,
     DeviceCD,
@@ -42,7 +42,7 @@ class ServerOption(Protocol):
 
 
 def main_menu(t: Translator) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("menu-get-config"), callback_data=MenuCD(action=MenuAction.CONFIG))
     builder.button(text=t("menu-devices"), callback_data=DeviceCD(action=DeviceAction.OPEN))
     builder.button(text=t("menu-server"), callback_data=MenuCD(action=MenuAction.SERVER))
@@ -56,7 +56,7 @@ def main_menu(t: Translator) -> InlineKeyboardMarkup:
 def servers(
     t: Translator, options: Sequence[ServerOption], current_node_id: int | None
 ) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for option in options:
         key = "server-button-current" if option.id == current_node_id else "server-button"
         text = t(key, label=option.label, devices=option.devices)
@@ -68,7 +68,7 @@ def servers(
 
 
 def regen_confirm(t: Translator, device_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("regen-yes"), callback_data=RegenCD(action=RegenAction.CONFIRM, device_id=device_id)
     )
@@ -77,14 +77,14 @@ def regen_confirm(t: Translator, device_id: int) -> InlineKeyboardMarkup:
 
 
 def languages() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for code, name in LANGUAGE_NAMES.items():
         builder.button(text=name, callback_data=LanguageCD(language=code))
     return builder.as_markup()
 
 
 def grant_access(t: Translator, user_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("admin-grant-30"), callback_data=GrantCD(user_id=user_id, days=30))
     builder.button(text=t("admin-grant-forever"), callback_data=GrantCD(user_id=user_id, days=0))
     return builder.as_markup()
@@ -107,7 +107,7 @@ def page_menu_button(t: Translator, app_url: str) -> MenuButtonWebApp:
 
 
 def personal_link(t: Translator, link: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("link-open"), url=link)
     builder.button(text=t("link-replace"), callback_data=LinkCD())
     builder.adjust(1)

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import AddNodeAction, AddNodeCD, ForeignAction, ForeignCD, HostKeyCD
 from locales import Translator
 
 
 def foreign_peers(t: Translator, node_id: int, peer_ids: Sequence[int]) -> InlineKeyboardMarkup:
     """A remove button per listed peer (numbered as the list is), and one for all of them."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for number, peer_id in enumerate(peer_ids, start=1):
         builder.button(
             text=t("foreign-remove-one", number=str(number)),
@@ -27,7 +27,7 @@ def foreign_peers(t: Translator, node_id: int, peer_ids: Sequence[int]) -> Inlin
 
 
 def foreign_confirm(t: Translator, node_id: int, peer_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("foreign-confirm-yes"),
         callback_data=ForeignCD(action=ForeignAction.CONFIRM, node_id=node_id, peer_id=peer_id),
@@ -40,7 +40,7 @@ def foreign_confirm(t: Translator, node_id: int, peer_id: int) -> InlineKeyboard
 
 
 def accept_host_key(t: Translator, node_id: int, fingerprint: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("host-key-accept-button"),
         callback_data=HostKeyCD(node_id=node_id, fingerprint=fingerprint),
@@ -49,7 +49,7 @@ def accept_host_key(t: Translator, node_id: int, fingerprint: str) -> InlineKeyb
 
 
 def confirm_new_node(t: Translator, fingerprint: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("node-add-confirm-button"),
         callback_data=AddNodeCD(action=AddNodeAction.CONFIRM, fingerprint=fingerprint),

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import AccountAction, AccountCD, MenuAction, MenuCD, SetupCD
 from locales import Translator
 
 
 def platforms(choices: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
     """One button per platform (key, name): the two phones, then the three desktops."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for key, name in choices:
         builder.button(text=name, callback_data=SetupCD(platform=key))
     builder.adjust(2, 3)
@@ -22,7 +22,7 @@ def platforms(choices: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 def app_links(t: Translator, apps: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
     """A link button per app (name, URL)."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for name, url in apps:
         builder.button(text=t("setup-app-button", app=name), url=url)
     builder.adjust(1)
@@ -31,14 +31,14 @@ def app_links(t: Translator, apps: Sequence[tuple[str, str]]) -> InlineKeyboardM
 
 def setup_help(t: Translator, choices: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
     """Under /help and the set-up nudge: the platforms, then "Write to support"."""
-    builder = InlineKeyboardBuilder.from_markup(platforms(choices))
+    builder = InlineKeyboard.from_markup(platforms(choices))
     builder.row(_support_button(t))
     return builder.as_markup()
 
 
 def silent_help(t: Translator) -> InlineKeyboardMarkup:
     """Under "is something wrong?": support, or another server."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.row(_support_button(t))
     server = MenuCD(action=MenuAction.SERVER).pack()
     builder.row(InlineKeyboardButton(text=t("nudge-change-server"), callback_data=server))
@@ -47,7 +47,7 @@ def silent_help(t: Translator) -> InlineKeyboardMarkup:
 
 def plans_offer(t: Translator) -> InlineKeyboardMarkup:
     """Under the offer after a trial: the plans."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("nudge-plans-button"), callback_data=AccountCD(action=AccountAction.PLANS)
     )

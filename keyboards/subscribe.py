@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import (
     AccountAction,
     AccountCD,
@@ -72,7 +72,7 @@ class Ways(Protocol):
 
 
 def plans_menu(t: Translator, quotes: Sequence[Quote], ways: Ways) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for quote in quotes:
         prices = [t("price-rub", rub=quote.price.rub)] if ways.yookassa_enabled else []
         prices += [t("price-stars", stars=quote.price.stars)] if ways.stars_enabled else []
@@ -88,7 +88,7 @@ def pay_methods(
 ) -> InlineKeyboardMarkup:
     """The ways to pay for one's own plan, the Stars subscription of a 30-day plan (at the
     plan's full price), and giving the plan as a gift."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     code, price = quote.plan.code, quote.price
     if ways.yookassa_enabled:
         builder.button(
@@ -125,7 +125,7 @@ def buy_methods(
     t: Translator, sale: Sale, code: str, price: Price, ways: Ways
 ) -> InlineKeyboardMarkup:
     """The ways to pay for a gift or an add-on: once, by card, SBP or Stars."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if ways.yookassa_enabled:
         builder.button(
             text=t("pay-card", rub=price.rub),
@@ -150,13 +150,13 @@ def buy_methods(
 
 
 def pay_link(t: Translator, url: str, rub: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("pay-link", rub=rub), url=url)
     return builder.as_markup()
 
 
 def subscription_link(t: Translator, url: str, stars: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("pay-stars-sub-link", stars=stars), url=url)
     return builder.as_markup()
 
@@ -165,7 +165,7 @@ def accept_terms(
     t: Translator, offer_url: str, privacy_url: str, sale: Sale, code: str, method: PayMethod
 ) -> InlineKeyboardMarkup:
     """The documents to read, and one tap that accepts them and goes on paying."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("terms-offer"), url=offer_url)
     builder.button(text=t("terms-privacy"), url=privacy_url)
     builder.button(
@@ -177,7 +177,7 @@ def accept_terms(
 
 def join_channel(t: Translator, url: str) -> InlineKeyboardMarkup:
     """The trial's condition: join the channel, then check again."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("trial-channel-join"), url=url)
     builder.button(
         text=t("trial-channel-check"), callback_data=AccountCD(action=AccountAction.TRIAL)
@@ -187,14 +187,14 @@ def join_channel(t: Translator, url: str) -> InlineKeyboardMarkup:
 
 
 def renew_button(t: Translator) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("renew-button"), callback_data=AccountCD(action=AccountAction.PLANS))
     return builder.as_markup()
 
 
 def offer(t: Translator, *, trial: bool, payments: bool) -> InlineKeyboardMarkup | None:
     """What a user without access can do by themselves: try, or pay."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if trial:
         builder.button(text=t("trial-button"), callback_data=AccountCD(action=AccountAction.TRIAL))
     if payments:
@@ -216,7 +216,7 @@ def account(
 ) -> InlineKeyboardMarkup | None:
     """Under /status: renew, cancel auto-renewal, the Stars subscription's switch (None: no
     subscription), add-ons (what, and the button's text), payment history, invite friends."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if payments:
         builder.button(text=t("renew-button"), callback_data=AccountCD(action=AccountAction.PLANS))
     if auto_renew:

@@ -4,8 +4,8 @@ the staff, and a user's card under their message in a staff member's chat."""
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from keyboards.builder import InlineKeyboard
 from keyboards.callbacks import (
     CardAction,
     CardCD,
@@ -21,20 +21,20 @@ CARD_LABEL_MAX = 48
 
 def support_button(t: Translator) -> InlineKeyboardMarkup:
     """ "Write to support": the conversation opens and the next messages go to the staff."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("support-button"), callback_data=MenuCD(action=MenuAction.SUPPORT))
     return builder.as_markup()
 
 
 def write_button(t: Translator) -> InlineKeyboardMarkup:
     """Under a staff reply when the conversation is closed: reply, which opens it again."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=t("support-reply-button"), callback_data=MenuCD(action=MenuAction.SUPPORT))
     return builder.as_markup()
 
 
 def support_done(t: Translator) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=t("support-done-button"), callback_data=SupportCD(action=SupportAction.DONE)
     )
@@ -42,7 +42,7 @@ def support_done(t: Translator) -> InlineKeyboardMarkup:
 
 
 def user_card_button(user_id: int, name: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     label = name if len(name) <= CARD_LABEL_MAX else name[: CARD_LABEL_MAX - 1] + "…"
     builder.button(
         text=f"👤 {label} · {user_id}",
