@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from bot.cli import refusal
@@ -161,10 +162,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run_bot(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import run  # aiogram loads in seconds: only when the bot runs
+def bot_app() -> ModuleType:
+    """bot.app, imported only when the bot runs (the CLI's commands never load aiogram), with
+    aiogram's types built when first used."""
+    from bot.lazytypes import import_aiogram
 
-    await run(settings)
+    import_aiogram()
+    import bot.app
+
+    return bot.app
+
+
+async def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    await bot_app().run(settings)
     return 0
 
 

@@ -1,6 +1,7 @@
 """aiogram's Bot API types built on first use instead of all at import: importing aiogram
 builds the validators of every one of its 400-odd types (about 4 s and 100 MB here), of which
-the bot meets a few dozen. Imported before anything imports aiogram (main.py, the tests)."""
+the bot meets a few dozen. `import_aiogram()` runs before anything imports aiogram: when the
+bot starts (main.py) and in the tests."""
 
 from __future__ import annotations
 
@@ -40,6 +41,3 @@ def import_aiogram() -> None:
     for module in {sys.modules[cls.__module__] for cls in deferred}:
         for name, value in namespaces[0].items():
             module.__dict__.setdefault(name, value)
-
-
-import_aiogram()

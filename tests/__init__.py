@@ -1,3 +1,5 @@
 """Tests: the bot's own aiogram import (types built on first use), before any test imports it."""
 
-from bot import lazytypes  # noqa: F401
+from bot.lazytypes import import_aiogram
+
+import_aiogram()

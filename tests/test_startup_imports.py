@@ -33,7 +33,8 @@ def test_aiogram_types_are_built_on_first_use_and_every_one_builds() -> None:
     (measured by `python -m bench.scale`: start-up and RSS). Each still builds from the
     names aiogram resolves them with, and an update parses whole."""
     script = """
-import main, bot.app
+import main
+main.bot_app()
 from aiogram import types
 from pydantic import BaseModel
 models = [m for m in vars(types).values() if isinstance(m, type) and issubclass(m, BaseModel)]
