@@ -78,7 +78,9 @@ async def test_two_processes_run_the_probe_once_per_interval_and_one_takes_over(
         turns = WINDOW // INTERVAL
         # each process's timer fired about `turns` times: twice that without the claims
         assert turns - 1 <= sum(ran) <= turns + 1, f"probe runs per process in {WINDOW} s: {ran}"
-        assert await stored_runs(postgres_url, "probe") == sum(after), "the database agrees"
+        stored = await stored_runs(postgres_url, "probe")
+        later = [await probe_runs(p) for p in processes]  # a turn may come between the reads
+        assert sum(after) <= stored <= sum(later), "the database agrees"
 
         # the process that ran the probe stops: the other one takes the turns over
         runner, other = (a, b) if ran[0] >= ran[1] else (b, a)
