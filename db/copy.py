@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alembic.util import CommandError
 from sqlalchemy import Table, bindparam, func, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.engine import async_url, create_engine, safe_url
-from db.migrate import upgrade
+from db.migrate import MigrationError, upgrade
 from db.models import USER_SEARCH_TABLES, Base
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ def _sqlite_url(path: Path) -> str:
 async def _migrate(engine: AsyncEngine, name: str) -> None:
     try:
         await upgrade(engine)
-    except CommandError as error:  # e.g. a revision newer than this code knows
+    except MigrationError as error:  # e.g. a revision newer than this code knows
         raise CopyError(f"{name}: {error}") from None
     except DBAPIError as error:
         raise CopyError(f"{name}: cannot open ({_reason(error)})") from None

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 
 from db.cipher import CipherError, SecretCipher
@@ -289,6 +288,8 @@ def check_sqlite_backup(path: Path) -> str:
     if row is None:
         raise BackupError(f"{path}: no alembic_version: not a vpnservice database")
     revision = str(row[0])
+    from alembic.script import ScriptDirectory  # only a restore needs Alembic's list
+
     script = ScriptDirectory.from_config(alembic_config())
     if revision not in {rev.revision for rev in script.walk_revisions()}:
         raise BackupError(
