@@ -8,6 +8,7 @@ import contextlib
 import logging
 import struct
 import sys
+import time
 from pathlib import Path
 
 from services.qr import qr_png
@@ -21,11 +22,13 @@ MAX_TEXT = 8 * 1024  # bytes: far above what a QR code holds (2,953)
 MAX_PNG = 4 * 1024 * 1024  # bytes: a version-40 code is about 40 KB
 DRAWN, FAILED = b"\x00", b"\x01"
 ANSWER_TIMEOUT = 5.0  # seconds for one code; the child is restarted after that
+REST = 30.0  # seconds after a failure when codes are drawn in a thread without asking a child
 
 
 class QrDrawer:
     """`png(text)` as `services.qr.qr_png` gives it. One child draws one code at a time; it
-    starts with the first code and again after it died, hung or answered garbage. A text the
+    starts with the bot and again after it died, hung or answered garbage (not within REST of
+    that, so a child that keeps failing costs one code a wait, not every one). A text the
     child cannot draw is drawn in a thread, so the same error reaches the caller."""
 
     def __init__(self, command: tuple[str, ...] = CHILD, timeout: float = ANSWER_TIMEOUT) -> None:
@@ -34,6 +37,7 @@ class QrDrawer:
         self._child: asyncio.subprocess.Process | None = None
         self._turn = asyncio.Lock()
         self.started = 0  # children started so far
+        self._rest_until = 0.0
 
     async def start(self) -> None:
         """Start the child now, not with the first code (its start-up takes about 0.2 s)."""
@@ -42,10 +46,11 @@ class QrDrawer:
                 await self._running()
             except OSError as error:
                 log.warning("QR drawing process not started (%s): drawing in a thread", error)
+                self._rest_until = time.monotonic() + REST
 
     async def png(self, text: str) -> bytes:
         data = text.encode()
-        if len(data) <= MAX_TEXT:
+        if len(data) <= MAX_TEXT and time.monotonic() >= self._rest_until:
             async with self._turn:
                 drawn = await self._ask(data)
             if drawn is not None:
@@ -67,8 +72,13 @@ class QrDrawer:
                     raise ValueError(f"an answer the drawer does not give ({status!r}, {size})")
                 answer = await child.stdout.readexactly(size)
         except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
-            log.warning("QR drawing process failed (%s): drawing in a thread", _reason(error))
+            log.warning(
+                "QR drawing process failed (%s): drawing in a thread for %.0f s",
+                _reason(error),
+                REST,
+            )
             self._discard()
+            self._rest_until = time.monotonic() + REST
             return None
         except asyncio.CancelledError:  # what the child writes next would answer no one
             self._discard()
