@@ -115,18 +115,30 @@ class WriterTurns:
         """Wait for the turn, from inside SQLAlchemy's greenlet."""
         if TURN in info or not in_greenlet():  # its turn already, or SQLite waits alone
             return
-        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        loop = asyncio.get_running_loop()
+        lock = self._locks.setdefault(loop, asyncio.Lock())
         if await_(_acquire(lock, SQLITE_BUSY_TIMEOUT_MS / 1000)):
-            info[TURN] = lock
+            info[TURN] = (loop, lock)
         else:
             log.warning("a write waited %d ms for its turn: going on without it",
                         SQLITE_BUSY_TIMEOUT_MS)  # fmt: skip
 
     @staticmethod
     def done(info: dict[str, Any]) -> None:
-        lock = info.pop(TURN, None)
-        if lock is not None:
+        """Give the turn back, on its event loop's thread (a connection the garbage collector
+        returns may come back on another)."""
+        turn = info.pop(TURN, None)
+        if turn is None:
+            return
+        loop, lock = turn
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
             lock.release()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(lock.release)
 
 
 async def _acquire(lock: asyncio.Lock, seconds: float) -> bool:
