@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
@@ -433,29 +434,20 @@ class LabClient:
 LAB_LOCK = Path(tempfile.gettempdir()) / "vpnservice-lab.lock"
 
 
-class _HostLock:
-    """Labs of different processes (two checkouts testing at once) share the host's users,
-    homes and /var/run/wireguard: one process at a time holds them, however many labs it has
-    open."""
-
-    def __init__(self) -> None:
-        self._held = 0
-        self._file: int | None = None
-
-    def acquire(self) -> None:
-        if self._held == 0:
-            self._file = os.open(LAB_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._file, fcntl.LOCK_EX)
-        self._held += 1
-
-    def release(self) -> None:
-        self._held -= 1
-        if self._held == 0 and self._file is not None:
-            os.close(self._file)  # closing the file releases the lock
-            self._file = None
-
-
-_host = _HostLock()
+@contextlib.contextmanager
+def _host_lock() -> Iterator[None]:
+    """Labs of different processes (pytest-xdist workers, two checkouts testing at once) run
+    side by side: every name a lab creates carries its pid (namespaces, links, the bridge,
+    /var/run/wireguard sockets, /etc/netns entries, its temporary directory) and a node's users
+    and homes are its own (`ip netns exec` mounts /etc/netns/NS/passwd). What they do share is
+    the choice of a free bridge subnet and the sweep of labs whose process is gone: one process
+    at a time does those, under this lock."""
+    fd = os.open(LAB_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
 
 
 class Lab:
@@ -478,14 +470,13 @@ class Lab:
 
     def __enter__(self) -> Lab:
         require_root_lab()
-        _host.acquire()
         try:
-            clean_stale()
-            self.close()  # a lab of a previous run of this same pid
-            self._setup()
+            with _host_lock():
+                clean_stale()
+                self.close()  # a lab of a previous run of this same pid
+                self._setup()  # its bridge holds the subnet from here on
         except BaseException:
             self.close()
-            _host.release()
             raise
         return self
 
@@ -495,10 +486,7 @@ class Lab:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.close()
-        finally:
-            _host.release()
+        self.close()
 
     def _setup(self) -> None:
         self.dir.mkdir(exist_ok=True)
