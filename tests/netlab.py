@@ -285,20 +285,23 @@ class LabNode:
         machine's /root/.bashrc runs `pyenv init` (~80 ms per SSH command, and a minute's wait
         when a session killed by a lab's teardown left pyenv's rehash lock behind), which a
         real node does not. `ip netns exec` mounts /etc/netns/NS/passwd over /etc/passwd.
-        Nodes with WireGuard get one from the start; this gives another."""
+        Every node gets one from the start; this gives another."""
         self._plain_root_home(home)
         self.stop_sshd()
         self.start_sshd()
 
     def _plain_root_home(self, home: Path) -> None:
+        """Root's home in the node's own /etc/passwd (the host's until it has one)."""
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        own = NETNS_ETC / self.ns / "passwd"
         lines = []
-        for line in Path("/etc/passwd").read_text().splitlines():
+        for line in (own if own.exists() else Path("/etc/passwd")).read_text().splitlines():
             fields = line.split(":")
             if fields[0] == "root" and len(fields) == 7:
                 fields[5] = str(home)
             lines.append(":".join(fields))
-        (NETNS_ETC / self.ns / "passwd").write_text("\n".join(lines) + "\n")
+        own.write_text("\n".join(lines) + "\n")
+        own.chmod(0o644)
 
     def stop_sshd(self) -> None:
         """Kill sshd and every SSH session it serves, as if the node's sshd died."""
@@ -350,7 +353,7 @@ class LabNode:
         passwd = Path("/etc/passwd").read_text().rstrip("\n") + "\n"
         passwd += f"{LAB_USER}:x:{LAB_USER_UID}:65534:lab user:/tmp:/bin/sh\n"
         (NETNS_ETC / self.ns / "passwd").write_text(passwd)
-        (NETNS_ETC / self.ns / "passwd").chmod(0o644)
+        self._plain_root_home(self.dir / "root-home")  # as a fresh server's: see above
         self.lab.attach(self.ns, self.ip)
         _ns(self.ns, "ip", "route", "add", "default", "via", self.lab.ip(1))
         _ns(self.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0")
