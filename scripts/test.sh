@@ -22,4 +22,4 @@ scripts/bootstrap-python.sh
 uv run --frozen ruff check .
 uv run --frozen ruff format --check .
 uv run --frozen mypy .
-uv run --frozen pytest -n 4 --dist loadgroup "$@"  # the lab tests take two workers (tests/conftest.py)
+uv run --frozen pytest -n 4 --dist loadgroup "$@"  # the lab tests share one worker (tests/conftest.py)
