@@ -33,8 +33,10 @@ pytest_plugins = [
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With pytest-xdist (`--dist loadgroup`, as scripts/test.sh runs it), the network-lab tests
-    share one worker: they run one after another, since labs share the host's users, homes and
-    /var/run/wireguard; everything else spreads over the other workers."""
+    share one worker and run one after another; everything else spreads over the other workers.
+    (Labs of different processes can run side by side, tests/netlab.py; two lab workers were
+    tried, and on a 2-core machine shared with other runs two bot start-ups of
+    test_e2e_runbooks.py then missed their 30 s deadline.)"""
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("lab"))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
@@ -284,20 +285,23 @@ class LabNode:
         machine's /root/.bashrc runs `pyenv init` (~80 ms per SSH command, and a minute's wait
         when a session killed by a lab's teardown left pyenv's rehash lock behind), which a
         real node does not. `ip netns exec` mounts /etc/netns/NS/passwd over /etc/passwd.
-        Nodes with WireGuard get one from the start; this gives another."""
+        Every node gets one from the start; this gives another."""
         self._plain_root_home(home)
         self.stop_sshd()
         self.start_sshd()
 
     def _plain_root_home(self, home: Path) -> None:
+        """Root's home in the node's own /etc/passwd (the host's until it has one)."""
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        own = NETNS_ETC / self.ns / "passwd"
         lines = []
-        for line in Path("/etc/passwd").read_text().splitlines():
+        for line in (own if own.exists() else Path("/etc/passwd")).read_text().splitlines():
             fields = line.split(":")
             if fields[0] == "root" and len(fields) == 7:
                 fields[5] = str(home)
             lines.append(":".join(fields))
-        (NETNS_ETC / self.ns / "passwd").write_text("\n".join(lines) + "\n")
+        own.write_text("\n".join(lines) + "\n")
+        own.chmod(0o644)
 
     def stop_sshd(self) -> None:
         """Kill sshd and every SSH session it serves, as if the node's sshd died."""
@@ -349,7 +353,7 @@ class LabNode:
         passwd = Path("/etc/passwd").read_text().rstrip("\n") + "\n"
         passwd += f"{LAB_USER}:x:{LAB_USER_UID}:65534:lab user:/tmp:/bin/sh\n"
         (NETNS_ETC / self.ns / "passwd").write_text(passwd)
-        (NETNS_ETC / self.ns / "passwd").chmod(0o644)
+        self._plain_root_home(self.dir / "root-home")  # as a fresh server's: see above
         self.lab.attach(self.ns, self.ip)
         _ns(self.ns, "ip", "route", "add", "default", "via", self.lab.ip(1))
         _ns(self.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0")
@@ -433,29 +437,20 @@ class LabClient:
 LAB_LOCK = Path(tempfile.gettempdir()) / "vpnservice-lab.lock"
 
 
-class _HostLock:
-    """Labs of different processes (two checkouts testing at once) share the host's users,
-    homes and /var/run/wireguard: one process at a time holds them, however many labs it has
-    open."""
-
-    def __init__(self) -> None:
-        self._held = 0
-        self._file: int | None = None
-
-    def acquire(self) -> None:
-        if self._held == 0:
-            self._file = os.open(LAB_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._file, fcntl.LOCK_EX)
-        self._held += 1
-
-    def release(self) -> None:
-        self._held -= 1
-        if self._held == 0 and self._file is not None:
-            os.close(self._file)  # closing the file releases the lock
-            self._file = None
-
-
-_host = _HostLock()
+@contextlib.contextmanager
+def _host_lock() -> Iterator[None]:
+    """Labs of different processes (pytest-xdist workers, two checkouts testing at once) run
+    side by side: every name a lab creates carries its pid (namespaces, links, the bridge,
+    /var/run/wireguard sockets, /etc/netns entries, its temporary directory) and a node's users
+    and homes are its own (`ip netns exec` mounts /etc/netns/NS/passwd). What they do share is
+    the choice of a free bridge subnet and the sweep of labs whose process is gone: one process
+    at a time does those, under this lock."""
+    fd = os.open(LAB_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
 
 
 class Lab:
@@ -478,14 +473,13 @@ class Lab:
 
     def __enter__(self) -> Lab:
         require_root_lab()
-        _host.acquire()
         try:
-            clean_stale()
-            self.close()  # a lab of a previous run of this same pid
-            self._setup()
+            with _host_lock():
+                clean_stale()
+                self.close()  # a lab of a previous run of this same pid
+                self._setup()  # its bridge holds the subnet from here on
         except BaseException:
             self.close()
-            _host.release()
             raise
         return self
 
@@ -495,10 +489,7 @@ class Lab:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.close()
-        finally:
-            _host.release()
+        self.close()
 
     def _setup(self) -> None:
         self.dir.mkdir(exist_ok=True)

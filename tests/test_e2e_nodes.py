@@ -5,6 +5,7 @@ working again, an alert and a recovery when sshd stops, and users moved with new
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import time
@@ -55,6 +56,26 @@ async def last_text(
 ) -> str:
     """Wait until a message in the chat (new or edited) contains `contains`; return its text."""
     return (await last_message(telegram, chat_id, contains, timeout)).text or ""
+
+
+async def metrics_after_a_probe(web_port: int, node: str, since: float) -> str:
+    """/metrics once the node's last probe is one that started after `since` (Unix time)."""
+    line = re.compile(
+        rf'^vpnservice_node_last_probe_timestamp_seconds{{node="{node}"}} (\S+)$', re.M
+    )
+
+    def fetch() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=5) as answer:
+            return str(answer.read().decode())
+
+    deadline = time.monotonic() + 30
+    while True:
+        metrics = await asyncio.to_thread(fetch)
+        probed = line.search(metrics)
+        if probed and float(probed[1]) > since:
+            return metrics
+        assert time.monotonic() < deadline, f"no probe of {node} since {since}"
+        await asyncio.sleep(0.2)
 
 
 async def test_bootstrap_restore_alert_and_migrate(
@@ -134,15 +155,9 @@ async def test_bootstrap_restore_alert_and_migrate(
         lab.client.down()
         print(f"\nrestore of a wiped node: {restore_seconds:.1f} s")
 
-        # Metrics show both nodes up after a probe.
-        await asyncio.sleep(3)
-        metrics = await asyncio.to_thread(
-            lambda: (
-                urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=5)
-                .read()
-                .decode()
-            )
-        )
+        # Metrics show both nodes up after a probe (one that starts from here on).
+        since = time.time()
+        metrics = await metrics_after_a_probe(web_port, "fi1", since)
         assert 'vpnservice_node_up{node="fi1"} 1.0' in metrics
         assert 'vpnservice_node_peers{node="fi1"} 1.0' in metrics
         health = await asyncio.to_thread(

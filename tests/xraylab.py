@@ -146,8 +146,8 @@ class XrayProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, port: int, host: str = "127.0.0.1") -> None:
-        """Start it and wait until `port` answers, then a moment more: a fresh Reality
-        listener first probes its handshake target."""
+        """Start it and wait until `port` answers; a node's Xray a moment more: a fresh Reality
+        listener first probes its handshake target (a client's SOCKS inbound does not)."""
         self.stop()
         with self.log.open("ab") as out:
             self._proc = subprocess.Popen(
@@ -158,7 +158,15 @@ class XrayProcess:
             wait_port(self.ns, host, port)
         except RuntimeError:
             raise RuntimeError(f"xray did not start (exit {self._proc.poll()})") from None
-        time.sleep(1.5)
+        if self.serves_reality():
+            time.sleep(1.5)
+
+    def serves_reality(self) -> bool:
+        """Whether the config has a Reality inbound (a node's), not only a client's SOCKS."""
+        inbounds = json.loads(self.config.read_text()).get("inbounds", [])
+        return any(
+            inbound.get("streamSettings", {}).get("security") == "reality" for inbound in inbounds
+        )
 
     def stop(self) -> None:
         if self._proc is not None:
