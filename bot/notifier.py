@@ -146,7 +146,8 @@ class TelegramNotifier:
         """The document and the QR photo, then an AmneziaWG config's vpn:// key; with `guide`,
         the platform buttons under the last of them. The files go by the file_ids of an earlier
         send of this very config when there was one (Telegram refusing one means they are sent
-        as files again), else as files, the QR code drawn in a thread while the document goes."""
+        as files again), else as files, the QR code drawn by the QR process while the document
+        goes."""
         vpn_key = config.amnezia_key
         markup = platforms(CHOICES) if guide else None
         amnezia = bool(config.obfuscation)
