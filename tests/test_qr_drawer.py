@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,34 +18,35 @@ from tests.test_qr import CONFIG
 TEXTS = [CONFIG, "vless://id@203.0.113.10:443?security=reality#nl1", "Привет, мир"]
 
 
+@pytest.fixture
+async def drawer() -> AsyncIterator[QrDrawer]:
+    drawer = QrDrawer()
+    yield drawer
+    await drawer.close()
+
+
 def child(script: str) -> tuple[str, ...]:
     """A stand-in for the drawing process that runs `script`."""
     return (sys.executable, "-c", script)
 
 
-async def test_codes_are_those_drawn_in_process_and_one_child_draws_them_all() -> None:
-    drawer = QrDrawer()
-    try:
-        drawn = await asyncio.gather(*(drawer.png(text) for text in TEXTS * 4))
-        assert drawn == [qr_png(text) for text in TEXTS * 4]
-        assert decode_qr(drawn[0]) == CONFIG
-        assert drawer.started == 1
-    finally:
-        await drawer.close()
+async def test_codes_are_those_drawn_in_process_and_one_child_draws_them_all(
+    drawer: QrDrawer,
+) -> None:
+    drawn = await asyncio.gather(*(drawer.png(text) for text in TEXTS * 4))
+    assert drawn == [qr_png(text) for text in TEXTS * 4]
+    assert decode_qr(drawn[0]) == CONFIG
+    assert drawer.started == 1
 
 
-async def test_a_killed_child_is_replaced_and_the_code_still_comes() -> None:
-    drawer = QrDrawer()
-    try:
-        await drawer.start()
-        first = drawer._child
-        assert first is not None
-        first.kill()
-        await first.wait()
-        assert await drawer.png(CONFIG) == qr_png(CONFIG)
-        assert drawer.started == 2
-    finally:
-        await drawer.close()
+async def test_a_killed_child_is_replaced_and_the_code_still_comes(drawer: QrDrawer) -> None:
+    await drawer.start()
+    first = drawer._child
+    assert first is not None
+    first.kill()
+    await first.wait()
+    assert await drawer.png(CONFIG) == qr_png(CONFIG)
+    assert drawer.started == 2
 
 
 @pytest.mark.parametrize(
@@ -75,31 +77,25 @@ async def test_a_child_that_fails_gives_way_to_drawing_in_a_thread_for_a_while(
         await drawer.close()
 
 
-async def test_a_text_too_long_for_a_code_raises_as_in_process_and_the_child_stays() -> None:
-    drawer = QrDrawer()
-    try:
-        with pytest.raises(ValueError, match="Invalid version"):
-            qr_png("x" * 2954)  # a byte more than a code holds
-        with pytest.raises(ValueError, match="Invalid version"):
-            await drawer.png("x" * 2954)
-        assert await drawer.png(CONFIG) == qr_png(CONFIG)
-        assert drawer.started == 1
-    finally:
-        await drawer.close()
+async def test_a_text_too_long_for_a_code_raises_as_in_process_and_the_child_stays(
+    drawer: QrDrawer,
+) -> None:
+    with pytest.raises(ValueError, match="Invalid version"):
+        qr_png("x" * 2954)  # a byte more than a code holds
+    with pytest.raises(ValueError, match="Invalid version"):
+        await drawer.png("x" * 2954)
+    assert await drawer.png(CONFIG) == qr_png(CONFIG)
+    assert drawer.started == 1
 
 
-async def test_a_code_abandoned_mid_answer_does_not_answer_the_next() -> None:
-    drawer = QrDrawer()
-    try:
-        await drawer.start()
-        abandoned = asyncio.create_task(drawer.png(TEXTS[1]))
-        await asyncio.sleep(0)  # its request is written; the answer is not read yet
-        abandoned.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await abandoned
-        assert await drawer.png(CONFIG) == qr_png(CONFIG)
-    finally:
-        await drawer.close()
+async def test_a_code_abandoned_mid_answer_does_not_answer_the_next(drawer: QrDrawer) -> None:
+    await drawer.start()
+    abandoned = asyncio.create_task(drawer.png(TEXTS[1]))
+    await asyncio.sleep(0)  # its request is written; the answer is not read yet
+    abandoned.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+    assert await drawer.png(CONFIG) == qr_png(CONFIG)
 
 
 async def test_close_ends_the_child() -> None:
